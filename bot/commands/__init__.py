@@ -1,0 +1,1 @@
+"""Command routing: the registry, parsing, permissions and the one error boundary."""

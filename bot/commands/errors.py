@@ -1,0 +1,19 @@
+"""Errors a handler raises to tell the user something; their text is shown as written."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem the user can fix; the message is shown to them verbatim (plain text)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(UserError):
+    """The command was malformed; the router appends the command's usage line."""
+
+
+class PermissionDenied(UserError):
+    """The asker may not run this command."""

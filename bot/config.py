@@ -1,0 +1,265 @@
+"""The configuration tree: one YAML file, every key overridable by environment.
+
+Loaded once by :func:`load_config` (from ``--config PATH``, else ``$HELPDESK_CONFIG``,
+else ``config/config.yaml``) and passed down; nothing reads configuration globally.
+An environment variable ``HELPDESK_<SECTION>__<KEY>`` overrides the file
+(pydantic-settings, nested delimiter ``__``), so containers can keep secrets out of files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.features.incidents.settings import IncidentsSettings
+from bot.features.ownership.settings import OwnershipSettings
+from bot.features.tickets.settings import TicketsSettings
+from bot.features.tips.settings import TipsSettings
+
+DEFAULT_CONFIG_PATH = Path("config/config.yaml")
+ENV_CONFIG_PATH = "HELPDESK_CONFIG"
+
+_USER_ID = re.compile(r"^@[^:\s]+:[^\s]+$")
+
+
+def _check_user_id(value: str) -> str:
+    if not _USER_ID.match(value):
+        raise ValueError(f"{value!r} is not a Matrix user id like @name:example.org")
+    return value
+
+
+UserId = Annotated[str, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors (typos must not pass)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MatrixSettings(Section):
+    homeserver: str
+    user_id: UserId
+    password: SecretStr | None = None
+    access_token: SecretStr | None = None
+    device_name: str = "helpdesk-bot"
+    store_path: Path = Path("data/store")
+    allowed_servers: list[str] | None = None
+    sync_timeout_ms: int = Field(30_000, ge=0, le=300_000)
+    timeline_limit: int = Field(100, ge=10, le=1000)
+    request_timeout: float = Field(60.0, gt=0)
+
+    @field_validator("homeserver")
+    @classmethod
+    def _homeserver_is_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL like https://matrix.example.org")
+        return value.rstrip("/")
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id_shape(cls, value: str) -> str:
+        return _check_user_id(value)
+
+    @model_validator(mode="after")
+    def _needs_credentials(self) -> MatrixSettings:
+        if self.password is None and self.access_token is None:
+            raise ValueError("set matrix.password or matrix.access_token")
+        return self
+
+    @property
+    def server_name(self) -> str:
+        """The bot's own server, the part of its user id after the first colon."""
+        return self.user_id.split(":", 1)[1]
+
+    @property
+    def invite_servers(self) -> list[str]:
+        """Servers whose users may invite the bot (default: the bot's own)."""
+        return self.allowed_servers if self.allowed_servers is not None else [self.server_name]
+
+
+class RoomsSettings(Section):
+    helpdesk: str
+    triage: str
+
+    @field_validator("helpdesk", "triage")
+    @classmethod
+    def _room_ref(cls, value: str) -> str:
+        value = value.strip()
+        if not value or value[0] not in "#!":
+            raise ValueError(f"{value!r} is not a room alias (#name:server) or room id (!id)")
+        return value
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite+aiosqlite:///data/helpdesk.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
+        return value
+
+
+class WebSettings(Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class BotSettings(Section):
+    command_prefix: str = Field("!", min_length=1, max_length=3)
+    display_name: str = "Security Helpdesk"
+    max_message_length: int = Field(8000, ge=100)
+    handled_retention_days: int = Field(30, ge=1)
+
+
+class Settings(BaseSettings):
+    """The whole configuration tree."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HELPDESK_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    matrix: MatrixSettings
+    rooms: RoomsSettings
+    security_team: list[UserId] = Field(default_factory=list)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    bot: BotSettings = Field(default_factory=BotSettings)
+    ownership: OwnershipSettings = Field(default_factory=OwnershipSettings)
+    tickets: TicketsSettings = Field(default_factory=TicketsSettings)
+    incidents: IncidentsSettings = Field(default_factory=IncidentsSettings)
+    tips: TipsSettings = Field(default_factory=TipsSettings)
+
+    @field_validator("security_team")
+    @classmethod
+    def _team_ids(cls, value: list[str]) -> list[str]:
+        return [_check_user_id(v) for v in value]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file arrives as init kwargs; the environment must win over it.
+        return (env_settings, init_settings)
+
+
+class ConfigError(Exception):
+    """A configuration problem, already worded for the operator (key and problem)."""
+
+    def __init__(self, problems: list[str], source: str):
+        self.problems = problems
+        self.source = source
+        super().__init__("; ".join(problems))
+
+    def __str__(self) -> str:
+        lines = [f"configuration error in {self.source}:"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None) -> tuple[Path, bool]:
+    """Where the config file is, and whether the operator named it explicitly."""
+    if explicit:
+        return Path(explicit), True
+    env = os.environ.get(ENV_CONFIG_PATH)
+    if env:
+        return Path(env), True
+    return DEFAULT_CONFIG_PATH, False
+
+
+def _read_yaml(path: Path, explicit: bool) -> dict[str, Any]:
+    if not path.exists():
+        if explicit:
+            raise ConfigError([f"config file {path} does not exist"], str(path))
+        return {}  # environment-only configuration (containers)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            [f"config file {path} cannot be read: {exc.strerror}"], str(path)
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"config file {path} is not UTF-8 text"], str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(
+            [f"config file {path} is not valid YAML{where}: {problem}"], str(path)
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"config file {path} must be a mapping of sections"], str(path))
+    return data
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in error["loc"])
+    msg = error["msg"]
+    if error["type"] == "missing":
+        msg = "required key is missing"
+    elif error["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling against config/config.example.yaml)"
+    elif msg.startswith("Value error, "):
+        msg = msg.removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Load and validate the configuration.
+
+    Args:
+        path: the file named by ``--config``; ``None`` falls back to ``$HELPDESK_CONFIG``
+            and then ``config/config.yaml``.
+
+    Returns:
+        The validated settings tree.
+
+    Raises:
+        ConfigError: naming each offending key and its problem.
+    """
+    resolved, explicit = resolve_config_path(path)
+    data = _read_yaml(resolved, explicit)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        problems = [_describe(e) for e in exc.errors(include_url=False)]
+        raise ConfigError(problems, str(resolved)) from None

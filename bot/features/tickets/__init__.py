@@ -1,0 +1,12 @@
+"""The tickets feature."""
+
+from __future__ import annotations
+
+from bot.features import Feature
+
+
+def _setup(services, router) -> None:  # type: ignore[no-untyped-def]
+    """Not built yet: see the tickets issue."""
+
+
+feature = Feature(name="tickets", setup=_setup)

@@ -1,0 +1,342 @@
+"""The sync loop: exactly-once message handling on top of matrix-nio.
+
+nio's own ``sync_forever`` saves ``next_batch`` before callbacks run and asks for 10
+events per room, which loses messages (see ``docs`` in the README). Here:
+
+* the sync token lives in the database and advances only after every event of that
+  sync has been handled (handled events are recorded, so a replay is harmless);
+* a ``limited`` timeline is filled in from ``/messages``, back from ``prev_batch`` to
+  the previous sync token, so a burst or an outage of any length loses nothing;
+* the first sync after a start asks for full state (room members for DM detection and
+  the security team), but only the timeline since the stored token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import ClientConnectionError
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    JoinResponse,
+    MessageDirection,
+    RoomMessagesResponse,
+    RoomResolveAliasResponse,
+    SyncResponse,
+)
+
+from bot.commands.context import RoomKind
+from bot.commands.router import Router
+from bot.config import Settings
+from bot.matrix import rooms as room_store
+from bot.matrix.events import own_membership, to_message, to_reaction
+from bot.matrix.sender import NioTransport
+from bot.matrix.session import LoginFailed, log_in
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+MAX_BACKFILL_PAGES = 200  # 20,000 events per room per gap; beyond that something is wrong
+JOIN_RETRY_SECONDS = 60.0
+
+
+class SyncFailed(Exception):
+    """A sync (or the back-fill it needs) failed; retry from the same token."""
+
+
+class MatrixBot:
+    """Owns the nio client; turns syncs into routed messages, exactly once."""
+
+    def __init__(self, settings: Settings, services: Services, router: Router):
+        self.settings = settings
+        self.services = services
+        self.router = router
+        self.bot_user_id = settings.matrix.user_id
+        self.client = AsyncClient(
+            settings.matrix.homeserver,
+            settings.matrix.user_id,
+            store_path=str(settings.matrix.store_path),
+            config=AsyncClientConfig(
+                store_sync_tokens=False,
+                encryption_enabled=False,
+                # Connection errors are retried by our loop, with our backoff and logs.
+                max_timeouts=2,
+                max_timeout_retry_wait_time=5,
+                request_timeout=settings.matrix.request_timeout,
+            ),
+        )
+        self.transport = NioTransport(self.client)
+        self.synced_once = asyncio.Event()
+        self.connected = False
+        self._stopping = asyncio.Event()
+        self._sync_task: asyncio.Task[Any] | None = None
+        self._last_join_attempt = -JOIN_RETRY_SECONDS
+        self._joined_config_rooms = False
+        self._dm_cache: dict[str, bool] = {}
+        self.on_ready: list[Callable[[], Awaitable[None]]] = []
+
+    # -- directory (used for the security team and DM detection) ------------------
+
+    def joined_members(self, room_id: str) -> set[str]:
+        """Members joined to ``room_id`` as of the last sync."""
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return set()
+        return set(room.users) - set(room.invited_users)
+
+    def room_kind(self, room_id: str) -> RoomKind:
+        """Helpdesk, triage, a DM (the bot and one person), or some other room."""
+        if room_id == self.services.rooms.helpdesk:
+            return RoomKind.HELPDESK
+        if room_id == self.services.rooms.triage:
+            return RoomKind.TRIAGE
+        members = self.joined_members(room_id)
+        if members and len(members) <= 2:
+            return RoomKind.DIRECT
+        return RoomKind.OTHER
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def login(self) -> None:
+        """Log in, retrying while the homeserver is unreachable.
+
+        Raises:
+            LoginFailed: the credentials were refused (no retry).
+        """
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                await log_in(self.client, self.settings.matrix)
+                return
+            except LoginFailed:
+                raise
+            except (ClientConnectionError, TimeoutError, OSError) as exc:
+                log.warning(
+                    "homeserver unreachable at login (%s); retrying in %.0fs",
+                    type(exc).__name__,
+                    delay,
+                )
+                await self._sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def resolve_rooms(self) -> None:
+        """Learn the ids of the configured rooms before the first sync classifies events."""
+        delay = 1.0
+        for key in ("helpdesk", "triage"):
+            ref = getattr(self.settings.rooms, key)
+            while ref.startswith("#") and not self._stopping.is_set():
+                try:
+                    response = await self.client.room_resolve_alias(ref)
+                except (ClientConnectionError, TimeoutError, OSError) as exc:
+                    log.warning("cannot resolve rooms.%s (%s); retrying", key, type(exc).__name__)
+                    await self._sleep(delay)
+                    delay = min(delay * 2, 30.0)
+                    continue
+                if isinstance(response, RoomResolveAliasResponse):
+                    ref = response.room_id
+                else:
+                    # Not fatal: the alias may be created later; joining retries it.
+                    log.error(
+                        "rooms.%s %s does not resolve: %s",
+                        key,
+                        ref,
+                        getattr(response, "message", response),
+                    )
+                break
+            if ref.startswith("!"):
+                setattr(self.services.rooms, key, ref)
+
+    async def run(self) -> None:
+        """Sync until :meth:`stop`; reconnects with backoff when the homeserver is down."""
+        since = await room_store.load_sync_token(self.services.db, self.bot_user_id)
+        first = True
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                response = await self._sync(since, full_state=first)
+                if response is None:
+                    break  # stopping
+                await self._process(response, since)
+                await room_store.save_sync_token(
+                    self.services.db, self.bot_user_id, response.next_batch
+                )
+                since = response.next_batch
+                first = False
+                delay = 1.0
+                self.connected = True
+                self.services.outbox.metrics.syncs.inc()
+                if not self.synced_once.is_set():
+                    self.synced_once.set()
+                await self._ensure_rooms()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.connected = False
+                if isinstance(exc, SyncFailed | ClientConnectionError | TimeoutError | OSError):
+                    log.warning(
+                        "sync failed (%s); retrying in %.0fs", exc or type(exc).__name__, delay
+                    )
+                else:
+                    log.exception("sync processing failed; retrying in %.0fs", delay)
+                await self._sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def stop(self) -> None:
+        """Stop syncing. A batch being handled is finished first (its token saved)."""
+        self._stopping.set()
+        if self._sync_task is not None and not self._sync_task.done():
+            self._sync_task.cancel()
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        await self.client.close()
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    # -- syncing ------------------------------------------------------------------
+
+    def _filter(self) -> dict[str, Any]:
+        return {
+            "room": {
+                "timeline": {"limit": self.settings.matrix.timeline_limit},
+                "state": {"lazy_load_members": False},
+                "ephemeral": {"not_types": ["*"]},
+            },
+            "presence": {"not_types": ["*"]},
+        }
+
+    async def _sync(self, since: str | None, *, full_state: bool) -> SyncResponse | None:
+        # Only the long poll is cancellable on stop; handling is never interrupted.
+        timeout = 0 if (since is None or full_state) else self.settings.matrix.sync_timeout_ms
+        self._sync_task = asyncio.ensure_future(
+            self.client.sync(
+                timeout=timeout, sync_filter=self._filter(), since=since, full_state=full_state
+            )
+        )
+        try:
+            response = await self._sync_task
+        except asyncio.CancelledError:
+            if self._stopping.is_set():
+                return None
+            raise
+        finally:
+            self._sync_task = None
+        if not isinstance(response, SyncResponse):
+            raise SyncFailed(
+                f"{getattr(response, 'status_code', '')} "
+                f"{getattr(response, 'message', response)}".strip()
+            )
+        return response
+
+    async def _process(self, response: SyncResponse, since: str | None) -> None:
+        for room_id, invite in response.rooms.invite.items():
+            await self._on_invite(room_id, [e.source for e in invite.invite_state])
+        for room_id, info in response.rooms.join.items():
+            events = [e.source for e in info.timeline.events]
+            if info.timeline.limited and since is not None and info.timeline.prev_batch:
+                events = await self._backfill(room_id, info.timeline.prev_batch, since) + events
+            state = [e.source for e in info.state]
+            joined_at = await room_store.joined_at(
+                self.services.db, room_id, state + events, self.bot_user_id, self.services.clock()
+            )
+            await self._handle_events(room_id, events, joined_at)
+        for room_id in response.rooms.leave:
+            self._dm_cache.pop(room_id, None)
+            if room_id in (self.services.rooms.helpdesk, self.services.rooms.triage):
+                log.error("the bot is no longer in configured room %s", room_id)
+                self._joined_config_rooms = False
+
+    async def _handle_events(
+        self, room_id: str, events: list[dict[str, Any]], joined_at: Any
+    ) -> None:
+        kind = self.room_kind(room_id)
+        seen: set[str] = set()
+        for event in events:
+            event_id = event.get("event_id")
+            if not event_id or event_id in seen:
+                continue
+            seen.add(event_id)
+            msg = to_message(event, room_id, kind, self.bot_user_id)
+            if msg is not None:
+                if msg.timestamp >= joined_at:
+                    await self.router.handle(msg)
+                continue
+            reaction = to_reaction(event, room_id, kind, self.bot_user_id)
+            if reaction is not None and reaction.timestamp >= joined_at:
+                await self.router.handle_reaction(reaction)
+
+    async def _backfill(self, room_id: str, prev_batch: str, stop_token: str) -> list[dict]:
+        """Events between ``stop_token`` and ``prev_batch``, oldest first."""
+        collected: list[dict[str, Any]] = []
+        start = prev_batch
+        for _ in range(MAX_BACKFILL_PAGES):
+            page = await self.client.room_messages(
+                room_id, start=start, end=stop_token, direction=MessageDirection.back, limit=100
+            )
+            if not isinstance(page, RoomMessagesResponse):
+                raise SyncFailed(f"back-fill of {room_id} failed: {getattr(page, 'message', page)}")
+            collected.extend(e.source for e in page.chunk)
+            if not page.chunk or not page.end or page.end == start:
+                break
+            start = page.end
+        else:
+            log.error("back-fill of %s stopped after %d pages", room_id, MAX_BACKFILL_PAGES)
+        log.info("filled a gap of %d events in %s", len(collected), room_id)
+        collected.reverse()
+        return collected
+
+    # -- rooms --------------------------------------------------------------------
+
+    async def _on_invite(self, room_id: str, invite_state: list[dict[str, Any]]) -> None:
+        inviter = None
+        is_direct = False
+        for event in invite_state:
+            if own_membership(event, self.bot_user_id) == "invite":
+                inviter = event.get("sender")
+                is_direct = bool((event.get("content") or {}).get("is_direct"))
+        server = inviter.split(":", 1)[1] if inviter and ":" in inviter else None
+        if server not in self.settings.matrix.invite_servers:
+            log.info("declining invite to %s from %s (server not allowed)", room_id, inviter)
+            await self.client.room_leave(room_id)
+            return
+        response = await self.client.join(room_id)
+        if isinstance(response, JoinResponse):
+            log.info("joined %s on invite from %s", room_id, inviter)
+            if is_direct and inviter:
+                await room_store.remember_direct_room(self.services.db, inviter, room_id)
+        else:
+            log.warning("could not join %s: %s", room_id, getattr(response, "message", response))
+
+    async def _ensure_rooms(self) -> None:
+        if self._joined_config_rooms:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._last_join_attempt < JOIN_RETRY_SECONDS:
+            return
+        self._last_join_attempt = loop.time()
+        ok = True
+        for key in ("helpdesk", "triage"):
+            ref = getattr(self.settings.rooms, key)
+            response = await self.client.join(ref)
+            if isinstance(response, JoinResponse):
+                setattr(self.services.rooms, key, response.room_id)
+            else:
+                ok = False
+                log.error(
+                    "cannot join rooms.%s %s: %s (will retry)",
+                    key,
+                    ref,
+                    getattr(response, "message", response),
+                )
+        self._joined_config_rooms = ok
+        if ok:
+            for callback in self.on_ready:
+                await callback()

@@ -1,0 +1,82 @@
+"""Persistent Matrix bookkeeping: the sync token, when the bot joined each room, DM rooms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.matrix.events import event_time, own_membership
+from bot.storage import Database
+from bot.storage.models import DirectRoom, KeyValue, RoomMembership
+
+_join_cache: dict[tuple[int, str], datetime] = {}
+
+
+def _token_key(user_id: str) -> str:
+    return f"sync_token:{user_id}"
+
+
+async def load_sync_token(db: Database, user_id: str) -> str | None:
+    """The token of the last fully handled sync, or None before the first one."""
+    async with db.sessions() as session:
+        row = await session.get(KeyValue, _token_key(user_id))
+        return row.value if row else None
+
+
+async def save_sync_token(db: Database, user_id: str, token: str) -> None:
+    """Advance the stored token (only after every event of that sync was handled)."""
+    async with db.sessions.begin() as session:
+        row = await session.get(KeyValue, _token_key(user_id))
+        if row is None:
+            session.add(KeyValue(key=_token_key(user_id), value=token))
+        else:
+            row.value = token
+
+
+def _real_join(event: dict[str, Any], bot_user_id: str) -> bool:
+    if own_membership(event, bot_user_id) != "join":
+        return False
+    prev = ((event.get("unsigned") or {}).get("prev_content") or {}).get("membership")
+    return prev != "join"  # a join after a join is only a profile change
+
+
+async def joined_at(
+    db: Database, room_id: str, events: list[dict[str, Any]], bot_user_id: str, now: datetime
+) -> datetime:
+    """When the bot (last) joined ``room_id``; events before that are never answered.
+
+    Learnt from the bot's own join event when a sync carries it; a room first seen
+    without one counts as joined ``now``, so old history is never answered.
+    """
+    joins = [e for e in events if _real_join(e, bot_user_id)]
+    cache_key = (id(db), room_id)
+    if not joins and cache_key in _join_cache:
+        return _join_cache[cache_key]
+    async with db.sessions.begin() as session:
+        row = await session.get(RoomMembership, room_id)
+        if joins:
+            latest = max(joins, key=lambda e: int(e.get("origin_server_ts", 0)))
+            when = event_time(latest)
+            if row is None:
+                row = RoomMembership(
+                    room_id=room_id, joined_at=when, join_event_id=latest.get("event_id")
+                )
+                session.add(row)
+            elif when > row.joined_at and latest.get("event_id") != row.join_event_id:
+                row.joined_at, row.join_event_id = when, latest.get("event_id")
+        elif row is None:
+            row = RoomMembership(room_id=room_id, joined_at=now, join_event_id=None)
+            session.add(row)
+        result = row.joined_at
+    _join_cache[cache_key] = result
+    return result
+
+
+async def remember_direct_room(db: Database, user_id: str, room_id: str) -> None:
+    """Use ``room_id`` (a DM the user opened with the bot) to reach ``user_id`` later."""
+    async with db.sessions.begin() as session:
+        row = await session.get(DirectRoom, user_id)
+        if row is None:
+            session.add(DirectRoom(user_id=user_id, room_id=room_id))
+        else:
+            row.room_id = room_id

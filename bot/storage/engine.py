@@ -1,0 +1,74 @@
+"""Engine and session factory, created by a factory and closed explicitly (never at import)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    # WAL keeps readers and the writer apart; FULL sync because losing a committed
+    # "handled" mark after a power cut would mean answering a message twice.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """Create an async engine for a ``sqlite+aiosqlite`` or ``postgresql+asyncpg`` URL.
+
+    For SQLite the parent directory of the file is created, and pragmas for durability
+    are set on every connection.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=echo)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+class Database:
+    """The engine and its session factory, with explicit start and stop."""
+
+    def __init__(self, url: str, *, echo: bool = False):
+        self.url = url
+        self.engine = create_engine(url, echo=echo)
+        self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False
+        )
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    async def ping(self) -> bool:
+        """Whether the database answers a trivial query right now."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception as exc:
+            log.warning("database ping failed: %s", type(exc).__name__)
+            return False
+
+    async def close(self) -> None:
+        """Dispose of every pooled connection."""
+        await self.engine.dispose()

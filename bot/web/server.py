@@ -1,0 +1,85 @@
+"""``/healthz`` (alive), ``/readyz`` (synced and database reachable), ``/metrics``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Probes:
+    """What readiness depends on, as callables so the web layer knows no internals."""
+
+    synced: Callable[[], bool]
+    database: Callable[[], Awaitable[bool]]
+
+
+PROBES = web.AppKey("probes", Probes)
+METRICS = web.AppKey("metrics", Metrics)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    probes = request.app[PROBES]
+    synced = probes.synced()
+    database = await probes.database()
+    ready = synced and database
+    return web.json_response(
+        {
+            "status": "ready" if ready else "not ready",
+            "checks": {"synced": synced, "database": database},
+        },
+        status=200 if ready else 503,
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def make_app(probes: Probes, metrics_: Metrics) -> web.Application:
+    """The aiohttp application (no socket yet)."""
+    app = web.Application()
+    app[PROBES] = probes
+    app[METRICS] = metrics_
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+class WebServer:
+    """Explicit start and stop around an aiohttp runner."""
+
+    def __init__(self, host: str, port: int, probes: Probes, metrics_: Metrics):
+        self.host, self.port = host, port
+        self.app = make_app(probes, metrics_)
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        # Port 0 asks the OS for a free port; report the real one.
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+        log.info("health endpoint on http://%s:%d/healthz", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
