@@ -5,14 +5,17 @@ from __future__ import annotations
 import pytest
 
 from tests.support.botworld import BotWorld, InProcessBot
-from tests.support.mxclient import reply_to, text_of
+from tests.support.mxclient import reply_to
 
 pytestmark = pytest.mark.integration
 
 
-def bot_reply(world: BotWorld, question: str):  # noqa: ANN201
-    return lambda e: (e.get("type") == "m.room.message" and e.get("sender") == world.bot_user_id
-                      and reply_to(e) == question)
+def bot_reply(world: BotWorld, question: str):
+    return lambda e: (
+        e.get("type") == "m.room.message"
+        and e.get("sender") == world.bot_user_id
+        and reply_to(e) == question
+    )
 
 
 async def test_bot_ping_gets_notice_reply(world: BotWorld, running_bot: InProcessBot) -> None:

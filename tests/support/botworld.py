@@ -48,9 +48,14 @@ class BotWorld:
     def config(self, **overrides: Any) -> dict[str, Any]:
         """A config dict for the bot; nested ``overrides`` replace whole sections' keys."""
         cfg: dict[str, Any] = {
-            "matrix": {"homeserver": self.hs.url, "user_id": self.bot_user_id,
-                       "password": self.bot_password, "device_name": "test",
-                       "store_path": str(self.dir / "store"), "sync_timeout_ms": 5000},
+            "matrix": {
+                "homeserver": self.hs.url,
+                "user_id": self.bot_user_id,
+                "password": self.bot_password,
+                "device_name": "test",
+                "store_path": str(self.dir / "store"),
+                "sync_timeout_ms": 5000,
+            },
             "rooms": {"helpdesk": self.helpdesk_alias, "triage": self.triage_alias},
             "security_team": [self.lead.user_id],
             "database": {"url": self.db_url},
@@ -95,13 +100,19 @@ async def make_world(hs: LocalSynapse, base: Path, db_url: str | None = None) ->
     lead = await make_user(hs, f"lead{n}")
     helpdesk_local, triage_local = f"security-helpdesk-{n}", f"security-triage-{n}"
     helpdesk = await lead.create_room(helpdesk_local, public=True, name="Security helpdesk")
-    triage = await lead.create_room(triage_local, public=False, invite=[bot_id],
-                                    name="Security triage")
+    triage = await lead.create_room(
+        triage_local, public=False, invite=[bot_id], name="Security triage"
+    )
     return BotWorld(
-        hs=hs, dir=base, bot_user_id=bot_id, bot_password=password, lead=lead,
+        hs=hs,
+        dir=base,
+        bot_user_id=bot_id,
+        bot_password=password,
+        lead=lead,
         helpdesk_alias=f"#{helpdesk_local}:{hs.server_name}",
         triage_alias=f"#{triage_local}:{hs.server_name}",
-        helpdesk=helpdesk, triage=triage,
+        helpdesk=helpdesk,
+        triage=triage,
         db_url=db_url or f"sqlite+aiosqlite:///{base / 'helpdesk.db'}",
         web_port=free_port(),
     )
@@ -141,11 +152,13 @@ class BotProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "HELPDESK_CONFIG": str(self.config_path),
-               "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "HELPDESK_CONFIG": str(self.config_path), "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], env=env, cwd=self.world.dir,
-            stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "bot", "run"],
+            env=env,
+            cwd=self.world.dir,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
         )
 
     def kill(self) -> None:

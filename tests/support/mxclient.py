@@ -222,7 +222,7 @@ class MatrixUser:
 
     # A timeout argument (not asyncio.timeout) because running out is an answer here
     # (None / a short list), not an error.
-    async def wait_for(self, pred: Predicate, timeout: float) -> dict | None:  # noqa: ASYNC109
+    async def wait_for(self, pred: Predicate, timeout: float) -> dict | None:
         """Return the first event (already seen, else newly synced) matching ``pred``.
 
         Returns:
@@ -235,7 +235,7 @@ class MatrixUser:
         self,
         pred: Predicate,
         count: int,
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
     ) -> list[dict]:
         """Sync until ``count`` events (seen ones included) match ``pred``, or timeout.
 
