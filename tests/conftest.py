@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.devserver import LocalSynapse
+from bot.storage import Database, migrate
 from tests.support.botworld import BotWorld, InProcessBot, make_world, wait_joined
+from tests.support.databases import (
+    SKIP_REASON,
+    create_pg_database,
+    drop_pg_database,
+    pg_admin_url,
+    postgres_required,
+    truncate_all,
+)
 from tests.support.mxclient import MatrixUser, make_user
 
 # --- Synapse ---
@@ -88,3 +100,51 @@ async def running_bot(world: BotWorld) -> AsyncIterator[InProcessBot]:
     await wait_joined(world, world.helpdesk)
     yield bot
     await bot.stop()
+
+
+# --- Databases ---
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    asyncio.run(migrate.upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A migrated throwaway PostgreSQL database for the session (skipped if unreachable)."""
+    admin = pg_admin_url()
+    try:
+        url = asyncio.run(create_pg_database(admin))
+    except Exception as exc:
+        reason = SKIP_REASON.format(url=make_url(admin).render_as_string(hide_password=True))
+        if postgres_required():
+            pytest.fail(f"{reason} ({type(exc).__name__}: {exc}); HELPDESK_REQUIRE_POSTGRES=1")
+        pytest.skip(reason)
+    asyncio.run(migrate.upgrade(url))
+    yield url
+    asyncio.run(drop_pg_database(admin, url))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database URL: once on SQLite, once on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "helpdesk.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        yield url
+        asyncio.run(truncate_all(url))
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """A `Database` on a migrated, empty database (SQLite and PostgreSQL)."""
+    database = Database(db_url)
+    yield database
+    await database.close()
