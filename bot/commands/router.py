@@ -103,6 +103,8 @@ class Router:
         self._interceptors: list[Interceptor] = []
         self._reaction_handlers: list[ReactionHandler] = []
         self._mention = self._mention_pattern()
+        # Objects features share through the router (e.g. the triage verbs registry).
+        self.shared: dict[str, object] = {}
 
     # -- registry -----------------------------------------------------------------
 

@@ -1,0 +1,147 @@
+"""Triage verbs shared by tickets (``T-<n>``) and incidents (``INC-<n>``): one router.
+
+``!show``, ``!assign``, ``!status`` and ``!note`` take either kind of id; the id's prefix
+picks the kind. A bare number is accepted when exactly one kind has a case with it.
+Each kind registers a :class:`CaseKind`; the verbs are registered once, by whichever
+feature asks first (:func:`triage_verbs`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands.context import CommandContext, Reply
+from bot.commands.errors import UsageError, UserError
+from bot.commands.router import Permission, Router
+
+_ID = re.compile(r"^(?:(?P<prefix>[A-Za-z]+)-)?#?(?P<number>\d+)$")
+_USER = re.compile(r"^@[^:\s]+:\S+$")
+
+
+class CaseKind(Protocol):
+    """One kind of case the triage verbs can act on."""
+
+    prefix: str  # "T" or "INC": ids read f"{prefix}-{n}"
+    label: str  # "ticket", "incident"
+
+    async def exists(self, session: AsyncSession, number: int) -> bool: ...
+
+    async def show(self, ctx: CommandContext, number: int) -> Reply: ...
+
+    async def assign(self, ctx: CommandContext, number: int, user_id: str) -> Reply: ...
+
+    async def set_status(
+        self, ctx: CommandContext, number: int, state: str, rest: str
+    ) -> Reply: ...
+
+    async def note(self, ctx: CommandContext, number: int, text: str) -> Reply: ...
+
+
+class TriageVerbs:
+    """Registry of case kinds plus the shared commands that dispatch to them."""
+
+    def __init__(self, router: Router):
+        self.router = router
+        self.kinds: dict[str, CaseKind] = {}
+        self._register_commands()
+
+    def add_kind(self, kind: CaseKind) -> None:
+        """Make ``kind``'s ids usable with the shared verbs."""
+        self.kinds[kind.prefix.upper()] = kind
+
+    async def resolve(self, ctx: CommandContext, ref: str) -> tuple[CaseKind, int]:
+        """The kind and number named by ``ref`` (``T-12``, ``INC-3``, ``12``)."""
+        match = _ID.match(ref.strip())
+        if match is None:
+            raise UsageError(f"{ref!r} is not a case id like {self._examples()}.")
+        number = int(match["number"])
+        prefix = (match["prefix"] or "").upper()
+        if prefix:
+            kind = self.kinds.get(prefix)
+            if kind is None:
+                raise UserError(
+                    f"I don't know ids starting with {prefix}-; use {self._examples()}."
+                )
+            return kind, number
+        found = [k for k in self.kinds.values() if await k.exists(ctx.session, number)]
+        if len(found) == 1:
+            return found[0], number
+        if not found:
+            raise UserError(f"There is no case number {number}.")
+        ids = " or ".join(f"{k.prefix}-{number}" for k in found)
+        raise UserError(f"{number} is ambiguous: say {ids}.")
+
+    def _examples(self) -> str:
+        return ", ".join(f"{p}-12" for p in self.kinds) or "T-12"
+
+    def _register_commands(self) -> None:
+        router = self.router
+        team = Permission.SECURITY_TEAM
+
+        @router.command(
+            "show",
+            summary="Show a ticket or incident with its history",
+            usage="show T-N|INC-N",
+            permission=team,
+            group="Triage",
+        )
+        async def show(ctx: CommandContext) -> Reply:
+            if len(ctx.argv) != 1:
+                raise UsageError("Which case?")
+            kind, number = await self.resolve(ctx, ctx.argv[0])
+            return await kind.show(ctx, number)
+
+        @router.command(
+            "assign",
+            summary="Assign a ticket or incident to someone",
+            usage="assign T-N|INC-N @user",
+            permission=team,
+            group="Triage",
+        )
+        async def assign(ctx: CommandContext) -> Reply:
+            if len(ctx.argv) != 2 or not _USER.match(ctx.argv[1]):
+                raise UsageError("Give a case id and a user id like @name:server.")
+            kind, number = await self.resolve(ctx, ctx.argv[0])
+            return await kind.assign(ctx, number, ctx.argv[1])
+
+        @router.command(
+            "status",
+            summary="Change the state of a ticket or incident",
+            usage="status T-N|INC-N <state>",
+            permission=team,
+            group="Triage",
+        )
+        async def status(ctx: CommandContext) -> Reply:
+            parts = ctx.args.split(maxsplit=1)
+            if len(parts) != 2:
+                raise UsageError("Give a case id and the new state.")
+            kind, number = await self.resolve(ctx, parts[0])
+            state, _, rest = parts[1].strip().partition(" ")
+            return await kind.set_status(ctx, number, state.lower(), rest.strip())
+
+        @router.command(
+            "note",
+            summary="Add an internal note (never shown to the reporter)",
+            usage="note T-N|INC-N <text>",
+            permission=team,
+            group="Triage",
+        )
+        async def note(ctx: CommandContext) -> Reply:
+            parts = ctx.args.split(maxsplit=1)
+            if len(parts) != 2:
+                raise UsageError("Give a case id and the note.")
+            kind, number = await self.resolve(ctx, parts[0])
+            return await kind.note(ctx, number, parts[1])
+
+
+def triage_verbs(router: Router) -> TriageVerbs:
+    """The router's shared triage verbs, created (and its commands registered) on first use."""
+    verbs = router.shared.get("triage")
+    if verbs is None:
+        verbs = TriageVerbs(router)
+        router.shared["triage"] = verbs
+    assert isinstance(verbs, TriageVerbs)
+    return verbs
