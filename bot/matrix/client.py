@@ -22,6 +22,7 @@ from aiohttp import ClientConnectionError
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    InviteMemberEvent,
     JoinResponse,
     MessageDirection,
     RoomMessagesResponse,
@@ -33,7 +34,7 @@ from bot.commands.context import RoomKind
 from bot.commands.router import Router
 from bot.config import Settings
 from bot.matrix import rooms as room_store
-from bot.matrix.events import own_membership, to_message, to_reaction
+from bot.matrix.events import to_message, to_reaction
 from bot.matrix.sender import NioTransport
 from bot.matrix.session import LoginFailed, log_in
 from bot.services import Services
@@ -238,7 +239,7 @@ class MatrixBot:
 
     async def _process(self, response: SyncResponse, since: str | None) -> None:
         for room_id, invite in response.rooms.invite.items():
-            await self._on_invite(room_id, [e.source for e in invite.invite_state])
+            await self._on_invite(room_id, invite.invite_state)
         for room_id, info in response.rooms.join.items():
             events = [e.source for e in info.timeline.events]
             if info.timeline.limited and since is not None and info.timeline.prev_batch:
@@ -295,13 +296,16 @@ class MatrixBot:
 
     # -- rooms --------------------------------------------------------------------
 
-    async def _on_invite(self, room_id: str, invite_state: list[dict[str, Any]]) -> None:
+    async def _on_invite(self, room_id: str, invite_state: list[Any]) -> None:
+        # nio strips "content" from the raw source of stripped invite-state member events;
+        # its parsed attributes keep membership and content.
         inviter = None
         is_direct = False
         for event in invite_state:
-            if own_membership(event, self.bot_user_id) == "invite":
-                inviter = event.get("sender")
-                is_direct = bool((event.get("content") or {}).get("is_direct"))
+            if (isinstance(event, InviteMemberEvent) and event.state_key == self.bot_user_id
+                    and event.membership == "invite"):
+                inviter = event.sender
+                is_direct = bool((event.content or {}).get("is_direct"))
         server = inviter.split(":", 1)[1] if inviter and ":" in inviter else None
         if server not in self.settings.matrix.invite_servers:
             log.info("declining invite to %s from %s (server not allowed)", room_id, inviter)
