@@ -31,7 +31,7 @@ def _call(hs: str, token: str, method: str, path: str, body: dict | None = None)
         hs + path, method=method, data=json.dumps(body).encode() if body is not None else None,
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
     )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
 
 
