@@ -25,10 +25,14 @@ def _setup(services: Services, router: Router) -> None:
 
 
 async def _on_ready(services: Services) -> None:
+    from bot.features.tickets.anonymity import anonymity_key
     from bot.features.tickets.jobs import run_jobs
 
     if any(t.get_name() == JOB_NAME for t in services.scheduler.tasks):
         return  # on_ready runs again after the bot rejoins a room; one job is enough
+    # Make the generated key now, not inside two racing first filings.
+    async with services.db.sessions.begin() as session:
+        await anonymity_key(session, services)
 
     async def tick() -> None:
         await run_jobs(services)

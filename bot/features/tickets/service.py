@@ -37,6 +37,7 @@ _STATE_WORDS = {
     "closed": "closed",
 }
 _TAG = re.compile(r"^#([\w-]{1,32})$")
+_WORD = re.compile(r"(\S+)(?:\s+|$)")
 ANONYMOUS_ACTOR = "reporter (anonymous)"
 
 
@@ -51,26 +52,24 @@ def parse_state(words: str) -> str:
 
 
 def parse_filing(args: str) -> tuple[str, list[str], bool, str]:
-    """Split ``!ticket`` arguments into kind, tags, anonymity and the text."""
+    """Split ``!ticket`` arguments into kind, tags, anonymity and the text.
+
+    Options are leading words in any order; the text keeps its line breaks.
+    """
     kind, tags, anonymous = "help", [], False
-    words = args.split(" ")
-    while words:
-        word = words[0].strip()
-        low = word.lower()
-        if not word:
-            words.pop(0)
-        elif (match := _TAG.match(low)) is not None:
-            tags.append(match[1])
-            words.pop(0)
+    rest = args.strip()
+    while (match := _WORD.match(rest)) is not None:
+        low = match[1].lower()
+        if (tag := _TAG.match(low)) is not None:
+            tags.append(tag[1])
         elif low in ("anonymous", "anon", "anonymously"):
             anonymous = True
-            words.pop(0)
         elif low in ("assessment", "review"):
             kind = "assessment"
-            words.pop(0)
         else:
             break
-    return kind, tags, anonymous, " ".join(words).strip()
+        rest = rest[match.end() :]
+    return kind, tags, anonymous, rest.strip()
 
 
 def strip_reply_fallback(body: str) -> str:
