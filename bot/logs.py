@@ -73,7 +73,8 @@ def setup_logging(settings: Settings | None, level: str = "INFO") -> RedactSecre
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Libraries are chatty at INFO and nio logs request details at DEBUG.
-    for noisy in ("nio", "aiohttp.access", "alembic.runtime.migration", "peewee"):
+    # Libraries are chatty at INFO and nio logs request details at DEBUG; aiosqlite logs
+    # every statement with its parameters (ticket text!) at DEBUG.
+    for noisy in ("nio", "aiohttp.access", "alembic.runtime.migration", "peewee", "aiosqlite"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return redact

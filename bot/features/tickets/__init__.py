@@ -1,12 +1,43 @@
-"""The tickets feature."""
+"""The tickets feature: no-judgement help tickets and the security team's triage."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.features import Feature
 
+if TYPE_CHECKING:
+    from bot.commands.router import Router
+    from bot.services import Services
 
-def _setup(services, router) -> None:  # type: ignore[no-untyped-def]
-    """Not built yet: see the tickets issue."""
+
+JOB_NAME = "tickets:jobs"
 
 
-feature = Feature(name="tickets", setup=_setup)
+def _setup(services: Services, router: Router) -> None:
+    from bot.features.tickets import handlers
+    from bot.features.tickets.kind import TicketKind
+    from bot.features.triage import triage_verbs
+
+    kind = TicketKind()
+    triage_verbs(router).add_kind(kind)
+    handlers.register(router, kind)
+
+
+async def _on_ready(services: Services) -> None:
+    from bot.features.tickets.anonymity import anonymity_key
+    from bot.features.tickets.jobs import run_jobs
+
+    if any(t.get_name() == JOB_NAME for t in services.scheduler.tasks):
+        return  # on_ready runs again after the bot rejoins a room; one job is enough
+    # Make the generated key now, not inside two racing first filings.
+    async with services.db.sessions.begin() as session:
+        await anonymity_key(session, services)
+
+    async def tick() -> None:
+        await run_jobs(services)
+
+    services.scheduler.every(services.settings.tickets.check_every, tick, JOB_NAME)
+
+
+feature = Feature(name="tickets", setup=_setup, on_ready=_on_ready)

@@ -1,0 +1,161 @@
+"""Commands of the tickets feature; the shared triage verbs come from bot.features.triage."""
+
+from __future__ import annotations
+
+from bot.commands.context import CommandContext, Reply, RoomKind
+from bot.commands.errors import UsageError, UserError
+from bot.commands.router import Permission, Router
+from bot.features.tickets import repository as repo
+from bot.features.tickets import service, texts, views
+from bot.features.tickets.anonymity import reporter_hash
+from bot.features.tickets.kind import TicketKind, parse_ref
+from bot.features.tickets.models import Ticket
+
+GROUP = "Tickets"
+_FILTERS = ("new", "open", "mine", "all")
+
+
+def register(router: Router, kind: TicketKind) -> None:
+    """Add the ticket commands and the DM-reply interceptor to ``router``."""
+    team = Permission.SECURITY_TEAM
+    p = router.prefix
+
+    @router.command(
+        "ticket",
+        summary="Ask the security team for help, privately (no judgement)",
+        usage="ticket [#tag] [assessment] [anonymous] <your question>",
+        group=GROUP,
+    )
+    async def ticket(ctx: CommandContext) -> Reply:
+        return await service.file_ticket(ctx)
+
+    @router.command(
+        "mytickets",
+        summary="Your own tickets and their states (or one of them in full)",
+        usage="mytickets [T-N]",
+        group=GROUP,
+    )
+    async def mytickets(ctx: CommandContext) -> Reply:
+        if not ctx.message.is_direct:
+            raise UserError(f"To keep it private, send {p}mytickets to me in a direct message.")
+        own = await _own_tickets(ctx)
+        if ctx.argv:
+            wanted = parse_ref(ctx.argv[0])
+            found = next((t for t in own if t.id == wanted), None)
+            if found is None:
+                raise UserError(f"I can't find a ticket T-{wanted} of yours.")
+            return views.reporter_view(found, await repo.comments(ctx.session, ticket_id=wanted))
+        if not own:
+            return Reply(f"You have no tickets. {p}ticket <question> asks the team for help.")
+        lines = ["Your tickets:", *(texts.reporter_line(t) for t in own)]
+        lines.append(f"{p}mytickets T-N shows one in full.")
+        return Reply("\n".join(lines), service.escape_lines(lines))
+
+    @router.command(
+        "comment",
+        summary="Add details to your own ticket",
+        usage="comment T-N <text>",
+        group=GROUP,
+    )
+    async def comment(ctx: CommandContext) -> Reply:
+        parts = ctx.args.split(maxsplit=1)
+        if len(parts) != 2:
+            raise UsageError("Give your ticket id and the text.")
+        if not ctx.message.is_direct:
+            raise UserError("To keep it private, send your comment to me in a direct message.")
+        number = parse_ref(parts[0])
+        found = await repo.get_ticket(ctx.session, number=number)
+        if found is None or not await service.is_reporter(ctx, found, ctx.sender):
+            if found is not None and ctx.is_security_team:
+                raise UserError(f"Only the reporter comments; use {p}reply or {p}note.")
+            raise UserError(f"I can't find a ticket T-{number} of yours.")
+        return await service.reporter_comment(ctx, found, parts[1])
+
+    @router.command(
+        "tickets",
+        summary="List tickets: new, open (default), mine or all",
+        usage="tickets [new|open|mine|all]",
+        permission=team,
+        group=GROUP,
+    )
+    async def tickets(ctx: CommandContext) -> Reply:
+        service.require_private_room(ctx)
+        which = (ctx.argv[0].lower() if ctx.argv else "open").strip()
+        if which not in _FILTERS:
+            raise UsageError(f"Choose one of: {', '.join(_FILTERS)}.")
+        if which == "new":
+            found = await repo.list_tickets(ctx.session, states=("new",))
+        elif which == "mine":
+            found = await repo.list_tickets(
+                ctx.session, exclude_states=("closed",), assignee=ctx.sender
+            )
+        elif which == "all":
+            found = await repo.list_tickets(ctx.session, limit=200)
+        else:
+            found = await repo.list_tickets(ctx.session, exclude_states=("closed",))
+        if not found:
+            return Reply(f"No {which} tickets.")
+        lines = [f"Tickets ({which}):", *(texts.list_line(t) for t in found)]
+        return Reply("\n".join(lines), service.escape_lines(lines))
+
+    @router.command(
+        "claim", summary="Take a ticket", usage="claim T-N", permission=team, group=GROUP
+    )
+    async def claim(ctx: CommandContext) -> Reply:
+        if len(ctx.argv) != 1:
+            raise UsageError("Which ticket?")
+        return await kind.claim(ctx, parse_ref(ctx.argv[0]))
+
+    @router.command(
+        "reply",
+        summary="Answer the reporter (relayed by DM)",
+        usage="reply T-N <text>",
+        permission=team,
+        group=GROUP,
+    )
+    async def reply(ctx: CommandContext) -> Reply:
+        parts = ctx.args.split(maxsplit=1)
+        if len(parts) != 2:
+            raise UsageError("Give a ticket id and the text for the reporter.")
+        return await kind.reply(ctx, parse_ref(parts[0]), parts[1])
+
+    @router.command(
+        "close",
+        summary="Close a ticket: answered, fixed, duplicate T-N, not-security, no-response",
+        usage="close T-N <resolution> [text for the reporter]",
+        permission=team,
+        group=GROUP,
+    )
+    async def close(ctx: CommandContext) -> Reply:
+        parts = ctx.args.split(maxsplit=1)
+        if len(parts) != 2:
+            raise UsageError("Give a ticket id and a resolution.")
+        return await kind.close(ctx, parse_ref(parts[0]), parts[1])
+
+    @router.command(
+        "reopen", summary="Reopen a ticket", usage="reopen T-N", permission=team, group=GROUP
+    )
+    async def reopen(ctx: CommandContext) -> Reply:
+        if len(ctx.argv) != 1:
+            raise UsageError("Which ticket?")
+        return await kind.reopen(ctx, parse_ref(ctx.argv[0]))
+
+    async def dm_reply(ctx: CommandContext) -> Reply | None:
+        """A reporter's reply (in the DM) to one of the bot's messages about a ticket."""
+        msg = ctx.message
+        if msg.room_kind is not RoomKind.DIRECT or not msg.in_reply_to:
+            return None
+        found = await repo.ticket_for_bot_event(ctx.session, event_id=msg.in_reply_to)
+        if found is None or not await service.is_reporter(ctx, found, ctx.sender):
+            return None
+        text = service.strip_reply_fallback(msg.body)
+        if not text:
+            return None
+        return await service.reporter_comment(ctx, found, text)
+
+    router.intercept("tickets:dm-reply", dm_reply)
+
+
+async def _own_tickets(ctx: CommandContext) -> list[Ticket]:
+    user_hash = await reporter_hash(ctx.session, ctx.services, ctx.sender)
+    return await repo.reporter_tickets(ctx.session, user_id=ctx.sender, user_hash=user_hash)

@@ -1,0 +1,153 @@
+"""Tickets as a triage case kind (``T-<n>``) plus the ticket-only team actions."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands.context import CommandContext, Reply
+from bot.commands.errors import UsageError, UserError
+from bot.features.tickets import repository as repo
+from bot.features.tickets import service, texts, views
+from bot.features.tickets.models import Ticket
+
+_REF = re.compile(r"^(?:T-?)?#?(\d+)$", re.IGNORECASE)
+_RESOLUTIONS = {
+    "answered": "answered",
+    "fixed": "fixed",
+    "duplicate": "duplicate",
+    "dup": "duplicate",
+    "not a security matter": "not_security",
+    "not-a-security-matter": "not_security",
+    "not_a_security_matter": "not_security",
+    "not security": "not_security",
+    "not-security": "not_security",
+    "not_security": "not_security",
+    "no response": "no_response",
+    "no-response": "no_response",
+    "no_response": "no_response",
+}
+
+
+def parse_ref(ref: str) -> int:
+    """``T-12``, ``t12``, ``#12`` or ``12`` → 12 (tickets-only commands)."""
+    match = _REF.match(ref.strip())
+    if match is None:
+        raise UsageError(f"{ref!r} is not a ticket id like T-12.")
+    return int(match[1])
+
+
+def parse_resolution(words: str) -> tuple[str, str]:
+    """The resolution named at the start of ``words`` and the rest of the text."""
+    low = words.lower()
+    for phrase in sorted(_RESOLUTIONS, key=len, reverse=True):
+        if low == phrase or low.startswith(phrase + " "):
+            return _RESOLUTIONS[phrase], words[len(phrase) :].strip()
+    names = ", ".join(texts.RESOLUTION_LABELS.values())
+    raise UsageError(f"Give a resolution: {names}.")
+
+
+class TicketKind:
+    """The :class:`bot.features.triage.CaseKind` of tickets."""
+
+    prefix = "T"
+    label = "ticket"
+
+    async def exists(self, session: AsyncSession, number: int) -> bool:
+        return await repo.get_ticket(session, number=number) is not None
+
+    async def _open(self, ctx: CommandContext, number: int) -> Ticket:
+        service.require_private_room(ctx)
+        return await service.load(ctx, number)
+
+    async def show(self, ctx: CommandContext, number: int) -> Reply:
+        ticket = await self._open(ctx, number)
+        comments = await repo.comments(ctx.session, ticket_id=ticket.id)
+        events = await repo.events(ctx.session, ticket_id=ticket.id)
+        return views.team_view(ticket, comments, events)
+
+    async def assign(self, ctx: CommandContext, number: int, user_id: str) -> Reply:
+        ticket = await self._open(ctx, number)
+        if user_id not in ctx.services.security_team():
+            raise UserError(f"{user_id} is not in the security team; tickets stay with the team.")
+        ticket.assignee = user_id
+        await service.audit(ctx, ticket, "assigned", user_id)
+        if ticket.state == "new":
+            await service.change_state(ctx, ticket, "triaged")
+        return Reply(f"{ticket.ref} is now assigned to {user_id}.", mentions=(user_id,))
+
+    async def claim(self, ctx: CommandContext, number: int) -> Reply:
+        ticket = await self._open(ctx, number)
+        if ticket.state == "closed":
+            raise UserError(f"{ticket.ref} is closed; !reopen it first.")
+        ticket.assignee = ctx.sender
+        await service.audit(ctx, ticket, "claimed", ctx.sender)
+        if ticket.state in ("new", "triaged"):
+            await service.change_state(ctx, ticket, "in_progress")
+        return Reply(f"{ticket.ref} is yours, {ctx.sender}. State: {texts.state_label(ticket)}.")
+
+    async def set_status(self, ctx: CommandContext, number: int, state: str, rest: str) -> Reply:
+        ticket = await self._open(ctx, number)
+        new_state = service.parse_state(f"{state} {rest}".strip())
+        if new_state == "closed":
+            p = ctx.services.settings.bot.command_prefix
+            raise UserError(f"To close, say why: {p}close {ticket.ref} <resolution> [text].")
+        if ticket.state == new_state:
+            return Reply(f"{ticket.ref} is already {texts.state_label(ticket)}.")
+        await service.change_state(ctx, ticket, new_state)
+        return Reply(f"{ticket.ref} is now {texts.state_label(ticket)}; the reporter was told.")
+
+    async def note(self, ctx: CommandContext, number: int, text: str) -> Reply:
+        ticket = await self._open(ctx, number)
+        await service.add_comment(ctx, ticket, text, kind="note", author=ctx.sender)
+        return Reply(f"Internal note added to {ticket.ref} (not shown to the reporter).")
+
+    async def reply(self, ctx: CommandContext, number: int, text: str) -> Reply:
+        ticket = await self._open(ctx, number)
+        if ticket.purged_at is not None:
+            raise UserError(f"{ticket.ref} was purged; its reporter can no longer be reached.")
+        await service.add_comment(ctx, ticket, text, kind="reply", author=ctx.sender)
+        p = ctx.services.settings.bot.command_prefix
+        await service.send_to_reporter(
+            ctx,
+            ticket,
+            f"Reply from the security team ({ctx.sender}) on your ticket {ticket.ref}:\n\n"
+            f"{text}\n\nTo answer, reply to this message or send {p}comment {ticket.ref} <text>.",
+        )
+        return Reply(f"Sent to the reporter of {ticket.ref}.")
+
+    async def close(self, ctx: CommandContext, number: int, args: str) -> Reply:
+        ticket = await self._open(ctx, number)
+        if ticket.state == "closed":
+            return Reply(f"{ticket.ref} is already closed ({texts.resolution_label(ticket)}).")
+        resolution, rest = parse_resolution(args)
+        p = ctx.services.settings.bot.command_prefix
+        why = rest
+        if resolution == "duplicate":
+            first, _, rest = rest.removeprefix("of ").strip().partition(" ")
+            if not first:
+                raise UsageError(f"Duplicate of which ticket? {p}close {ticket.ref} duplicate T-N")
+            ticket.duplicate_of = parse_ref(first)
+            if ticket.duplicate_of == ticket.id or not await self.exists(
+                ctx.session, ticket.duplicate_of
+            ):
+                raise UserError(f"T-{ticket.duplicate_of} can't be the original of {ticket.ref}.")
+            why = rest.strip()
+        elif resolution == "not_security":
+            pointer = (
+                "This isn't something the security team owns. To find who does, ask "
+                f"{p}owner <thing> in the helpdesk room."
+            )
+            why = f"{pointer}\n{rest}" if rest else pointer
+        ticket.resolution = resolution
+        await service.audit(ctx, ticket, "resolution", texts.resolution_label(ticket))
+        await service.change_state(ctx, ticket, "closed", why)
+        return Reply(f"{ticket.ref} closed: {texts.resolution_label(ticket)}. Reporter told.")
+
+    async def reopen(self, ctx: CommandContext, number: int) -> Reply:
+        ticket = await self._open(ctx, number)
+        if ticket.state not in ("resolved", "closed"):
+            return Reply(f"{ticket.ref} is open ({texts.state_label(ticket)}).")
+        await service.change_state(ctx, ticket, "in_progress" if ticket.assignee else "triaged")
+        return Reply(f"{ticket.ref} reopened: {texts.state_label(ticket)}.")

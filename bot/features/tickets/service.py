@@ -1,0 +1,283 @@
+"""Ticket logic: filing, state changes, relays to the reporter, the audit trail.
+
+Privacy rule for this module: logs carry ticket numbers, kinds and lengths, never text and
+never the id of an anonymous reporter.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from bot.commands.context import CommandContext, Outbound, Reply, RoomKind, escape
+from bot.commands.errors import UsageError, UserError
+from bot.features.tickets import repository as repo
+from bot.features.tickets import texts
+from bot.features.tickets.anonymity import reporter_hash
+from bot.features.tickets.models import Ticket, TicketComment, TicketEvent
+from bot.outbox import txn_id_for
+
+log = logging.getLogger(__name__)
+
+STATES = tuple(texts.STATE_LABELS)
+_STATE_WORDS = {
+    "new": "new",
+    "triaged": "triaged",
+    "triage": "triaged",
+    "in progress": "in_progress",
+    "in_progress": "in_progress",
+    "in-progress": "in_progress",
+    "inprogress": "in_progress",
+    "progress": "in_progress",
+    "waiting": "waiting",
+    "waiting on reporter": "waiting",
+    "waiting_on_reporter": "waiting",
+    "waiting-on-reporter": "waiting",
+    "resolved": "resolved",
+    "closed": "closed",
+}
+_TAG = re.compile(r"^#([\w-]{1,32})$")
+_WORD = re.compile(r"(\S+)(?:\s+|$)")
+ANONYMOUS_ACTOR = "reporter (anonymous)"
+
+
+def parse_state(words: str) -> str:
+    """The state named by ``words`` ("in progress", "waiting", ...), or UsageError."""
+    text = " ".join(words.lower().split())
+    for phrase in sorted(_STATE_WORDS, key=len, reverse=True):
+        if text == phrase or text.startswith(phrase + " "):
+            return _STATE_WORDS[phrase]
+    names = ", ".join(texts.STATE_LABELS.values())
+    raise UsageError(f"I don't know the state {words!r}. States: {names}.")
+
+
+def parse_filing(args: str) -> tuple[str, list[str], bool, str]:
+    """Split ``!ticket`` arguments into kind, tags, anonymity and the text.
+
+    Options are leading words in any order; the text keeps its line breaks.
+    """
+    kind, tags, anonymous = "help", [], False
+    rest = args.strip()
+    while (match := _WORD.match(rest)) is not None:
+        low = match[1].lower()
+        if (tag := _TAG.match(low)) is not None:
+            tags.append(tag[1])
+        elif low in ("anonymous", "anon", "anonymously"):
+            anonymous = True
+        elif low in ("assessment", "review"):
+            kind = "assessment"
+        else:
+            break
+        rest = rest[match.end() :]
+    return kind, tags, anonymous, rest.strip()
+
+
+def strip_reply_fallback(body: str) -> str:
+    """Drop the quoted "> <@bot> ..." lines some clients put before a reply's text."""
+    lines = body.splitlines()
+    while lines and lines[0].startswith(">"):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+def team_list(ctx: CommandContext) -> list[str]:
+    return sorted(ctx.services.security_team())
+
+
+def require_private_room(ctx: CommandContext) -> None:
+    """Triage commands only in the triage room or a DM: ticket details never go public."""
+    if ctx.message.room_kind not in (RoomKind.TRIAGE, RoomKind.DIRECT):
+        raise UserError(
+            "For the reporters' privacy, ticket commands work only in the triage room or in "
+            "a direct message with me."
+        )
+
+
+async def load(ctx: CommandContext, number: int) -> Ticket:
+    ticket = await repo.get_ticket(ctx.session, number=number)
+    if ticket is None:
+        raise UserError(f"There is no ticket T-{number}.")
+    return ticket
+
+
+def reporter_actor(ctx: CommandContext, ticket: Ticket) -> str:
+    """How the audit trail names the reporter (never by id when anonymous)."""
+    return ANONYMOUS_ACTOR if ticket.anonymous else ctx.sender
+
+
+async def audit(
+    ctx: CommandContext, ticket: Ticket, action: str, detail: str = "", actor: str | None = None
+) -> None:
+    """Record who (default: the sender) did what to ``ticket``, and when."""
+    actor = actor or ctx.sender
+    ticket.updated_at = ctx.now
+    await repo.add_event(
+        ctx.session,
+        event=TicketEvent(
+            ticket_id=ticket.id, at=ctx.now, actor=actor, action=action, detail=detail[:255]
+        ),
+    )
+
+
+async def is_reporter(ctx: CommandContext, ticket: Ticket, user_id: str) -> bool:
+    if ticket.reporter_id is not None:
+        return ticket.reporter_id == user_id
+    if ticket.reporter_hash is None:
+        return False
+    return ticket.reporter_hash == await reporter_hash(ctx.session, ctx.services, user_id)
+
+
+async def _reporter_target(ctx: CommandContext, ticket: Ticket) -> dict[str, str]:
+    if ticket.reporter_room_id is None and ticket.reporter_dm_txn is not None:
+        # An anonymous ticket filed in the public room: the DM was opened by the outbox.
+        room = await repo.sent_room_of(ctx.session, txn_id=ticket.reporter_dm_txn)
+        if room is not None:
+            ticket.reporter_room_id = room
+    if ticket.reporter_room_id is not None:
+        return {"room_id": ticket.reporter_room_id}
+    if ticket.reporter_id is not None:
+        return {"dm_user_id": ticket.reporter_id}
+    raise UserError(
+        f"I can't reach the reporter of {ticket.ref} yet (their direct chat is still being "
+        "opened); please try again in a minute."
+    )
+
+
+async def send_to_reporter(
+    ctx: CommandContext, ticket: Ticket, text: str, html: str | None = None
+) -> str:
+    """Queue a DM to the reporter and remember it, so a reply to it becomes a comment."""
+    target = await _reporter_target(ctx, ticket)
+    ctx.send(Outbound(text, html, **target))
+    txn = txn_id_for(ctx.message.event_id, len(ctx.outbound))
+    await repo.remember_message(ctx.session, txn_id=txn, ticket_id=ticket.id)
+    return txn
+
+
+def announce(ctx: CommandContext, text: str, html: str | None = None) -> None:
+    """Post to the triage room (when it is known)."""
+    if ctx.services.rooms.triage:
+        ctx.send(Outbound(text, html, room_id=ctx.services.rooms.triage))
+
+
+async def file_ticket(ctx: CommandContext) -> Reply:
+    """``!ticket [#tag] [assessment] [anonymous] <text>``."""
+    prefix = ctx.services.settings.bot.command_prefix
+    kind, tags, anonymous, text = parse_filing(ctx.args)
+    if not text:
+        return Reply(texts.how_to_file(prefix))
+    direct = ctx.message.is_direct
+    ticket = Ticket(
+        kind=kind,
+        tags=",".join(dict.fromkeys(tags)),
+        state="new",
+        text=text,
+        anonymous=anonymous,
+        filed_in="direct" if direct else ctx.message.room_kind.value,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+        nudges_sent=0,
+    )
+    if anonymous:
+        ticket.reporter_hash = await reporter_hash(ctx.session, ctx.services, ctx.sender)
+        ticket.reporter_room_id = (
+            ctx.message.room_id
+            if direct
+            else await repo.known_dm_room(ctx.session, user_id=ctx.sender)
+        )
+    else:
+        ticket.reporter_id = ctx.sender
+        ticket.reporter_room_id = ctx.message.room_id if direct else None
+    await repo.add_ticket(ctx.session, ticket=ticket)
+    await audit(ctx, ticket, "filed", f"{kind}, {len(text)} chars", reporter_actor(ctx, ticket))
+    log.info(
+        "ticket %s filed: kind=%s tags=%d anonymous=%s length=%d",
+        ticket.ref,
+        kind,
+        len(tags),
+        anonymous,
+        len(text),
+    )
+    plain, html = texts.filed_message(ticket, team_list(ctx), prefix, not direct)
+    announce(ctx, *texts.announcement(ticket, prefix))
+    if direct:
+        await repo.remember_message(
+            ctx.session, txn_id=txn_id_for(ctx.message.event_id, 0), ticket_id=ticket.id
+        )
+        return Reply(plain, html)
+    if anonymous and ticket.reporter_room_id is None:
+        # Opening the DM needs the user id once; the ticket keeps only the outbox's
+        # transaction id, from which the DM room id is learnt after sending.
+        ctx.send(Outbound(plain, html, dm_user_id=ctx.sender))
+        ticket.reporter_dm_txn = txn_id_for(ctx.message.event_id, len(ctx.outbound))
+        await repo.remember_message(ctx.session, txn_id=ticket.reporter_dm_txn, ticket_id=ticket.id)
+    else:
+        await send_to_reporter(ctx, ticket, plain, html)
+    return Reply(texts.public_ack(ticket, ctx.sender))
+
+
+async def change_state(
+    ctx: CommandContext, ticket: Ticket, state: str, why: str = "", actor: str | None = None
+) -> None:
+    """Move ``ticket`` to ``state``, audit it and tell the reporter."""
+    old = ticket.state
+    if old == state:
+        return
+    ticket.state = state
+    if state == "closed":
+        ticket.closed_at = ctx.now
+    elif old == "closed":
+        ticket.closed_at = None
+        ticket.resolution = None
+        ticket.duplicate_of = None
+    detail = f"{texts.STATE_LABELS[old]} → {texts.STATE_LABELS[state]}"
+    await audit(ctx, ticket, "state", detail, actor)
+    log.info("ticket %s: state %s -> %s", ticket.ref, old, state)
+    line = f"Update on your ticket {ticket.ref}: it is now {texts.state_label(ticket)}."
+    if why:
+        line += f"\n{why}"
+    await send_to_reporter(ctx, ticket, line)
+
+
+async def add_comment(
+    ctx: CommandContext,
+    ticket: Ticket,
+    text: str,
+    *,
+    kind: str,
+    author: str | None,
+    actor: str | None = None,
+) -> None:
+    await repo.add_comment(
+        ctx.session,
+        comment=TicketComment(
+            ticket_id=ticket.id, kind=kind, author=author, text=text, created_at=ctx.now
+        ),
+    )
+    await audit(ctx, ticket, kind, f"{len(text)} chars", actor)
+    log.info("ticket %s: %s added (%d chars)", ticket.ref, kind, len(text))
+
+
+async def reporter_comment(ctx: CommandContext, ticket: Ticket, text: str) -> Reply:
+    """A reporter's comment: stored, the team told (without the text), state moved on."""
+    if ticket.state == "closed":
+        raise UserError(
+            f"{ticket.ref} is closed. If you still need help, file a new ticket — asking "
+            "again is always fine."
+        )
+    author = None if ticket.anonymous else ctx.sender
+    actor = reporter_actor(ctx, ticket)
+    await add_comment(ctx, ticket, text, kind="comment", author=author, actor=actor)
+    prefix = ctx.services.settings.bot.command_prefix
+    announce(
+        ctx,
+        f"{ticket.ref}: the reporter added a comment. {prefix}show {ticket.ref} to read it.",
+    )
+    if ticket.state == "waiting":
+        next_state = "in_progress" if ticket.assignee else "triaged"
+        await change_state(ctx, ticket, next_state, actor=actor)
+    return Reply(f"Thanks — added to {ticket.ref}. The security team has been told.")
+
+
+def escape_lines(lines: list[str]) -> str:
+    return "<br/>".join(escape(line) for line in lines)

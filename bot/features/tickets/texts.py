@@ -1,0 +1,171 @@
+"""What the bot says about tickets: warm, plain, honest about who sees what."""
+
+from __future__ import annotations
+
+from bot.commands.context import escape
+from bot.features.tickets.models import Ticket
+
+STATE_LABELS = {
+    "new": "new",
+    "triaged": "triaged",
+    "in_progress": "in progress",
+    "waiting": "waiting on reporter",
+    "resolved": "resolved",
+    "closed": "closed",
+}
+RESOLUTION_LABELS = {
+    "answered": "answered",
+    "fixed": "fixed",
+    "duplicate": "duplicate",
+    "not_security": "not a security matter",
+    "no_response": "no response",
+}
+KIND_LABELS = {"help": "help request", "assessment": "security & privacy assessment"}
+SUMMARY_CHARS = 140
+
+
+def state_label(ticket: Ticket) -> str:
+    label = STATE_LABELS.get(ticket.state, ticket.state)
+    if ticket.state == "closed" and ticket.resolution:
+        label += f" ({resolution_label(ticket)})"
+    return label
+
+
+def resolution_label(ticket: Ticket) -> str:
+    label = RESOLUTION_LABELS.get(ticket.resolution or "", ticket.resolution or "")
+    if ticket.resolution == "duplicate" and ticket.duplicate_of:
+        label += f" of T-{ticket.duplicate_of}"
+    return label
+
+
+def tags_text(ticket: Ticket) -> str:
+    return " ".join(f"#{t}" for t in ticket.tags.split(",") if t)
+
+
+def summary(ticket: Ticket) -> str:
+    """The first line of the text, shortened (for the team's lists and announcements)."""
+    if ticket.text is None:
+        return "(text purged)"
+    first = ticket.text.strip().splitlines()[0] if ticket.text.strip() else ""
+    return first if len(first) <= SUMMARY_CHARS else first[: SUMMARY_CHARS - 1] + "…"
+
+
+def reporter_label(ticket: Ticket) -> str:
+    return "anonymous" if ticket.anonymous else (ticket.reporter_id or "unknown")
+
+
+def how_to_file(prefix: str) -> str:
+    p = prefix
+    return (
+        "There is no judgement here: no question is too small, and asking early is always "
+        "right.\n"
+        f"To ask the security team for help, send {p}ticket followed by your question, "
+        f"e.g. {p}ticket I clicked a link in a strange email, what now?\n"
+        f"Options: tags like {p}ticket #access <text>; {p}ticket assessment <text> asks for a "
+        f"security & privacy assessment of a new feature; {p}ticket anonymous <text> hides "
+        "who you are from the team.\n"
+        "What happens next: you get a ticket number (T-<n>), only the security team can see "
+        "the ticket, a team member picks it up, and I tell you in a direct message about "
+        f"every reply and change. {p}mytickets lists your tickets. DM me to keep it private "
+        "from the start."
+    )
+
+
+def who_can_see(team: list[str]) -> str:
+    names = ", ".join(team) if team else "(no one is configured yet)"
+    return f"Who can see it: only the security team — {names}."
+
+
+def what_is_stored(anonymous: bool, prefix: str, filed_in_public: bool) -> str:
+    if not anonymous:
+        return (
+            "What I keep: the text you sent, your Matrix id (so I can reach you), replies and "
+            "comments, and a history of who changed what and when."
+        )
+    limits = (
+        "Limits, honestly: the homeserver and whoever runs this bot can still tell who is in "
+        "this direct chat, and your own words may identify you."
+    )
+    if filed_in_public:
+        limits += (
+            " You filed in the public room, so people there saw your message and who sent it; "
+            "you may want to delete it there."
+        )
+    return (
+        "Anonymous: the team is not shown who you are, and your Matrix id is not stored with "
+        "the ticket. I keep the text, this direct chat's room id (to pass on replies), and a "
+        f"keyed fingerprint of your id so {prefix}mytickets can find your tickets. " + limits
+    )
+
+
+def filed_message(
+    ticket: Ticket, team: list[str], prefix: str, filed_in_public: bool
+) -> tuple[str, str]:
+    """The DM that confirms a new ticket (plain, HTML)."""
+    kind = KIND_LABELS.get(ticket.kind, ticket.kind)
+    tags = tags_text(ticket)
+    head = f"Thank you for asking — there is no judgement here. Your {kind} is {ticket.ref}"
+    head += f" ({tags})." if tags else "."
+    lines = [
+        head,
+        who_can_see(team),
+        what_is_stored(ticket.anonymous, prefix, filed_in_public),
+        "What happens next: a team member will pick it up, and I'll tell you here about every "
+        "reply and change of state.",
+        f"To add details, reply to this message or send {prefix}comment {ticket.ref} <text>. "
+        f"{prefix}mytickets lists your tickets.",
+    ]
+    plain = "\n".join(lines)
+    return plain, "<br/>".join(escape(line) for line in lines)
+
+
+def public_ack(ticket: Ticket, sender: str) -> str:
+    """The public-room answer: never the ticket's text; no number for anonymous tickets."""
+    if ticket.anonymous:
+        return (
+            "Thank you — your request is filed anonymously and I've messaged you privately to "
+            "continue. I won't repeat it here. People in this room saw your message, so you "
+            "may want to delete it; next time, DM me: it's private from the start."
+        )
+    return (
+        f"Thank you, {sender} — I've opened {ticket.ref} and we'll continue in a direct "
+        "message; I won't repeat your message here. Next time you can DM me directly: it's "
+        "private from the start."
+    )
+
+
+def announcement(ticket: Ticket, prefix: str) -> tuple[str, str]:
+    """The triage room's post about a new ticket."""
+    kind = KIND_LABELS.get(ticket.kind, ticket.kind)
+    tags = tags_text(ticket)
+    head = f"New ticket {ticket.ref} — {kind}" + (f", {tags}" if tags else "")
+    who = reporter_label(ticket)
+    plain = (
+        f"{head}\nFrom: {who}\nSummary: {summary(ticket)}\n"
+        f"{prefix}claim {ticket.ref} to take it, {prefix}show {ticket.ref} for everything."
+    )
+    html = (
+        f"<strong>{escape(head)}</strong><br/>From: {escape(who)}<br/>"
+        f"Summary: {escape(summary(ticket))}<br/>"
+        f"<code>{escape(prefix)}claim {ticket.ref}</code> to take it, "
+        f"<code>{escape(prefix)}show {ticket.ref}</code> for everything."
+    )
+    return plain, html
+
+
+def list_line(ticket: Ticket) -> str:
+    assignee = f" → {ticket.assignee}" if ticket.assignee else ""
+    tags = tags_text(ticket)
+    return (
+        f"{ticket.ref} [{state_label(ticket)}] {ticket.kind}{' ' + tags if tags else ''}"
+        f"{assignee} · {reporter_label(ticket)}: {summary(ticket)}"
+    )
+
+
+def reporter_line(ticket: Ticket) -> str:
+    """A reporter's own view of a ticket in !mytickets (no team-internal details)."""
+    tags = tags_text(ticket)
+    text = ticket.text or "(text purged)"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    first = first if len(first) <= 60 else first[:59] + "…"
+    return f"{ticket.ref} — {state_label(ticket)}{' ' + tags if tags else ''}: {first}"
