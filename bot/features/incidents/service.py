@@ -1,0 +1,313 @@
+"""Incident logic: filing, paging, escalation, acknowledgement and state changes.
+
+Messages that must go out exactly once (the triage-room post, pages, escalations) are
+queued with :meth:`Outbox.add` under stable keys (``incident:<n>:post``,
+``escalate:<n>:<level>``...) in the caller's transaction, so a retry never repeats them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands.context import escape, pill
+from bot.features.incidents import repository as repo
+from bot.features.incidents.models import SEVERITIES, Incident
+from bot.features.incidents.playbooks import Playbook
+from bot.matrix.content import message_content
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+PAGE_SEVERITIES = ("high", "critical")
+
+
+def ref(number: int) -> str:
+    return f"INC-{number}"
+
+
+@dataclass(frozen=True)
+class Filed:
+    incident: Incident
+    paged: list[str]  # user ids paged (mentioned and DMed)
+
+
+def oncall(services: Services, now: datetime) -> list[str]:
+    """Today's on-call: ``[primary, backup, ...]``."""
+    return services.settings.incidents.oncall_for(now.date())
+
+
+def needs_page(severity: str | None, playbook_urgent: bool) -> bool:
+    """High/critical incidents page; so do unrated ones of a type flagged urgent."""
+    if severity is None:
+        return playbook_urgent
+    return severity in PAGE_SEVERITIES
+
+
+async def _post(
+    services: Services,
+    session: AsyncSession,
+    key: str,
+    text: str,
+    html: str,
+    *,
+    room_id: str | None = None,
+    dm_user_id: str | None = None,
+    mentions: tuple[str, ...] = (),
+    in_reply_to: str | None = None,
+) -> str:
+    return await services.outbox.add(
+        session,
+        txn_key=key,
+        room_id=room_id,
+        dm_user_id=dm_user_id,
+        content=message_content(text, html, mentions=mentions, in_reply_to=in_reply_to),
+    )
+
+
+async def file_incident(
+    services: Services,
+    session: AsyncSession,
+    *,
+    reporter: str,
+    playbook: Playbook,
+    summary: str,
+    occurred: str | None,
+    affected: str | None,
+    severity: str | None,
+    now: datetime,
+) -> Filed:
+    """Record an incident, post it in the triage room and page the on-call if needed."""
+    incident = await repo.create_incident(
+        session,
+        type_key=playbook.key,
+        type_name=playbook.name,
+        summary=summary,
+        occurred=occurred,
+        affected=affected,
+        severity=severity,
+        reporter=reporter,
+        first_steps=list(playbook.first_steps),
+        created_at=now,
+    )
+    n = incident.id
+    log.info("incident %s filed (type %s, %d chars)", ref(n), playbook.key, len(summary))
+    await repo.add_event(
+        session,
+        incident_id=n,
+        at=now,
+        author=reporter,
+        kind="reported",
+        text=f"Reported ({playbook.name}, severity {severity or 'unset'}); "
+        f"{len(playbook.first_steps)} first steps given",
+    )
+    page = needs_page(severity, playbook.urgent)
+    targets = oncall(services, now)[:1] if page else []
+    lines = [
+        f"🚨 New incident {ref(n)}: {playbook.name} — severity {severity or 'unset'}",
+        f"Reported by {reporter}",
+        f"What happened: {summary}",
+        f"When: {occurred or '—'}",
+        f"Affected: {affected or '—'}",
+    ]
+    html = [
+        f"<p>🚨 <strong>New incident {ref(n)}</strong>: {escape(playbook.name)} — severity "
+        f"{escape(severity or 'unset')}</p>",
+        f"<p>Reported by {pill(reporter)}</p><ul>",
+        f"<li>What happened: {escape(summary)}</li>",
+        f"<li>When: {escape(occurred or '—')}</li>",
+        f"<li>Affected: {escape(affected or '—')}</li></ul>",
+    ]
+    if targets:
+        lines.append("Paging on-call: " + ", ".join(targets))
+        html.append("<p>Paging on-call: " + ", ".join(pill(u) for u in targets) + "</p>")
+    elif page:
+        lines.append("⚠ This needs a page but no on-call is configured (incidents.oncall).")
+        html.append("<p>⚠ This needs a page but no on-call is configured.</p>")
+    lines.append(f"Acknowledge with !ack {ref(n)}; reply in this thread to discuss.")
+    html.append(f"<p>Acknowledge with <code>!ack {ref(n)}</code>.</p>")
+    if services.rooms.triage:
+        incident.triage_txn_id = await _post(
+            services,
+            session,
+            f"incident:{n}:post",
+            "\n".join(lines),
+            "".join(html),
+            room_id=services.rooms.triage,
+            mentions=tuple(targets),
+        )
+    if page:
+        incident.paged_at = now
+        for user in targets:
+            await _page_dm(services, session, incident, user, f"incident:{n}:page:{user}")
+        await repo.add_event(
+            session,
+            incident_id=n,
+            at=now,
+            author=None,
+            kind="paged",
+            text=f"Paged on-call {', '.join(targets)}" if targets else "No on-call to page",
+        )
+    return Filed(incident, targets)
+
+
+async def _page_dm(
+    services: Services, session: AsyncSession, incident: Incident, user: str, key: str
+) -> None:
+    n = ref(incident.id)
+    text = (
+        f"🚨 You are on call: incident {n} ({incident.type_name}, severity "
+        f"{incident.severity or 'unset'}) reported by {incident.reporter}.\n"
+        f"What happened: {incident.summary}\n"
+        f"Acknowledge with !ack {n} (here or in the triage room)."
+    )
+    html = (
+        f"<p>🚨 You are on call: incident <strong>{n}</strong> ({escape(incident.type_name)}, "
+        f"severity {escape(incident.severity or 'unset')}) reported by "
+        f"{pill(incident.reporter)}.</p><p>What happened: {escape(incident.summary)}</p>"
+        f"<p>Acknowledge with <code>!ack {n}</code>.</p>"
+    )
+    await _post(services, session, key, text, html, dm_user_id=user, mentions=(user,))
+
+
+def escalation_levels(services: Services, now: datetime) -> list[tuple[str, list[str], bool]]:
+    """Escalation steps after the first page: (label, users, send a DM)."""
+    people = oncall(services, now)
+    levels: list[tuple[str, list[str], bool]] = []
+    if len(people) > 1:
+        levels.append(("backup on-call", people[1:2], True))
+    team = sorted(services.security_team() - set(people[:2]))
+    levels.append(("the whole security team", team or sorted(services.security_team()), False))
+    return levels
+
+
+async def escalate_due(services: Services) -> int:
+    """Escalate every paged incident that is not acknowledged in time; one level per run.
+
+    Returns:
+        How many escalations were queued.
+    """
+    settings = services.settings.incidents
+    now = services.clock()
+    queued = 0
+    async with services.db.sessions.begin() as session:
+        for incident in await repo.unacknowledged_paged(session):
+            assert incident.paged_at is not None
+            levels = escalation_levels(services, now)
+            level = incident.escalation_level + 1
+            if level > len(levels) or now < incident.paged_at + settings.escalate_after * level:
+                continue
+            label, users, dm = levels[level - 1]
+            await _escalate(services, session, incident, level, label, users, dm, now)
+            queued += 1
+    if queued:
+        services.outbox.wake()
+    return queued
+
+
+async def _escalate(
+    services: Services,
+    session: AsyncSession,
+    incident: Incident,
+    level: int,
+    label: str,
+    users: list[str],
+    dm: bool,
+    now: datetime,
+) -> None:
+    n = ref(incident.id)
+    minutes = int((now - (incident.paged_at or now)).total_seconds() // 60)
+    key = f"escalate:{incident.id}:{level}"
+    text = (
+        f"⏫ {n} is not acknowledged after {minutes} min — escalating to {label}: "
+        f"{', '.join(users) or 'nobody configured'}. Acknowledge with !ack {n}."
+    )
+    html = (
+        f"<p>⏫ <strong>{n}</strong> is not acknowledged after {minutes} min — escalating to "
+        f"{escape(label)}: {', '.join(pill(u) for u in users) or 'nobody configured'}. "
+        f"Acknowledge with <code>!ack {n}</code>.</p>"
+    )
+    if services.rooms.triage:
+        await _post(
+            services,
+            session,
+            key,
+            text,
+            html,
+            room_id=services.rooms.triage,
+            mentions=tuple(users),
+            in_reply_to=incident.triage_event_id,
+        )
+    if dm:
+        for user in users:
+            await _page_dm(services, session, incident, user, f"{key}:dm:{user}")
+    incident.escalation_level = level
+    await repo.add_event(
+        session,
+        incident_id=incident.id,
+        at=now,
+        author=None,
+        kind="escalated",
+        text=f"Escalation {level} to {label}: {', '.join(users) or 'nobody'}",
+    )
+    log.info("incident %s escalated to level %d", n, level)
+
+
+async def acknowledge(session: AsyncSession, incident: Incident, *, by: str, now: datetime) -> bool:
+    """Mark acknowledged (stops escalation). Returns False if it already was."""
+    if incident.acked_at is not None:
+        return False
+    incident.acked_at, incident.acked_by = now, by
+    if incident.status == "reported":
+        incident.status = "acknowledged"
+    await repo.add_event(
+        session, incident_id=incident.id, at=now, author=by, kind="ack", text="Acknowledged"
+    )
+    return True
+
+
+async def set_severity(
+    services: Services,
+    session: AsyncSession,
+    incident: Incident,
+    severity: str,
+    *,
+    by: str,
+    now: datetime,
+) -> list[str]:
+    """Change the severity; raising it to high/critical pages the on-call if not paged yet.
+
+    Returns:
+        The users paged now (empty if none).
+    """
+    assert severity in SEVERITIES
+    old = incident.severity
+    incident.severity = severity
+    await repo.add_event(
+        session,
+        incident_id=incident.id,
+        at=now,
+        author=by,
+        kind="severity",
+        text=f"Severity {old or 'unset'} → {severity}",
+    )
+    if severity not in PAGE_SEVERITIES or incident.paged_at is not None:
+        return []
+    if incident.acked_at is not None:
+        return []  # someone is on it already
+    targets = oncall(services, now)[:1]
+    incident.paged_at = now
+    for user in targets:
+        await _page_dm(services, session, incident, user, f"incident:{incident.id}:page:{user}")
+    await repo.add_event(
+        session,
+        incident_id=incident.id,
+        at=now,
+        author=None,
+        kind="paged",
+        text=f"Paged on-call {', '.join(targets)}" if targets else "No on-call to page",
+    )
+    return targets
