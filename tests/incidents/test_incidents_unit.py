@@ -230,3 +230,25 @@ def test_incidents_weekly_rotation() -> None:
     ).incidents
     assert settings.oncall_for(START.date()) == ["@c:test"]  # week 3 → index 1
     assert settings.oncall_for(START.date() + timedelta(days=7)) == ["@a:test", "@b:test"]
+
+
+async def test_incidents_cli_export(harness: Harness, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    from bot.cli import build_parser
+    from bot.features.incidents.export import cli_export
+
+    await guided(harness)
+    await harness.team("!note INC-1 action: buy a new laptop")
+    config = tmp_path / "config.yaml"
+    settings = make_settings().model_dump(mode="json")
+    settings["matrix"]["password"] = "x"
+    settings["database"]["url"] = harness.services.db.url
+    config.write_text(yaml.safe_dump(settings))
+    args = build_parser().parse_args(["incident", "export", "INC-1", "--config", str(config)])
+    assert await cli_export(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# INC-1 — Lost or stolen device")
+    assert "| ack |" not in out and "| paged |" in out and "buy a new laptop" in out
+    missing = build_parser().parse_args(["incident", "export", "INC-7", "--config", str(config)])
+    assert await cli_export(missing) == 1

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.durations import Duration, minutes
+
+_USER_ID = re.compile(r"^@[^:\s]+:[^\s]+$")
+
+
+def _user_ids(values: list[str]) -> list[str]:
+    for value in values:
+        if not _USER_ID.match(value):
+            raise ValueError(f"{value!r} is not a Matrix user id like @name:example.org")
+    return values
 
 
 class RotationSettings(BaseModel):
@@ -19,6 +29,13 @@ class RotationSettings(BaseModel):
     # Each week: [primary, backup, ...] user ids.
     weeks: list[list[str]] = Field(min_length=1)
 
+    @field_validator("weeks")
+    @classmethod
+    def _ids(cls, weeks: list[list[str]]) -> list[list[str]]:
+        for week in weeks:
+            _user_ids(week)
+        return weeks
+
 
 class IncidentsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -29,6 +46,11 @@ class IncidentsSettings(BaseModel):
     oncall: list[str] = Field(default_factory=list)
     rotation: RotationSettings | None = None
     escalation_check_interval: Duration = timedelta(seconds=30)
+
+    @field_validator("oncall")
+    @classmethod
+    def _oncall_ids(cls, value: list[str]) -> list[str]:
+        return _user_ids(value)
 
     @field_validator("escalation_check_interval")
     @classmethod
