@@ -10,7 +10,7 @@ import pytest
 
 from bot.clock import ManualClock
 from tests.support.botworld import BotWorld, InProcessBot, wait_joined
-from tests.support.mxclient import MatrixUser, text_of
+from tests.support.mxclient import MatrixUser, reply_to, text_of
 
 pytestmark = pytest.mark.integration
 
@@ -141,10 +141,10 @@ async def test_incidents_escalates_with_controlled_clock(world: BotWorld) -> Non
         dm = await open_dm(alice, world)
         await ask(alice, world, dm, "!incident key my seed phrase was photographed", "INC-1")
         await expect(primary, world, None, "You are on call")
-        await expect(world.lead, world, world.triage, "New incident INC-1")
+        post = await expect(world.lead, world, world.triage, "New incident INC-1")
         clock.advance(timedelta(minutes=16))
         up = await expect(world.lead, world, world.triage, "escalating to backup on-call")
-        assert backup.user_id in text_of(up)
+        assert backup.user_id in text_of(up) and reply_to(up) == post["event_id"]
         await expect(backup, world, None, "You are on call")
         clock.advance(timedelta(minutes=15))
         await expect(world.lead, world, world.triage, "escalating to the whole security team")

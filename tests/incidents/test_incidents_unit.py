@@ -203,7 +203,9 @@ async def test_incidents_pin_adds_thread_message_to_timeline(harness: Harness) -
     await h.react(post_event, sender="@mallory:test")  # not the team: ignored
     report = await h.team("!export INC-1")
     assert report.count("EDR flagged the same hash") == 1
-    assert "pinned" in report
+    assert "| pinned |" in report and "(bot post)" not in report
+    await h.react(post_event)  # the incident post itself
+    assert "(bot post) 🚨 New incident INC-1" in await h.team("!export INC-1")
 
 
 async def test_incidents_export_has_summary_timeline_followups(harness: Harness) -> None:

@@ -241,7 +241,7 @@ async def on_pin(reaction: Reaction, session: AsyncSession, services: Services) 
         incident_id, text = kept.incident_id, f"{kept.sender}: {kept.body}"
     else:
         incident = await repo.incident_for_event(session, event_id=target)
-        body = await repo.outbox_body(session, event_id=target)
+        body = await repo.post_body(session, incident=incident) if incident else None
         if incident is None or body is None:
             return None
         incident_id, text = incident.id, f"(bot post) {body}"

@@ -128,27 +128,38 @@ async def delete_intake(session: AsyncSession, *, user_id: str) -> None:
 async def incident_for_event(session: AsyncSession, *, event_id: str) -> Incident | None:
     """The incident whose triage-room post is ``event_id``.
 
-    The post's event id is only known once the outbox sent it; it is copied onto the
-    incident the first time it is looked up.
+    The post's event id is only known once the outbox sent it; it is found through the
+    post's outbox row (by its unique transaction id, so no scan of the outbox) and copied
+    onto the incident.
     """
     found = await session.scalar(select(Incident).where(Incident.triage_event_id == event_id))
     if found is not None:
         return found
-    txn_id = await session.scalar(
-        select(OutboxMessage.txn_id).where(OutboxMessage.sent_event_id == event_id)
+    found = await session.scalar(
+        select(Incident)
+        .join(OutboxMessage, OutboxMessage.txn_id == Incident.triage_txn_id)
+        .where(Incident.triage_event_id.is_(None), OutboxMessage.sent_event_id == event_id)
     )
-    if txn_id is None:
-        return None
-    found = await session.scalar(select(Incident).where(Incident.triage_txn_id == txn_id))
     if found is not None:
         found.triage_event_id = event_id
     return found
 
 
-async def outbox_body(session: AsyncSession, *, event_id: str) -> str | None:
-    """The plain body of a message the bot sent as ``event_id``."""
+async def post_event_id(session: AsyncSession, *, incident: Incident) -> str | None:
+    """The event id of the incident's triage post, once it has been sent."""
+    if incident.triage_event_id is None and incident.triage_txn_id is not None:
+        incident.triage_event_id = await session.scalar(
+            select(OutboxMessage.sent_event_id).where(
+                OutboxMessage.txn_id == incident.triage_txn_id
+            )
+        )
+    return incident.triage_event_id
+
+
+async def post_body(session: AsyncSession, *, incident: Incident) -> str | None:
+    """The plain body of the incident's triage post."""
     content = await session.scalar(
-        select(OutboxMessage.content).where(OutboxMessage.sent_event_id == event_id)
+        select(OutboxMessage.content).where(OutboxMessage.txn_id == incident.triage_txn_id)
     )
     return str(content.get("body", "")) if isinstance(content, dict) else None
 

@@ -239,7 +239,7 @@ async def _escalate(
             html,
             room_id=services.rooms.triage,
             mentions=tuple(users),
-            in_reply_to=incident.triage_event_id,
+            in_reply_to=await repo.post_event_id(session, incident=incident),
         )
     if dm:
         for user in users:
