@@ -11,9 +11,9 @@ from sqlalchemy import select
 from bot.commands.context import RoomKind
 from bot.config import ConfigError
 from bot.features.incidents import repository as repo
+from bot.features.incidents.escalation import escalate_due
 from bot.features.incidents.models import Incident, IncidentIntake
 from bot.features.incidents.playbooks import load_playbooks
-from bot.features.incidents.service import escalate_due
 from tests.incidents.conftest import (
     ALICE,
     BACKUP,

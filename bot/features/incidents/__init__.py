@@ -22,7 +22,7 @@ def _setup(services: Services, router: Router) -> None:
 
 
 async def _on_ready(services: Services) -> None:
-    from bot.features.incidents.service import escalate_due
+    from bot.features.incidents.escalation import escalate_due
 
     async def check() -> None:
         await escalate_due(services)

@@ -47,7 +47,7 @@ def needs_page(severity: str | None, playbook_urgent: bool) -> bool:
     return severity in PAGE_SEVERITIES
 
 
-async def _post(
+async def post(
     services: Services,
     session: AsyncSession,
     key: str,
@@ -130,7 +130,7 @@ async def file_incident(
     lines.append(f"Acknowledge with !ack {ref(n)}; reply in this thread to discuss.")
     html.append(f"<p>Acknowledge with <code>!ack {ref(n)}</code>.</p>")
     if services.rooms.triage:
-        incident.triage_txn_id = await _post(
+        incident.triage_txn_id = await post(
             services,
             session,
             f"incident:{n}:post",
@@ -142,7 +142,7 @@ async def file_incident(
     if page:
         incident.paged_at = now
         for user in targets:
-            await _page_dm(services, session, incident, user, f"incident:{n}:page:{user}")
+            await page_dm(services, session, incident, user, f"incident:{n}:page:{user}")
         await repo.add_event(
             session,
             incident_id=n,
@@ -154,7 +154,7 @@ async def file_incident(
     return Filed(incident, targets)
 
 
-async def _page_dm(
+async def page_dm(
     services: Services, session: AsyncSession, incident: Incident, user: str, key: str
 ) -> None:
     n = ref(incident.id)
@@ -170,90 +170,7 @@ async def _page_dm(
         f"{pill(incident.reporter)}.</p><p>What happened: {escape(incident.summary)}</p>"
         f"<p>Acknowledge with <code>!ack {n}</code>.</p>"
     )
-    await _post(services, session, key, text, html, dm_user_id=user, mentions=(user,))
-
-
-def escalation_levels(services: Services, now: datetime) -> list[tuple[str, list[str], bool]]:
-    """Escalation steps after the first page: (label, users, send a DM)."""
-    people = oncall(services, now)
-    levels: list[tuple[str, list[str], bool]] = []
-    if len(people) > 1:
-        levels.append(("backup on-call", people[1:2], True))
-    team = sorted(services.security_team() - set(people[:2]))
-    levels.append(("the whole security team", team or sorted(services.security_team()), False))
-    return levels
-
-
-async def escalate_due(services: Services) -> int:
-    """Escalate every paged incident that is not acknowledged in time; one level per run.
-
-    Returns:
-        How many escalations were queued.
-    """
-    settings = services.settings.incidents
-    now = services.clock()
-    queued = 0
-    async with services.db.sessions.begin() as session:
-        for incident in await repo.unacknowledged_paged(session):
-            assert incident.paged_at is not None
-            levels = escalation_levels(services, now)
-            level = incident.escalation_level + 1
-            if level > len(levels) or now < incident.paged_at + settings.escalate_after * level:
-                continue
-            label, users, dm = levels[level - 1]
-            await _escalate(services, session, incident, level, label, users, dm, now)
-            queued += 1
-    if queued:
-        services.outbox.wake()
-    return queued
-
-
-async def _escalate(
-    services: Services,
-    session: AsyncSession,
-    incident: Incident,
-    level: int,
-    label: str,
-    users: list[str],
-    dm: bool,
-    now: datetime,
-) -> None:
-    n = ref(incident.id)
-    minutes = int((now - (incident.paged_at or now)).total_seconds() // 60)
-    key = f"escalate:{incident.id}:{level}"
-    text = (
-        f"⏫ {n} is not acknowledged after {minutes} min — escalating to {label}: "
-        f"{', '.join(users) or 'nobody configured'}. Acknowledge with !ack {n}."
-    )
-    html = (
-        f"<p>⏫ <strong>{n}</strong> is not acknowledged after {minutes} min — escalating to "
-        f"{escape(label)}: {', '.join(pill(u) for u in users) or 'nobody configured'}. "
-        f"Acknowledge with <code>!ack {n}</code>.</p>"
-    )
-    if services.rooms.triage:
-        await _post(
-            services,
-            session,
-            key,
-            text,
-            html,
-            room_id=services.rooms.triage,
-            mentions=tuple(users),
-            in_reply_to=await repo.post_event_id(session, incident=incident),
-        )
-    if dm:
-        for user in users:
-            await _page_dm(services, session, incident, user, f"{key}:dm:{user}")
-    incident.escalation_level = level
-    await repo.add_event(
-        session,
-        incident_id=incident.id,
-        at=now,
-        author=None,
-        kind="escalated",
-        text=f"Escalation {level} to {label}: {', '.join(users) or 'nobody'}",
-    )
-    log.info("incident %s escalated to level %d", n, level)
+    await post(services, session, key, text, html, dm_user_id=user, mentions=(user,))
 
 
 async def acknowledge(session: AsyncSession, incident: Incident, *, by: str, now: datetime) -> bool:
@@ -301,7 +218,7 @@ async def set_severity(
     targets = oncall(services, now)[:1]
     incident.paged_at = now
     for user in targets:
-        await _page_dm(services, session, incident, user, f"incident:{incident.id}:page:{user}")
+        await page_dm(services, session, incident, user, f"incident:{incident.id}:page:{user}")
     await repo.add_event(
         session,
         incident_id=incident.id,
