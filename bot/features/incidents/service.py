@@ -1,4 +1,4 @@
-"""Incident logic: filing, paging, escalation, acknowledgement and state changes.
+"""Incident logic: filing, paging, acknowledgement and severity (escalation: escalation.py).
 
 Messages that must go out exactly once (the triage-room post, pages, escalations) are
 queued with :meth:`Outbox.add` under stable keys (``incident:<n>:post``,
