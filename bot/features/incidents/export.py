@@ -1,0 +1,144 @@
+"""The Markdown report of an incident: the start of a post-incident review."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.features.incidents import repository as repo
+from bot.features.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
+
+FOLLOW_UP_PREFIXES = ("todo:", "follow-up:", "followup:", "action:")
+
+
+def _t(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when else "—"
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" for line in text.splitlines() or [""])
+
+
+def follow_ups(incident: Incident, events: Sequence[IncidentEvent]) -> list[str]:
+    """Open follow-ups: notes starting with TODO:/follow-up:/action:, plus gaps in the record."""
+    items = []
+    for e in events:
+        if e.kind == "note" and e.text.lower().startswith(FOLLOW_UP_PREFIXES):
+            items.append(e.text.split(":", 1)[1].strip() + f" (from {e.author or 'bot'})")
+    if incident.acked_at is None:
+        items.append("Nobody has acknowledged the incident.")
+    if incident.assignee is None:
+        items.append("Assign an owner.")
+    if incident.severity is None:
+        items.append("Rate the severity.")
+    if incident.status in OPEN_STATUSES:
+        items.append(f"The incident is still {incident.status}: contain, resolve and close it.")
+    items.append("Hold the post-incident review and record what we change.")
+    return items
+
+
+def render_markdown(incident: Incident, events: Sequence[IncidentEvent]) -> str:
+    """The report: summary, reporter's words, first steps, timeline, open follow-ups."""
+    n = f"INC-{incident.id}"
+    out = [
+        f"# {n} — {incident.type_name}",
+        "",
+        "## Summary",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Type | {_cell(incident.type_name)} ({incident.type_key}) |",
+        f"| Severity | {incident.severity or 'unset'} |",
+        f"| Status | {incident.status} |",
+        f"| Reported | {_t(incident.created_at)} by {incident.reporter} |",
+        f"| Acknowledged | {_t(incident.acked_at)} by {incident.acked_by or '—'} |",
+        f"| Assignee | {incident.assignee or '—'} |",
+        f"| Paged | {_t(incident.paged_at)} (escalations: {incident.escalation_level}) |",
+        "",
+        "## What happened (reporter's words)",
+        "",
+        _quote(incident.summary),
+        "",
+        f"- When: {_cell(incident.occurred or '—')}",
+        f"- Affected: {_cell(incident.affected or '—')}",
+        "",
+        "## First steps given to the reporter",
+        "",
+        *[f"{i}. {s}" for i, s in enumerate(incident.first_steps, start=1)],
+        "",
+        "## Timeline",
+        "",
+        "| Time | Who | What | Detail |",
+        "|---|---|---|---|",
+        *[f"| {_t(e.at)} | {e.author or 'bot'} | {e.kind} | {_cell(e.text)} |" for e in events],
+        "",
+        "## Open follow-ups",
+        "",
+        *[f"- [ ] {_cell(item)}" for item in follow_ups(incident, events)],
+        "",
+    ]
+    return "\n".join(out)
+
+
+async def export_incident(session: AsyncSession, number: int) -> str | None:
+    """The Markdown report of incident ``number`` (None if there is none)."""
+    incident = await repo.get_incident(session, number=number)
+    if incident is None:
+        return None
+    return render_markdown(incident, await repo.timeline(session, incident_id=number))
+
+
+def parse_ref(text: str) -> int | None:
+    """``INC-12``, ``inc-12`` or ``12`` → 12."""
+    text = text.strip().upper().removeprefix("INC-").removeprefix("#")
+    return int(text) if text.isdigit() else None
+
+
+async def cli_export(args: argparse.Namespace) -> int:
+    """``helpdesk-bot incident export INC-N [--output FILE]``."""
+    from bot.config import load_config
+    from bot.storage import Database
+
+    number = parse_ref(args.incident)
+    if number is None:
+        print(f"{args.incident!r} is not an incident id like INC-12", file=sys.stderr)
+        return 2
+    settings = load_config(args.config)
+    db = Database(settings.database.url)
+    try:
+        async with db.sessions() as session:
+            report = await export_incident(session, number)
+    finally:
+        await db.close()
+    if report is None:
+        print(f"There is no incident INC-{number}.", file=sys.stderr)
+        return 1
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:  # noqa: ASYNC230 - CLI, one small file
+            fh.write(report)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(report)
+    return 0
+
+
+def add_cli(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    """``helpdesk-bot incident export INC-N``."""
+    incident = sub.add_parser("incident", parents=[common], help="incident reports")
+    actions = incident.add_subparsers(dest="incident_command", metavar="ACTION")
+    actions.required = True
+    export = actions.add_parser(
+        "export", parents=[common], help="print an incident's Markdown report"
+    )
+    export.add_argument("incident", help="the incident id, e.g. INC-12")
+    export.add_argument("--output", "-o", help="write to this file instead of stdout")
+    export.set_defaults(func=cli_export)

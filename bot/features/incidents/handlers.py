@@ -1,0 +1,263 @@
+"""Commands of the security team for incidents, and the ``INC`` kind of the triage verbs."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands.context import CommandContext, Outbound, Reaction, Reply, RoomKind, escape
+from bot.commands.errors import UsageError, UserError
+from bot.commands.router import Permission, Router
+from bot.features.incidents import repository as repo
+from bot.features.incidents import service
+from bot.features.incidents.export import export_incident, parse_ref, render_markdown
+from bot.features.incidents.intake import Intake
+from bot.features.incidents.models import OPEN_STATUSES, SEVERITIES, STATUSES, Incident
+from bot.features.triage import triage_verbs
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+PIN_KEYS = ("📌", "📍")
+PRIVATE_ROOMS = (RoomKind.TRIAGE, RoomKind.DIRECT)
+
+
+def require_private(ctx: CommandContext, what: str) -> None:
+    """Incident text is shown only in the triage room or a DM, never the public room."""
+    if ctx.message.room_kind not in PRIVATE_ROOMS:
+        raise UserError(f"{what} shows incident details: ask in the triage room or a DM with me.")
+
+
+async def load(ctx: CommandContext, number: int) -> Incident:
+    incident = await repo.get_incident(ctx.session, number=number)
+    if incident is None:
+        raise UserError(f"There is no incident INC-{number}.")
+    return incident
+
+
+class IncidentKind:
+    """``INC-<n>`` for the shared ``!show``/``!assign``/``!status``/``!note``."""
+
+    prefix = "INC"
+    label = "incident"
+
+    async def exists(self, session: AsyncSession, number: int) -> bool:
+        return await repo.get_incident(session, number=number) is not None
+
+    async def show(self, ctx: CommandContext, number: int) -> Reply:
+        require_private(ctx, "!show")
+        incident = await load(ctx, number)
+        events = await repo.timeline(ctx.session, incident_id=number)
+        return Reply(render_markdown(incident, events))
+
+    async def assign(self, ctx: CommandContext, number: int, user_id: str) -> Reply:
+        incident = await load(ctx, number)
+        incident.assignee = user_id
+        await repo.add_event(
+            ctx.session,
+            incident_id=number,
+            at=ctx.now,
+            author=ctx.sender,
+            kind="assigned",
+            text=f"Assigned to {user_id}",
+        )
+        if user_id != ctx.sender:
+            ctx.send(
+                Outbound(
+                    f"You have been assigned incident INC-{number} ({incident.type_name}) by "
+                    f"{ctx.sender}. See it with !show INC-{number} in the triage room.",
+                    dm_user_id=user_id,
+                )
+            )
+        return Reply(f"INC-{number} is assigned to {user_id}.")
+
+    async def set_status(self, ctx: CommandContext, number: int, state: str, rest: str) -> Reply:
+        if state not in STATUSES:
+            raise UsageError(f"Unknown state {state!r}; use one of: {', '.join(STATUSES)}.")
+        incident = await load(ctx, number)
+        old = incident.status
+        if state != "reported" and incident.acked_at is None:
+            await service.acknowledge(ctx.session, incident, by=ctx.sender, now=ctx.now)
+        incident.status = state
+        text = f"Status {old} → {state}" + (f": {rest}" if rest else "")
+        await repo.add_event(
+            ctx.session, incident_id=number, at=ctx.now, author=ctx.sender, kind="status", text=text
+        )
+        return Reply(f"INC-{number} is now {state}.")
+
+    async def note(self, ctx: CommandContext, number: int, text: str) -> Reply:
+        await load(ctx, number)
+        await repo.add_event(
+            ctx.session, incident_id=number, at=ctx.now, author=ctx.sender, kind="note", text=text
+        )
+        return Reply.reaction()
+
+
+def _number(ctx: CommandContext, ref: str | None) -> int:
+    number = parse_ref(ref) if ref else None
+    if number is None:
+        raise UsageError("Give an incident id like INC-12.")
+    return number
+
+
+def register(router: Router, intake: Intake) -> None:
+    """Add the incident commands, the intake interceptor and the 📌 reaction handler."""
+    team = Permission.SECURITY_TEAM
+    group = "Incidents"
+    router.command(
+        "incident",
+        summary="Report a security incident (guided, in a private chat)",
+        usage="incident [type what-happened]",
+        group=group,
+    )(intake.start)
+    router.intercept("incident-intake", intake.intercept)
+    router.intercept("incident-thread", record_thread_message)
+    router.on_reaction(on_pin)
+    triage_verbs(router).add_kind(IncidentKind())
+
+    @router.command(
+        "incidents", summary="List incidents", usage="incidents [open|all]", permission=team,
+        group=group,
+    )  # fmt: skip
+    async def incidents(ctx: CommandContext) -> Reply:
+        require_private(ctx, "!incidents")
+        scope = (ctx.argv or ["open"])[0].lower()
+        if scope not in ("open", "all"):
+            raise UsageError("Say open or all.")
+        rows = await repo.list_incidents(ctx.session, open_only=scope == "open")
+        if not rows:
+            return Reply("No open incidents." if scope == "open" else "No incidents yet.")
+        lines = [
+            f"INC-{i.id} [{i.status}] {i.type_name}, severity {i.severity or 'unset'}, "
+            f"reported {i.created_at:%Y-%m-%d %H:%M} by {i.reporter}"
+            + (f", assigned {i.assignee}" if i.assignee else "")
+            for i in rows
+        ]
+        return Reply("\n".join(lines))
+
+    @router.command(
+        "ack", summary="Acknowledge an incident (stops escalation)", usage="ack INC-N",
+        permission=team, group=group,
+    )  # fmt: skip
+    async def ack(ctx: CommandContext) -> Reply:
+        number = _number(ctx, (ctx.argv or [None])[0])
+        incident = await load(ctx, number)
+        if not await service.acknowledge(ctx.session, incident, by=ctx.sender, now=ctx.now):
+            return Reply(f"INC-{number} was already acknowledged by {incident.acked_by}.")
+        return Reply(f"INC-{number} acknowledged by {ctx.sender}; escalation stopped.")
+
+    @router.command(
+        "sev", summary="Set an incident's severity", usage="sev INC-N <low|medium|high|critical>",
+        permission=team, group=group,
+    )  # fmt: skip
+    async def sev(ctx: CommandContext) -> Reply:
+        if len(ctx.argv) != 2 or ctx.argv[1].lower() not in SEVERITIES:
+            raise UsageError("Give an incident id and low, medium, high or critical.")
+        number = _number(ctx, ctx.argv[0])
+        incident = await load(ctx, number)
+        paged = await service.set_severity(
+            ctx.services, ctx.session, incident, ctx.argv[1].lower(), by=ctx.sender, now=ctx.now
+        )
+        extra = f"; paged {', '.join(paged)}" if paged else ""
+        return Reply(f"INC-{number} severity is {incident.severity}{extra}.")
+
+    @router.command(
+        "update", summary="Send the reporter an update (kept in the timeline)",
+        usage="update INC-N <text>", permission=team, group=group,
+    )  # fmt: skip
+    async def update(ctx: CommandContext) -> Reply:
+        parts = ctx.args.split(maxsplit=1)
+        if len(parts) != 2:
+            raise UsageError("Give an incident id and the update.")
+        number = _number(ctx, parts[0])
+        incident = await load(ctx, number)
+        text = parts[1].strip()
+        await repo.add_event(
+            ctx.session, incident_id=number, at=ctx.now, author=ctx.sender, kind="update", text=text
+        )
+        ctx.send(
+            Outbound(
+                f"Update on your report INC-{number} from the security team:\n{text}",
+                f"<p>Update on your report <strong>INC-{number}</strong> from the security "
+                f"team:</p><p>{escape(text)}</p>",
+                dm_user_id=incident.reporter,
+            )
+        )
+        return Reply(f"Sent to {incident.reporter} and added to the timeline of INC-{number}.")
+
+    @router.command(
+        "export", summary="Markdown report of an incident (for the review)",
+        usage="export INC-N", permission=team, group=group,
+    )  # fmt: skip
+    async def export(ctx: CommandContext) -> Reply:
+        require_private(ctx, "!export")
+        number = _number(ctx, (ctx.argv or [None])[0])
+        report = await export_incident(ctx.session, number)
+        if report is None:
+            raise UserError(f"There is no incident INC-{number}.")
+        return Reply(report, f"<pre><code>{escape(report)}</code></pre>")
+
+
+async def record_thread_message(ctx: CommandContext) -> Reply | None:
+    """Keep triage-room messages that answer an incident post, so 📌 can pin them.
+
+    A message counts when it is in the thread of an incident's triage post, or replies
+    to that post or to a message already kept. Never consumes the message.
+    """
+    msg = ctx.message
+    if msg.room_kind is not RoomKind.TRIAGE:
+        return None
+    for target in (msg.thread_root, msg.in_reply_to):
+        if not target:
+            continue
+        incident = await repo.incident_for_event(ctx.session, event_id=target)
+        incident_id = incident.id if incident else None
+        if incident_id is None:
+            kept = await repo.get_message(ctx.session, event_id=target)
+            incident_id = kept.incident_id if kept else None
+        if incident_id is not None:
+            await repo.add_message(
+                ctx.session,
+                event_id=msg.event_id,
+                incident_id=incident_id,
+                sender=msg.sender,
+                body=msg.body,
+                at=msg.timestamp,
+            )
+            return None
+    return None
+
+
+async def on_pin(reaction: Reaction, session: AsyncSession, services: Services) -> None:
+    """📌 on an incident post, a kept thread message or a bot message adds it to the timeline."""
+    if reaction.room_kind is not RoomKind.TRIAGE or not reaction.key.startswith(PIN_KEYS):
+        return None
+    if not services.is_security_team(reaction.sender):
+        return None
+    target = reaction.target_event_id
+    kept = await repo.get_message(session, event_id=target)
+    if kept is not None:
+        incident_id, text = kept.incident_id, f"{kept.sender}: {kept.body}"
+    else:
+        incident = await repo.incident_for_event(session, event_id=target)
+        body = await repo.post_body(session, incident=incident) if incident else None
+        if incident is None or body is None:
+            return None
+        incident_id, text = incident.id, f"(bot post) {body}"
+    if await repo.has_event_from(session, incident_id=incident_id, source_event_id=target):
+        return None
+    await repo.add_event(
+        session,
+        incident_id=incident_id,
+        at=reaction.timestamp,
+        author=reaction.sender,
+        kind="pinned",
+        text=text,
+        source_event_id=target,
+    )
+    log.info("pinned a message to INC-%d", incident_id)
+    return None
+
+
+__all__ = ["OPEN_STATUSES", "IncidentKind", "register"]

@@ -1,0 +1,180 @@
+"""Database access for incidents: keyword-only, the session passed in, never committing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.features.incidents.models import (
+    OPEN_STATUSES,
+    Incident,
+    IncidentEvent,
+    IncidentIntake,
+    IncidentMessage,
+)
+from bot.storage.models import OutboxMessage
+
+
+async def create_incident(session: AsyncSession, **values: Any) -> Incident:
+    """Insert an incident and return it with its number assigned."""
+    incident = Incident(status="reported", escalation_level=0, **values)
+    session.add(incident)
+    await session.flush()
+    return incident
+
+
+async def get_incident(session: AsyncSession, *, number: int) -> Incident | None:
+    return await session.get(Incident, number)
+
+
+async def list_incidents(session: AsyncSession, *, open_only: bool) -> Sequence[Incident]:
+    query = select(Incident).order_by(Incident.id.desc())
+    if open_only:
+        query = query.where(Incident.status.in_(OPEN_STATUSES))
+    return (await session.scalars(query.limit(50))).all()
+
+
+async def unacknowledged_paged(session: AsyncSession) -> Sequence[Incident]:
+    """Paged incidents nobody has acknowledged yet (candidates for escalation)."""
+    query = (
+        select(Incident)
+        .where(Incident.paged_at.is_not(None), Incident.acked_at.is_(None))
+        .where(Incident.status.in_(OPEN_STATUSES))
+        .order_by(Incident.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def add_event(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    at: datetime,
+    author: str | None,
+    kind: str,
+    text: str,
+    source_event_id: str | None = None,
+) -> IncidentEvent:
+    """Append one line to the incident's timeline."""
+    event = IncidentEvent(
+        incident_id=incident_id,
+        at=at,
+        author=author,
+        kind=kind,
+        text=text,
+        source_event_id=source_event_id,
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def timeline(session: AsyncSession, *, incident_id: int) -> Sequence[IncidentEvent]:
+    query = (
+        select(IncidentEvent)
+        .where(IncidentEvent.incident_id == incident_id)
+        .order_by(IncidentEvent.at, IncidentEvent.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def has_event_from(session: AsyncSession, *, incident_id: int, source_event_id: str) -> bool:
+    query = select(IncidentEvent.id).where(
+        IncidentEvent.incident_id == incident_id,
+        IncidentEvent.source_event_id == source_event_id,
+    )
+    return (await session.scalar(query)) is not None
+
+
+# -- intakes --------------------------------------------------------------------------
+
+
+async def get_intake(session: AsyncSession, *, user_id: str) -> IncidentIntake | None:
+    return await session.get(IncidentIntake, user_id)
+
+
+async def save_intake(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    step: str,
+    answers: dict[str, Any],
+    now: datetime,
+    expires_at: datetime,
+) -> IncidentIntake:
+    """Create or update the reporter's intake."""
+    intake = await session.get(IncidentIntake, user_id)
+    if intake is None:
+        intake = IncidentIntake(user_id=user_id, started_at=now)
+        session.add(intake)
+    intake.step = step
+    intake.answers = dict(answers)  # a new dict, so the JSON change is noticed
+    intake.expires_at = expires_at
+    await session.flush()
+    return intake
+
+
+async def delete_intake(session: AsyncSession, *, user_id: str) -> None:
+    await session.execute(delete(IncidentIntake).where(IncidentIntake.user_id == user_id))
+
+
+# -- triage-room posts and messages -------------------------------------------------
+
+
+async def incident_for_event(session: AsyncSession, *, event_id: str) -> Incident | None:
+    """The incident whose triage-room post is ``event_id``.
+
+    The post's event id is only known once the outbox sent it; it is found through the
+    post's outbox row (by its unique transaction id, so no scan of the outbox) and copied
+    onto the incident.
+    """
+    found = await session.scalar(select(Incident).where(Incident.triage_event_id == event_id))
+    if found is not None:
+        return found
+    found = await session.scalar(
+        select(Incident)
+        .join(OutboxMessage, OutboxMessage.txn_id == Incident.triage_txn_id)
+        .where(Incident.triage_event_id.is_(None), OutboxMessage.sent_event_id == event_id)
+    )
+    if found is not None:
+        found.triage_event_id = event_id
+    return found
+
+
+async def post_event_id(session: AsyncSession, *, incident: Incident) -> str | None:
+    """The event id of the incident's triage post, once it has been sent."""
+    if incident.triage_event_id is None and incident.triage_txn_id is not None:
+        incident.triage_event_id = await session.scalar(
+            select(OutboxMessage.sent_event_id).where(
+                OutboxMessage.txn_id == incident.triage_txn_id
+            )
+        )
+    return incident.triage_event_id
+
+
+async def post_body(session: AsyncSession, *, incident: Incident) -> str | None:
+    """The plain body of the incident's triage post."""
+    content = await session.scalar(
+        select(OutboxMessage.content).where(OutboxMessage.txn_id == incident.triage_txn_id)
+    )
+    return str(content.get("body", "")) if isinstance(content, dict) else None
+
+
+async def get_message(session: AsyncSession, *, event_id: str) -> IncidentMessage | None:
+    return await session.get(IncidentMessage, event_id)
+
+
+async def add_message(
+    session: AsyncSession, *, event_id: str, incident_id: int, sender: str, body: str, at: datetime
+) -> None:
+    if await session.get(IncidentMessage, event_id) is None:
+        session.add(
+            IncidentMessage(
+                event_id=event_id, incident_id=incident_id, sender=sender, body=body, at=at
+            )
+        )
+        await session.flush()

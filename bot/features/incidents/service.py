@@ -1,0 +1,230 @@
+"""Incident logic: filing, paging, acknowledgement and severity (escalation: escalation.py).
+
+Messages that must go out exactly once (the triage-room post, pages, escalations) are
+queued with :meth:`Outbox.add` under stable keys (``incident:<n>:post``,
+``escalate:<n>:<level>``...) in the caller's transaction, so a retry never repeats them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands.context import escape, pill
+from bot.features.incidents import repository as repo
+from bot.features.incidents.models import SEVERITIES, Incident
+from bot.features.incidents.playbooks import Playbook
+from bot.matrix.content import message_content
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+PAGE_SEVERITIES = ("high", "critical")
+
+
+def ref(number: int) -> str:
+    return f"INC-{number}"
+
+
+@dataclass(frozen=True)
+class Filed:
+    incident: Incident
+    paged: list[str]  # user ids paged (mentioned and DMed)
+
+
+def oncall(services: Services, now: datetime) -> list[str]:
+    """Today's on-call: ``[primary, backup, ...]``."""
+    return services.settings.incidents.oncall_for(now.date())
+
+
+def needs_page(severity: str | None, playbook_urgent: bool) -> bool:
+    """High/critical incidents page; so do unrated ones of a type flagged urgent."""
+    if severity is None:
+        return playbook_urgent
+    return severity in PAGE_SEVERITIES
+
+
+async def post(
+    services: Services,
+    session: AsyncSession,
+    key: str,
+    text: str,
+    html: str,
+    *,
+    room_id: str | None = None,
+    dm_user_id: str | None = None,
+    mentions: tuple[str, ...] = (),
+    in_reply_to: str | None = None,
+) -> str:
+    return await services.outbox.add(
+        session,
+        txn_key=key,
+        room_id=room_id,
+        dm_user_id=dm_user_id,
+        content=message_content(text, html, mentions=mentions, in_reply_to=in_reply_to),
+    )
+
+
+async def file_incident(
+    services: Services,
+    session: AsyncSession,
+    *,
+    reporter: str,
+    playbook: Playbook,
+    summary: str,
+    occurred: str | None,
+    affected: str | None,
+    severity: str | None,
+    now: datetime,
+) -> Filed:
+    """Record an incident, post it in the triage room and page the on-call if needed."""
+    incident = await repo.create_incident(
+        session,
+        type_key=playbook.key,
+        type_name=playbook.name,
+        summary=summary,
+        occurred=occurred,
+        affected=affected,
+        severity=severity,
+        reporter=reporter,
+        first_steps=list(playbook.first_steps),
+        created_at=now,
+    )
+    n = incident.id
+    log.info("incident %s filed (type %s, %d chars)", ref(n), playbook.key, len(summary))
+    await repo.add_event(
+        session,
+        incident_id=n,
+        at=now,
+        author=reporter,
+        kind="reported",
+        text=f"Reported ({playbook.name}, severity {severity or 'unset'}); "
+        f"{len(playbook.first_steps)} first steps given",
+    )
+    page = needs_page(severity, playbook.urgent)
+    targets = oncall(services, now)[:1] if page else []
+    lines = [
+        f"🚨 New incident {ref(n)}: {playbook.name} — severity {severity or 'unset'}",
+        f"Reported by {reporter}",
+        f"What happened: {summary}",
+        f"When: {occurred or '—'}",
+        f"Affected: {affected or '—'}",
+    ]
+    html = [
+        f"<p>🚨 <strong>New incident {ref(n)}</strong>: {escape(playbook.name)} — severity "
+        f"{escape(severity or 'unset')}</p>",
+        f"<p>Reported by {pill(reporter)}</p><ul>",
+        f"<li>What happened: {escape(summary)}</li>",
+        f"<li>When: {escape(occurred or '—')}</li>",
+        f"<li>Affected: {escape(affected or '—')}</li></ul>",
+    ]
+    if targets:
+        lines.append("Paging on-call: " + ", ".join(targets))
+        html.append("<p>Paging on-call: " + ", ".join(pill(u) for u in targets) + "</p>")
+    elif page:
+        lines.append("⚠ This needs a page but no on-call is configured (incidents.oncall).")
+        html.append("<p>⚠ This needs a page but no on-call is configured.</p>")
+    lines.append(f"Acknowledge with !ack {ref(n)}; reply in this thread to discuss.")
+    html.append(f"<p>Acknowledge with <code>!ack {ref(n)}</code>.</p>")
+    if services.rooms.triage:
+        incident.triage_txn_id = await post(
+            services,
+            session,
+            f"incident:{n}:post",
+            "\n".join(lines),
+            "".join(html),
+            room_id=services.rooms.triage,
+            mentions=tuple(targets),
+        )
+    if page:
+        incident.paged_at = now
+        for user in targets:
+            await page_dm(services, session, incident, user, f"incident:{n}:page:{user}")
+        await repo.add_event(
+            session,
+            incident_id=n,
+            at=now,
+            author=None,
+            kind="paged",
+            text=f"Paged on-call {', '.join(targets)}" if targets else "No on-call to page",
+        )
+    return Filed(incident, targets)
+
+
+async def page_dm(
+    services: Services, session: AsyncSession, incident: Incident, user: str, key: str
+) -> None:
+    n = ref(incident.id)
+    text = (
+        f"🚨 You are on call: incident {n} ({incident.type_name}, severity "
+        f"{incident.severity or 'unset'}) reported by {incident.reporter}.\n"
+        f"What happened: {incident.summary}\n"
+        f"Acknowledge with !ack {n} (here or in the triage room)."
+    )
+    html = (
+        f"<p>🚨 You are on call: incident <strong>{n}</strong> ({escape(incident.type_name)}, "
+        f"severity {escape(incident.severity or 'unset')}) reported by "
+        f"{pill(incident.reporter)}.</p><p>What happened: {escape(incident.summary)}</p>"
+        f"<p>Acknowledge with <code>!ack {n}</code>.</p>"
+    )
+    await post(services, session, key, text, html, dm_user_id=user, mentions=(user,))
+
+
+async def acknowledge(session: AsyncSession, incident: Incident, *, by: str, now: datetime) -> bool:
+    """Mark acknowledged (stops escalation). Returns False if it already was."""
+    if incident.acked_at is not None:
+        return False
+    incident.acked_at, incident.acked_by = now, by
+    if incident.status == "reported":
+        incident.status = "acknowledged"
+    await repo.add_event(
+        session, incident_id=incident.id, at=now, author=by, kind="ack", text="Acknowledged"
+    )
+    return True
+
+
+async def set_severity(
+    services: Services,
+    session: AsyncSession,
+    incident: Incident,
+    severity: str,
+    *,
+    by: str,
+    now: datetime,
+) -> list[str]:
+    """Change the severity; raising it to high/critical pages the on-call if not paged yet.
+
+    Returns:
+        The users paged now (empty if none).
+    """
+    assert severity in SEVERITIES
+    old = incident.severity
+    incident.severity = severity
+    await repo.add_event(
+        session,
+        incident_id=incident.id,
+        at=now,
+        author=by,
+        kind="severity",
+        text=f"Severity {old or 'unset'} → {severity}",
+    )
+    if severity not in PAGE_SEVERITIES or incident.paged_at is not None:
+        return []
+    if incident.acked_at is not None:
+        return []  # someone is on it already
+    targets = oncall(services, now)[:1]
+    incident.paged_at = now
+    for user in targets:
+        await page_dm(services, session, incident, user, f"incident:{incident.id}:page:{user}")
+    await repo.add_event(
+        session,
+        incident_id=incident.id,
+        at=now,
+        author=None,
+        kind="paged",
+        text=f"Paged on-call {', '.join(targets)}" if targets else "No on-call to page",
+    )
+    return targets

@@ -1,0 +1,256 @@
+"""Incidents through the real router and a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.commands.context import RoomKind
+from bot.config import ConfigError
+from bot.features.incidents import repository as repo
+from bot.features.incidents.escalation import escalate_due
+from bot.features.incidents.models import Incident, IncidentIntake
+from bot.features.incidents.playbooks import load_playbooks
+from tests.incidents.conftest import (
+    ALICE,
+    BACKUP,
+    HELPDESK,
+    LEAD,
+    PRIMARY,
+    START,
+    TRIAGE,
+    Harness,
+    make_settings,
+)
+
+SECRET = "I typed my password into paypa1-login.example"
+
+
+async def incidents_in(h: Harness) -> list[Incident]:
+    async with h.services.db.sessions() as session:
+        return list(await session.scalars(select(Incident).order_by(Incident.id)))
+
+
+async def guided(h: Harness, severity: str = "high") -> str:
+    await h.say("!incident")
+    await h.say("lost my laptop")
+    await h.say("Left it on the train")
+    await h.say("skip")
+    await h.say("work laptop with ssh keys")
+    return await h.say(severity)
+
+
+async def test_incidents_guided_intake_gives_first_steps_then_pages(harness: Harness) -> None:
+    h = harness
+    first = await h.say("!incident")
+    assert "What kind of incident" in first and "Lost or stolen device" in first
+    after_type = await h.say("2")
+    assert "Wipe it remotely" in after_type  # first steps the moment the type is known
+    assert "What happened?" in after_type
+    assert "When did it happen" in await h.say("Left it on the train")
+    assert "What is affected" in await h.say("skip")
+    assert "How bad" in await h.say("work laptop with ssh keys")
+    thanks = await h.say("critical")
+    assert "INC-1" in thanks and "nobody will blame you" in thanks and PRIMARY in thanks
+    [incident] = await incidents_in(h)
+    assert (incident.type_key, incident.severity, incident.occurred) == ("device", "critical", None)
+    assert incident.affected == "work laptop with ssh keys"
+    [post] = await h.to_room(TRIAGE)
+    assert "INC-1" in post and "Left it on the train" in post and PRIMARY in post
+    [page] = await h.to_dm(PRIMARY)
+    assert "You are on call" in page and "!ack INC-1" in page
+    async with h.services.db.sessions() as session:
+        assert await session.get(IncidentIntake, ALICE) is None
+        kinds = [e.kind for e in await repo.timeline(session, incident_id=1)]
+    assert kinds == ["reported", "paged"]
+
+
+async def test_incidents_low_severity_posts_without_paging(harness: Harness) -> None:
+    await guided(harness, severity="low")
+    assert len(await harness.to_room(TRIAGE)) == 1
+    assert await harness.to_dm(PRIMARY) == []
+    [incident] = await incidents_in(harness)
+    assert incident.paged_at is None
+
+
+async def test_incidents_cancel_files_nothing(harness: Harness) -> None:
+    await harness.say("!incident")
+    await harness.say("phishing")
+    assert "nothing was filed" in await harness.say("cancel")
+    assert await incidents_in(harness) == []
+    async with harness.services.db.sessions() as session:
+        assert await session.get(IncidentIntake, ALICE) is None
+    assert "don't know" in await harness.say("phishing")  # no longer an intake answer
+
+
+async def test_incidents_intake_expires(harness: Harness) -> None:
+    await harness.say("!incident")
+    harness.clock.advance(timedelta(minutes=31))
+    assert "timed out" in await harness.say("phishing")
+    async with harness.services.db.sessions() as session:
+        assert await session.get(IncidentIntake, ALICE) is None
+
+
+async def test_incidents_unknown_type_asks_again(harness: Harness) -> None:
+    await harness.say("!incident")
+    assert "didn't recognise" in await harness.say("banana")
+    assert "First" not in await harness.say("!ping")  # explicit commands bypass the intake
+    assert "What happened?" in await harness.say("malware")
+
+
+async def test_incidents_one_shot_in_public_room_keeps_text_private(harness: Harness) -> None:
+    h = harness
+    reply = await h.say(f"!incident phishing {SECRET}", room=HELPDESK, kind=RoomKind.HELPDESK)
+    assert "INC-1" in reply and SECRET not in reply
+    [dm] = await h.to_dm(ALICE)
+    assert "Do not click anything else" in dm and "INC-1" in dm
+    assert all(SECRET not in body for body in await h.to_room(HELPDESK))
+    assert SECRET in (await h.to_room(TRIAGE))[0]
+    assert await h.to_dm(PRIMARY) == []  # phishing is not urgent and has no severity
+
+
+async def test_incidents_one_shot_finds_type_in_text(harness: Harness) -> None:
+    reply = await harness.say("!incident someone stole my phone at the airport")
+    assert "Sign the device out" in reply
+    [incident] = await incidents_in(harness)
+    assert incident.type_key == "device"
+    assert await harness.to_dm(PRIMARY)  # urgent type without a severity pages
+
+
+async def test_incidents_outsider_refused(harness: Harness) -> None:
+    await harness.say(f"!incident phishing {SECRET}")
+    for command in ("!show INC-1", "!ack INC-1", "!export INC-1", "!incidents", "!note INC-1 x"):
+        reply = await harness.say(command, sender="@mallory:test")
+        assert "for the security team" in reply and SECRET not in reply
+    shown = await harness.say("!show INC-1", sender=LEAD, room=HELPDESK, kind=RoomKind.HELPDESK)
+    assert "triage room" in shown and SECRET not in shown
+
+
+async def test_incidents_triage_verbs_and_timeline(harness: Harness) -> None:
+    h = harness
+    await h.say(f"!incident account {SECRET}")
+    assert "acknowledged" in await h.team("!ack INC-1")
+    assert "already acknowledged" in await h.team("!ack INC-1")
+    assert "severity is high" in await h.team("!sev INC-1 high")
+    assert f"assigned to {BACKUP}" in await h.team(f"!assign INC-1 {BACKUP}")
+    assert "now contained" in await h.team("!status INC-1 contained sessions revoked")
+    await h.team("!note INC-1 todo: check the mail filters")
+    assert "Sent to" in await h.team("!update INC-1 We reset your sessions.")
+    assert any("We reset your sessions." in b for b in await h.to_dm(ALICE))
+    assert any("assigned incident INC-1" in b for b in await h.to_dm(BACKUP))
+    listing = await h.team("!incidents open")
+    assert "INC-1 [contained]" in listing
+    shown = await h.team("!show 1")  # a bare number resolves when only one kind has it
+    for expected in ("Acknowledged", "Severity", "contained", "check the mail filters"):
+        assert expected in shown
+    assert "Unknown state" in await h.team("!status INC-1 exploded")
+    assert "no incident INC-9" in await h.team("!ack INC-9")
+
+
+async def test_incidents_escalation_once_per_level(harness: Harness) -> None:
+    h = harness
+    await guided(h, severity="high")
+    assert await escalate_due(h.services) == 0
+    h.clock.advance(timedelta(minutes=15))
+    assert await escalate_due(h.services) == 1
+    assert await escalate_due(h.services) == 0  # each level once
+    assert any("escalating to backup on-call" in b for b in await h.to_room(TRIAGE))
+    assert any("You are on call" in b for b in await h.to_dm(BACKUP))
+    h.clock.advance(timedelta(minutes=15))
+    assert await escalate_due(h.services) == 1
+    team_post = (await h.to_room(TRIAGE))[-1]
+    assert "whole security team" in team_post and LEAD in team_post
+    h.clock.advance(timedelta(hours=2))
+    assert await escalate_due(h.services) == 0  # nothing beyond the team
+    shown = await h.team("!export INC-1")
+    assert "Escalation 1 to backup on-call" in shown and "Escalation 2" in shown
+
+
+async def test_incidents_ack_stops_escalation(harness: Harness) -> None:
+    await guided(harness, severity="critical")
+    await harness.say("!ack INC-1", sender=PRIMARY, room=TRIAGE, kind=RoomKind.TRIAGE)
+    harness.clock.advance(timedelta(hours=1))
+    assert await escalate_due(harness.services) == 0
+
+
+async def test_incidents_raising_severity_pages(harness: Harness) -> None:
+    await harness.say(f"!incident phishing {SECRET}")
+    assert await harness.to_dm(PRIMARY) == []
+    assert PRIMARY in await harness.team("!sev INC-1 critical")
+    assert len(await harness.to_dm(PRIMARY)) == 1
+
+
+async def test_incidents_pin_adds_thread_message_to_timeline(harness: Harness) -> None:
+    h = harness
+    await h.say(f"!incident malware {SECRET}")
+    await h.mark_sent()
+    incident = (await incidents_in(h))[0]
+    async with h.services.db.sessions() as session:
+        post = await repo.incident_for_event(session, event_id=f"$sent-{(await h.outbox())[0].id}")
+    assert post is not None and post.id == incident.id
+    post_event = f"$sent-{(await h.outbox())[0].id}"
+    await h.team("the EDR flagged the same hash on two hosts", thread_root=post_event)
+    outside = await h.team("lunch?")
+    assert outside == ""
+    async with h.services.db.sessions() as session:
+        kept = await session.scalars(select(repo.IncidentMessage))
+        [message] = list(kept)
+    await h.react(message.event_id)
+    await h.react(message.event_id)  # twice: pinned once
+    await h.react(post_event, sender="@mallory:test")  # not the team: ignored
+    report = await h.team("!export INC-1")
+    assert report.count("EDR flagged the same hash") == 1
+    assert "| pinned |" in report and "(bot post)" not in report
+    await h.react(post_event)  # the incident post itself
+    assert "(bot post) 🚨 New incident INC-1" in await h.team("!export INC-1")
+
+
+async def test_incidents_export_has_summary_timeline_followups(harness: Harness) -> None:
+    await guided(harness)
+    await harness.team("!note INC-1 follow-up: replace the laptop")
+    report = await harness.team("!export INC-1")
+    for section in ("# INC-1", "## Summary", "## Timeline", "## First steps given", "## Open"):
+        assert section in report
+    assert "Wipe it remotely" in report and "replace the laptop" in report
+    assert "| reported |" in report and "| paged |" in report
+
+
+def test_incidents_playbooks_invalid_file_names_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "playbooks.yaml"
+    bad.write_text("types:\n  - key: x\n    name: X\n    first_steps: []\n")
+    with pytest.raises(ConfigError) as err:
+        load_playbooks(bad)
+    assert "first_steps" in str(err.value)
+
+
+def test_incidents_weekly_rotation() -> None:
+    settings = make_settings(
+        rotation={"start": "2026-11-02", "weeks": [["@a:test", "@b:test"], ["@c:test"]]}
+    ).incidents
+    assert settings.oncall_for(START.date()) == ["@c:test"]  # week 3 → index 1
+    assert settings.oncall_for(START.date() + timedelta(days=7)) == ["@a:test", "@b:test"]
+
+
+async def test_incidents_cli_export(harness: Harness, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    from bot.cli import build_parser
+    from bot.features.incidents.export import cli_export
+
+    await guided(harness)
+    await harness.team("!note INC-1 action: buy a new laptop")
+    config = tmp_path / "config.yaml"
+    settings = make_settings().model_dump(mode="json")
+    settings["matrix"]["password"] = "x"
+    settings["database"]["url"] = harness.services.db.url
+    config.write_text(yaml.safe_dump(settings))
+    args = build_parser().parse_args(["incident", "export", "INC-1", "--config", str(config)])
+    assert await cli_export(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# INC-1 — Lost or stolen device")
+    assert "| ack |" not in out and "| paged |" in out and "buy a new laptop" in out
+    missing = build_parser().parse_args(["incident", "export", "INC-7", "--config", str(config)])
+    assert await cli_export(missing) == 1
