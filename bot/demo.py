@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _call(hs: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
     request = urllib.request.Request(
-        hs + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+        hs + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -37,21 +39,31 @@ def _call(hs: str, token: str, method: str, path: str, body: dict | None = None)
 
 def _room_for(hs: str, token: str, alias: str) -> str | None:
     try:
-        return _call(hs, token, "GET", "/_matrix/client/v3/directory/room/"
-                     + urllib.parse.quote(alias))["room_id"]
+        return _call(
+            hs, token, "GET", "/_matrix/client/v3/directory/room/" + urllib.parse.quote(alias)
+        )["room_id"]
     except urllib.error.HTTPError:
         return None
 
 
-def _ensure_room(hs: str, token: str, localpart: str, server: str, *, public: bool,
-                 name: str, invite: list[str]) -> str:
+def _ensure_room(
+    hs: str, token: str, localpart: str, server: str, *, public: bool, name: str, invite: list[str]
+) -> str:
     alias = f"#{localpart}:{server}"
     room_id = _room_for(hs, token, alias)
     if room_id is None:
-        room_id = _call(hs, token, "POST", "/_matrix/client/v3/createRoom", {
-            "room_alias_name": localpart, "name": name,
-            "preset": "public_chat" if public else "private_chat", "invite": invite,
-        })["room_id"]
+        room_id = _call(
+            hs,
+            token,
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            {
+                "room_alias_name": localpart,
+                "name": name,
+                "preset": "public_chat" if public else "private_chat",
+                "invite": invite,
+            },
+        )["room_id"]
     return room_id
 
 
@@ -76,23 +88,48 @@ def prepare(demo_dir: Path, port: int, web_port: int) -> tuple[LocalSynapse, Pat
     hs = LocalSynapse(demo_dir / "synapse", port, shared_secret=secret_file.read_text())
     hs.start()
     server = hs.server_name
-    tokens = {name: hs.register(name, pw, admin=(name == "seclead"))["access_token"]
-              for name, pw in passwords.items()}
+    tokens = {
+        name: hs.register(name, pw, admin=(name == "seclead"))["access_token"]
+        for name, pw in passwords.items()
+    }
     bot_id, lead = f"@helpdesk:{server}", tokens["seclead"]
-    _ensure_room(hs.url, lead, "security-helpdesk", server, public=True,
-                 name="Security helpdesk", invite=[f"@alice:{server}"])
-    _ensure_room(hs.url, lead, "security-triage", server, public=False,
-                 name="Security triage", invite=[bot_id])
+    _ensure_room(
+        hs.url,
+        lead,
+        "security-helpdesk",
+        server,
+        public=True,
+        name="Security helpdesk",
+        invite=[f"@alice:{server}"],
+    )
+    _ensure_room(
+        hs.url,
+        lead,
+        "security-triage",
+        server,
+        public=False,
+        name="Security triage",
+        invite=[bot_id],
+    )
     config = {
-        "matrix": {"homeserver": hs.url, "user_id": bot_id, "password": passwords["helpdesk"],
-                   "device_name": "demo", "store_path": str(demo_dir / "store")},
-        "rooms": {"helpdesk": f"#security-helpdesk:{server}",
-                  "triage": f"#security-triage:{server}"},
+        "matrix": {
+            "homeserver": hs.url,
+            "user_id": bot_id,
+            "password": passwords["helpdesk"],
+            "device_name": "demo",
+            "store_path": str(demo_dir / "store"),
+        },
+        "rooms": {
+            "helpdesk": f"#security-helpdesk:{server}",
+            "triage": f"#security-triage:{server}",
+        },
         "security_team": [f"@seclead:{server}"],
         "database": {"url": f"sqlite+aiosqlite:///{demo_dir / 'helpdesk.db'}"},
         "web": {"host": "127.0.0.1", "port": web_port},
-        "incidents": {"playbooks_file": str(ROOT / "config" / "playbooks.yaml"),
-                      "oncall": [f"@seclead:{server}"]},
+        "incidents": {
+            "playbooks_file": str(ROOT / "config" / "playbooks.yaml"),
+            "oncall": [f"@seclead:{server}"],
+        },
         "tips": {"file": str(ROOT / "config" / "tips.yaml")},
     }
     config_path = demo_dir / "config.yaml"
@@ -111,18 +148,21 @@ def run_demo(demo_dir: str, *, port: int = 8008, web_port: int = 8080) -> int:
         settings = load_config(config_path)
         setup_logging(settings)
         server = hs.server_name
-        print(f"""
+        print(
+            f"""
   Security helpdesk demo is up.
 
   Homeserver:  {hs.url}   (server name: {server})
   Log in with any Matrix client (e.g. Element: "Edit" the homeserver to {hs.url}):
-    contributor     @alice:{server}     password: {passwords['alice']}
-    security lead   @seclead:{server}   password: {passwords['seclead']}
+    contributor     @alice:{server}     password: {passwords["alice"]}
+    security lead   @seclead:{server}   password: {passwords["seclead"]}
   Rooms: #security-helpdesk:{server} (public)  #security-triage:{server} (team)
   Try:   !help   !ping   or open a DM with @helpdesk:{server}
   Health: http://127.0.0.1:{web_port}/readyz      Config: {config_path}
   Stop with Ctrl-C.
-""", flush=True)
+""",
+            flush=True,
+        )
         return asyncio.run(run_app(settings))
     finally:
         hs.stop()

@@ -302,8 +302,11 @@ class MatrixBot:
         inviter = None
         is_direct = False
         for event in invite_state:
-            if (isinstance(event, InviteMemberEvent) and event.state_key == self.bot_user_id
-                    and event.membership == "invite"):
+            if (
+                isinstance(event, InviteMemberEvent)
+                and event.state_key == self.bot_user_id
+                and event.membership == "invite"
+            ):
                 inviter = event.sender
                 is_direct = bool((event.content or {}).get("is_direct"))
         server = inviter.split(":", 1)[1] if inviter and ":" in inviter else None

@@ -14,8 +14,11 @@ def is_reply_from(bot_user_id: str, question: str | None = None) -> Callable[[di
     """Predicate: an m.room.message from the bot (in reply to ``question`` if given)."""
 
     def pred(event: dict) -> bool:
-        return (event.get("type") == "m.room.message" and event.get("sender") == bot_user_id
-                and (question is None or reply_to(event) == question))
+        return (
+            event.get("type") == "m.room.message"
+            and event.get("sender") == bot_user_id
+            and (question is None or reply_to(event) == question)
+        )
 
     return pred
 
@@ -34,8 +37,9 @@ def count_replies(user: MatrixUser, bot_user_id: str, questions: list[str]) -> C
     return counts
 
 
-async def wait_all_answered(user: MatrixUser, bot_user_id: str, questions: list[str],
-                            timeout: float, settle: float = 3.0) -> Counter[str]:
+async def wait_all_answered(
+    user: MatrixUser, bot_user_id: str, questions: list[str], timeout: float, settle: float = 3.0
+) -> Counter[str]:
     """Sync until every question has a reply (or timeout), then a little longer for dupes."""
     deadline = time.monotonic() + timeout
     counts = count_replies(user, bot_user_id, questions)
