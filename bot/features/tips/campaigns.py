@@ -41,9 +41,10 @@ class Campaign:
         return (self.end - self.start).days + 1
 
     def occurrence(self, year: int) -> tuple[date, date] | None:
-        """First and last date of the run in ``year`` (None if it has none that year)."""
+        """First and last date of the run touching ``year`` (None if none does)."""
         if not self.yearly:
-            return (self.start, self.end) if self.start.year == year else None
+            # A one-off run may span a new year.
+            return (self.start, self.end) if self.start.year <= year <= self.end.year else None
         return self.start.replace(year=year), self.end.replace(year=year)
 
     def day_of(self, local_date: date) -> int | None:

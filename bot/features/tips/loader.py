@@ -211,26 +211,26 @@ def _parse_campaign(raw: Any, i: int, p: _Problems) -> Campaign | None:
     if not isinstance(raw_tips, list) or not raw_tips:
         p.add((*path, "tips"), where, "tips must be a non-empty list")
         raw_tips = []
+    days_seen: set[int] = set()  # from every entry, valid or not, so problems are not doubled
     for j, raw_tip in enumerate(raw_tips):
         tip_where = f"{where} tips[{j}]"
-        if isinstance(raw_tip, dict) and isinstance(raw_tip.get("day"), int):
-            tip_where = f"{where} day {raw_tip['day']}"
+        day = raw_tip.get("day") if isinstance(raw_tip, dict) else None
+        if isinstance(day, int) and not isinstance(day, bool):
+            tip_where = f"{where} day {day}"
+            if day in days_seen:
+                p.add((*path, "tips", j, "day"), tip_where, "this day appears twice")
+            days_seen.add(day)
         tip = _parse_tip(raw_tip, (*path, "tips", j), tip_where, p)
-        if tip is None:
-            continue
-        if tip.day in tips:
-            p.add((*path, "tips", j, "day"), tip_where, "this day appears twice")
-        tips[tip.day] = tip
+        if tip is not None:
+            tips[tip.day] = tip
     if start and end and end >= start and raw_tips:
         length = (end - start).days + 1
         for day in range(1, length + 1):
-            if day not in tips and not any(
-                isinstance(t, dict) and t.get("day") == day for t in raw_tips
-            ):
+            if day not in days_seen:
                 when = start + timedelta(days=day - 1)
                 label = when.strftime("%d %B") if yearly else when.isoformat()
                 p.add((*path, "tips"), where, f"day {day} ({label}) is missing")
-        for day in sorted(d for d in tips if d > length):
+        for day in sorted(d for d in days_seen if d > length):
             p.add((*path, "tips"), where, f"day {day} is after the last day ({length})")
     if len(p.items) > before:
         return None
