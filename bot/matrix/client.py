@@ -238,7 +238,7 @@ class MatrixBot:
 
     async def _process(self, response: SyncResponse, since: str | None) -> None:
         for room_id, invite in response.rooms.invite.items():
-            await self._on_invite(room_id, [e.source for e in invite.invite_state])
+            await self._on_invite(room_id, [_invite_source(e) for e in invite.invite_state])
         for room_id, info in response.rooms.join.items():
             events = [e.source for e in info.timeline.events]
             if info.timeline.limited and since is not None and info.timeline.prev_batch:
@@ -340,3 +340,16 @@ class MatrixBot:
         if ok:
             for callback in self.on_ready:
                 await callback()
+
+
+def _invite_source(event: Any) -> dict[str, Any]:
+    """An invite-state event as a dict, content included.
+
+    nio's ``InviteMemberEvent.from_dict`` pops ``content`` out of ``source``, so the
+    membership (and the inviter) would be lost; put it back from the parsed event.
+    """
+    source = dict(event.source)
+    content = getattr(event, "content", None)
+    if "content" not in source and isinstance(content, dict):
+        source["content"] = content
+    return source
