@@ -83,7 +83,9 @@ class TipsService:
             return rooms.triage
         if ref.startswith("!"):
             return ref
-        return None  # other aliases are not resolvable from here; see docs/tips.md
+        # Other aliases would need a directory lookup, which only bot/matrix may do;
+        # docs/tips.md asks for the room id instead.
+        return None
 
     def rooms_of(self, campaign: Campaign) -> list[str]:
         out: list[str] = []
@@ -102,6 +104,8 @@ class TipsService:
         if self._started or not self.campaigns:
             return
         self._started = True
+        for campaign in self.campaigns:
+            self.rooms_of(campaign)  # logs every room that cannot be posted to, once
         self.services.scheduler.every(
             self.services.settings.tips.check_interval, self.tick, "tips-daily"
         )
