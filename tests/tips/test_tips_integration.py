@@ -214,3 +214,33 @@ async def test_tips_two_replicas_on_postgres_post_exactly_once(
             await db.close()
     finally:
         await asyncio.gather(*(r.stop() for r in replicas))
+
+
+async def test_tips_crash_after_claim_before_send_posts_once_on_restart(
+    world: BotWorld, tips_file: Path
+) -> None:
+    """The claim and the queued message were committed, then the process died unsent."""
+    from bot.storage import migrate
+    from tests.tips.helpers import make_router, make_services
+
+    clock = ManualClock(utc(2026, 12, 2, 8, 0, 5))
+    await migrate.upgrade(world.db_url)
+    db = Database(world.db_url)
+    try:
+        services = make_services(db, tips_file, clock)
+        services.rooms.helpdesk = world.helpdesk
+        _, dying = make_router(services)
+        await dying.tick()  # claimed and queued; this "process" never sends
+        assert await services.outbox.pending_count() == 1
+    finally:
+        await db.close()
+    alice = await world.user("alice")
+    clock.advance(timedelta(minutes=1))
+    bot = await start(tips_settings(world, tips_file), clock, world)
+    try:
+        assert await alice.wait_for(is_tip(world, "Tip 2 of month"), 30) is not None
+        await ticked(bot, 3)
+        await settle(world, alice)
+        assert await count_tips(world, alice) == 1
+    finally:
+        await bot.stop()
