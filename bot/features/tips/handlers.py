@@ -1,0 +1,229 @@
+"""``!tip`` and ``!tips``: today's tip, a day's tip, the calendar, and team tools."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.commands.context import CommandContext, Reply, escape
+from bot.commands.errors import PermissionDenied, UsageError, UserError
+from bot.commands.router import Router
+from bot.features.tips.campaigns import Campaign
+from bot.features.tips.models import MISSED, POSTED, SKIPPED
+from bot.features.tips.render import tip_message
+from bot.features.tips.schedule import local_instant, local_today, next_slot_date
+from bot.features.tips.service import TipsService
+
+_TEAM_ONLY = ("preview", "skip", "stats")
+
+
+def _fmt(day: date) -> str:
+    return day.strftime("%a %d %b %Y")
+
+
+def _when(campaign: Campaign) -> str:
+    return f"{campaign.at.strftime('%H:%M')} {campaign.timezone}"
+
+
+class TipCommands:
+    """Handlers bound to one :class:`TipsService`."""
+
+    def __init__(self, tips: TipsService, prefix: str):
+        self.tips = tips
+        self.p = prefix
+
+    # -- choosing the campaign ----------------------------------------------------
+
+    def _pick(self, ctx: CommandContext, name: str | None) -> Campaign:
+        if not self.tips.campaigns:
+            raise UserError("There are no tip campaigns configured right now.")
+        if name:
+            found = self.tips.campaign(name)
+            if found is None:
+                names = ", ".join(c.name for c in self.tips.campaigns)
+                raise UserError(f"I don't know the campaign {name!r}. Campaigns: {names}.")
+            return found
+        now = ctx.now
+        active = [c for c in self.tips.campaigns if c.day_of(local_today(c, now))]
+        if active:
+            return active[0]
+        upcoming = [(next_slot_date(c, now), c) for c in self.tips.campaigns]
+        dated = [(d, c) for d, c in upcoming if d is not None]
+        if dated:
+            return min(dated, key=lambda pair: pair[0])[1]
+        return self.tips.campaigns[0]
+
+    def _run(self, campaign: Campaign, today: date) -> tuple[date, date] | None:
+        """The run a day number refers to: the current one, else the last, else the next."""
+        if campaign.day_of(today):
+            return campaign.current_or_next(today)
+        return campaign.latest_started(today) or campaign.current_or_next(today)
+
+    # -- !tip ---------------------------------------------------------------------
+
+    async def tip(self, ctx: CommandContext) -> Reply:
+        argv = ctx.argv
+        if argv and argv[0].lower() in _TEAM_ONLY:
+            if not ctx.is_security_team:
+                raise PermissionDenied(
+                    f"Sorry, {self.p}tip {argv[0].lower()} is for the security team."
+                )
+            action = argv[0].lower()
+            if action == "preview":
+                return await self.preview(ctx, argv[1:])
+            if action == "skip":
+                return await self.skip(ctx, argv[1:])
+            return await self.stats(ctx, argv[1:])
+        if not argv:
+            return self.today(ctx)
+        if argv[0].isdigit():
+            return self.day(ctx, int(argv[0]), argv[1] if len(argv) > 1 else None)
+        if len(argv) == 1 and self.tips.campaign(argv[0]):
+            return self.today(ctx, argv[0])
+        raise UsageError("I didn't understand that.")
+
+    def today(self, ctx: CommandContext, name: str | None = None) -> Reply:
+        campaign = self._pick(ctx, name)
+        today = local_today(campaign, ctx.now)
+        tip = campaign.tip_for(today)
+        if tip is not None:
+            text, html = tip_message(campaign, tip, self.p, when=today)
+            return Reply(text, html)
+        nxt = next_slot_date(campaign, ctx.now)
+        if nxt is None:
+            raise UserError(f"{campaign.title} is over. Thanks to everyone who took part!")
+        tip = campaign.tip_for(nxt)
+        assert tip is not None
+        intro = f"No tip today. The next one comes on {_fmt(nxt)} at {_when(campaign)}:"
+        text, html = tip_message(campaign, tip, self.p, when=nxt, with_footer=False)
+        return Reply(f"{intro}\n\n{text}", f"<p>{escape(intro)}</p>{html}")
+
+    def day(self, ctx: CommandContext, number: int, name: str | None) -> Reply:
+        campaign = self._pick(ctx, name)
+        if not 1 <= number <= campaign.length:
+            raise UserError(f"{campaign.title} has days 1 to {campaign.length}.")
+        today = local_today(campaign, ctx.now)
+        run = self._run(campaign, today)
+        when = run[0] + timedelta(days=number - 1) if run else None
+        if when is not None and when > today and not ctx.is_security_team:
+            raise UserError(
+                f"Day {number} of {campaign.title} comes on {_fmt(when)} — no spoilers yet. "
+                f"Today's tip: {self.p}tip"
+            )
+        text, html = tip_message(campaign, campaign.tips[number - 1], self.p, when=when)
+        return Reply(text, html)
+
+    # -- !tips --------------------------------------------------------------------
+
+    async def calendar(self, ctx: CommandContext) -> Reply:
+        campaign = self._pick(ctx, ctx.argv[0] if ctx.argv else None)
+        today = local_today(campaign, ctx.now)
+        run = self._run(campaign, today)
+        if run is None:
+            raise UserError(f"{campaign.title} is over. Thanks to everyone who took part!")
+        head = (
+            f"{campaign.title}: {_fmt(run[0])} to {_fmt(run[1])}, "
+            f"one tip a day at {_when(campaign)}"
+        )
+        plain, rich = [head], [f"<p><strong>{escape(head)}</strong></p><ul>"]
+        for tip in campaign.tips:
+            when = run[0] + timedelta(days=tip.day - 1)
+            mark = " ← today" if when == today else ""
+            line = f"{when.strftime('%a %d %b')} — day {tip.day}: {tip.title}{mark}"
+            plain.append(f"  {line}")
+            rich.append(
+                f"<li>{'<strong>' if mark else ''}{escape(line)}{'</strong>' if mark else ''}</li>"
+            )
+        rich.append("</ul>")
+        foot = f"Read any past day with {self.p}tip <day>."
+        plain.append(foot)
+        rich.append(f"<p>{escape(foot)}</p>")
+        return Reply("\n".join(plain), "".join(rich))
+
+    # -- team tools ---------------------------------------------------------------
+
+    async def preview(self, ctx: CommandContext, argv: list[str]) -> Reply:
+        if not argv or not argv[0].isdigit():
+            raise UsageError("Which day? For example: tip preview 5")
+        campaign = self._pick(ctx, argv[1] if len(argv) > 1 else None)
+        number = int(argv[0])
+        if not 1 <= number <= campaign.length:
+            raise UserError(f"{campaign.title} has days 1 to {campaign.length}.")
+        text, html = tip_message(campaign, campaign.tips[number - 1], self.p)
+        note = f"Preview of day {number}, exactly as it will be posted:"
+        return Reply(f"{note}\n\n{text}", f"<p><em>{escape(note)}</em></p>{html}")
+
+    async def skip(self, ctx: CommandContext, argv: list[str]) -> Reply:
+        if not argv:
+            raise UsageError("Which date? For example: tip skip 2026-12-24")
+        campaign = self._pick(ctx, argv[1] if len(argv) > 1 else None)
+        today = local_today(campaign, ctx.now)
+        word = argv[0].lower()
+        if word in ("today", "tomorrow"):
+            when = today + timedelta(days=1 if word == "tomorrow" else 0)
+        else:
+            try:
+                when = date.fromisoformat(word)
+            except ValueError:
+                raise UsageError(f"{argv[0]!r} is not a date like 2026-12-24.") from None
+        if when < today:
+            raise UserError(f"{_fmt(when)} is in the past; nothing to skip.")
+        if campaign.day_of(when) is None:
+            raise UserError(f"{campaign.title} has no tip on {_fmt(when)}.")
+        if when == today and ctx.now >= local_instant(today, campaign.at, campaign.tz):
+            raise UserError(f"Today's tip of {campaign.title} has already gone out.")
+        try:
+            async with ctx.session.begin_nested():
+                rooms = await self.tips.skip(ctx.session, campaign, when, ctx.sender)
+        except IntegrityError:
+            raise UserError(
+                f"{_fmt(when)} of {campaign.title} is already skipped or posted."
+            ) from None
+        if rooms == 0:
+            raise UserError(f"{campaign.title} has no room I can post in.")
+        return Reply(f"OK: no {campaign.title} tip on {_fmt(when)}.")
+
+    async def stats(self, ctx: CommandContext, argv: list[str]) -> Reply:
+        campaign = self._pick(ctx, argv[0] if argv else None)
+        today = local_today(campaign, ctx.now)
+        run = self._run(campaign, today)
+        if run is None:
+            raise UserError(f"{campaign.title} has no run to report on.")
+        rows = await self.tips.stats(ctx.session, campaign, run)
+        head = f"{campaign.title} {run[0].year}: people who reacted ✅ (counts only, no names)"
+        if not rows:
+            return Reply(f"{head}\nNothing posted yet.")
+        lines = []
+        for row in rows:
+            label = f"{row.local_date.strftime('%d %b')} day {row.day} ({row.title})"
+            if row.status == POSTED:
+                lines.append(f"{label}: {row.done}")
+            elif row.status == SKIPPED:
+                lines.append(f"{label}: skipped")
+            elif row.status == MISSED:
+                lines.append(f"{label}: missed (the bot was down)")
+        plain = "\n".join([head, *lines])
+        rich = (
+            f"<p><strong>{escape(head)}</strong></p><ul>"
+            + "".join(f"<li>{escape(line)}</li>" for line in lines)
+            + "</ul>"
+        )
+        return Reply(plain, rich)
+
+
+def register(router: Router, tips: TipsService) -> None:
+    """Add ``!tip`` and ``!tips`` to ``router``."""
+    commands = TipCommands(tips, router.prefix)
+    router.command(
+        "tip",
+        summary="Today's security tip (or: tip <day>); team: tip preview|skip|stats",
+        usage="tip [<day> | preview <day> | skip <date> | stats] [campaign]",
+        group="Security tips",
+    )(commands.tip)
+    router.command(
+        "tips",
+        summary="The calendar of the current (or next) tip campaign",
+        usage="tips [campaign]",
+        group="Security tips",
+    )(commands.calendar)

@@ -1,0 +1,69 @@
+"""Turn a tip into a Matrix message: Markdown body to safe HTML, plus the help footer.
+
+Markdown goes through markdown-it-py with raw HTML *disabled*: any ``<tag>`` in a tip is
+shown as text, and link targets other than http(s)/mailto are dropped by its link
+validator, so a tip file cannot inject markup into the room.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from markdown_it import MarkdownIt
+
+from bot.commands.context import escape
+from bot.features.tips.campaigns import Campaign, Tip
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+_SAFE_SCHEMES = ("http://", "https://", "mailto:")
+_md.validateLink = lambda url: url.strip().lower().startswith(_SAFE_SCHEMES)  # type: ignore[method-assign]
+
+DONE_KEY = "✅"
+
+
+def markdown_html(text: str) -> str:
+    """Markdown to HTML, raw HTML escaped, only http(s)/mailto links kept."""
+    return _md.render(text).strip()
+
+
+def footer(prefix: str) -> tuple[str, str]:
+    """How to get help, and the ✅ invitation (plain, HTML)."""
+    plain = (
+        f"Stuck? Reply here or send {prefix}ticket — no judgement, ever. "
+        f"Done? React with {DONE_KEY}."
+    )
+    rich = (
+        f"<p><em>Stuck? Reply here or send <code>{escape(prefix)}ticket</code> — "
+        f"no judgement, ever. Done? React with {DONE_KEY}.</em></p>"
+    )
+    return plain, rich
+
+
+def heading(campaign: Campaign, tip: Tip, when: date | None) -> str:
+    dated = f" ({when.strftime('%a %d %b %Y')})" if when else ""
+    return f"{campaign.title} — day {tip.day} of {campaign.length}{dated}: {tip.title}"
+
+
+def tip_message(
+    campaign: Campaign, tip: Tip, prefix: str, *, when: date | None = None, with_footer: bool = True
+) -> tuple[str, str]:
+    """The post (plain body, HTML) for ``tip``.
+
+    Args:
+        campaign: the campaign the tip belongs to.
+        tip: the tip.
+        prefix: the command prefix (for the ``!ticket`` hint).
+        when: the local date it is (or was) posted, shown in the heading.
+        with_footer: end with how to get help and the ✅ invitation.
+    """
+    head = heading(campaign, tip, when)
+    plain = [f"🔐 {head}", "", tip.body]
+    rich = [f"<h4>🔐 {escape(head)}</h4>", markdown_html(tip.body)]
+    if tip.link:
+        plain += ["", f"Guide: {tip.link}"]
+        rich.append(f'<p>Guide: <a href="{escape(tip.link)}">{escape(tip.link)}</a></p>')
+    if with_footer:
+        foot_plain, foot_rich = footer(prefix)
+        plain += ["", foot_plain]
+        rich.append(foot_rich)
+    return "\n".join(plain), "".join(rich)
