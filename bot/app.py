@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 
 from bot.clock import Clock, system_clock
 from bot.commands import builtin
@@ -44,7 +45,12 @@ class App:
         self.settings = settings
         self.metrics = Metrics()
         self.db = Database(settings.database.url, echo=settings.database.echo)
-        self.outbox = Outbox(self.db, metrics=self.metrics, clock=clock)
+        self.outbox = Outbox(
+            self.db,
+            metrics=self.metrics,
+            clock=clock,
+            instance_id=f"{socket.gethostname()}:{settings.matrix.store_path.resolve()}",
+        )
         self.scheduler = Scheduler()
         self.services = Services(
             settings=settings, db=self.db, outbox=self.outbox, scheduler=self.scheduler, clock=clock
@@ -78,6 +84,7 @@ class App:
             await self.web.start()
         await self.matrix.login()
         await self.matrix.resolve_rooms()
+        await self.outbox.release_own_leases()
         self._outbox_task = asyncio.create_task(
             self.outbox.run(self.matrix.transport), name="outbox"
         )

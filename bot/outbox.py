@@ -13,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
+import socket
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, system_clock
@@ -27,6 +30,7 @@ from bot.storage.models import DirectRoom, OutboxMessage
 log = logging.getLogger(__name__)
 
 MAX_PERMANENT_FAILURES = 5
+LEASE = timedelta(seconds=60)
 
 
 class SendError(Exception):
@@ -76,9 +80,16 @@ class Outbox:
     """Queue messages inside a transaction; a single owned task sends them in order."""
 
     def __init__(
-        self, db: Database, *, metrics: Metrics | None = None, clock: Clock = system_clock
+        self,
+        db: Database,
+        *,
+        metrics: Metrics | None = None,
+        clock: Clock = system_clock,
+        instance_id: str | None = None,
     ):
         self.db = db
+        # Distinct per replica (the app uses host and store path): leases name their owner.
+        self.instance_id = instance_id or f"{socket.gethostname()}:{os.getpid()}"
         self.metrics = metrics or Metrics()
         self.clock = clock
         self._wake = asyncio.Event()
@@ -135,20 +146,56 @@ class Outbox:
                 or 0
             )
 
-    async def _pending(self, limit: int = 50) -> list[PendingSend]:
-        async with self.db.sessions() as session:
-            rows = await session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.sent_at.is_(None))
-                .order_by(OutboxMessage.id)
-                .limit(limit)
-            )
-            return [
-                PendingSend(
-                    r.id, r.txn_id, r.room_id, r.dm_user_id, r.event_type, r.content, r.attempts
+    async def _claim(self, limit: int = 50) -> list[PendingSend]:
+        """Lease up to ``limit`` unsent rows to this instance, oldest first.
+
+        Each row is taken with a conditional UPDATE, so two replicas sharing a database
+        never send the same row at once (on SQLite and PostgreSQL alike). Leases use the
+        wall clock: a crashed replica's rows are taken over once its lease runs out.
+        """
+        now = datetime.now(UTC)
+        free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
+        async with self.db.sessions.begin() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.sent_at.is_(None), free)
+                    .order_by(OutboxMessage.id)
+                    .limit(limit)
                 )
-                for r in rows
-            ]
+            ).all()
+            batch = []
+            for r in rows:
+                taken = await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == r.id, OutboxMessage.sent_at.is_(None), free)
+                    .values(claimed_by=self.instance_id, claimed_until=now + LEASE)
+                    .execution_options(synchronize_session=False)
+                )
+                if taken.rowcount == 1:
+                    batch.append(
+                        PendingSend(
+                            r.id,
+                            r.txn_id,
+                            r.room_id,
+                            r.dm_user_id,
+                            r.event_type,
+                            r.content,
+                            r.attempts,
+                        )
+                    )
+            return batch
+
+    async def release_own_leases(self) -> None:
+        """At start: rows this instance had leased before a crash are free again."""
+        async with self.db.sessions.begin() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.claimed_by == self.instance_id, OutboxMessage.sent_at.is_(None)
+                )
+                .values(claimed_by=None, claimed_until=None)
+            )
 
     async def _resolve_dm(self, transport: Transport, user_id: str) -> str:
         async with self.db.sessions.begin() as session:
@@ -167,10 +214,23 @@ class Outbox:
                 update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
             )
 
+    async def _release(self, batch: list[PendingSend]) -> None:
+        """Give back the leases of a batch we stopped sending (kept in order for a retry)."""
+        async with self.db.sessions.begin() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_([item.id for item in batch]),
+                    OutboxMessage.claimed_by == self.instance_id,
+                    OutboxMessage.sent_at.is_(None),
+                )
+                .values(claimed_by=None, claimed_until=None)
+            )
+
     async def flush(self, transport: Transport) -> bool:
         """Send everything pending, in order. Returns False if a transient error stopped it."""
         while True:
-            batch = await self._pending()
+            batch = await self._claim()
             self.metrics.outbox_pending.set(len(batch))
             if not batch:
                 return True
@@ -191,8 +251,12 @@ class Outbox:
                     if not exc.permanent:
                         log.warning("send %s failed (%s); will retry", item.txn_id, exc.reason)
                         await self._mark(
-                            item.id, attempts=item.attempts + 1, last_error=exc.reason[:255]
+                            item.id,
+                            attempts=item.attempts + 1,
+                            last_error=exc.reason[:255],
+                            claimed_until=None,
                         )
+                        await self._release(batch)
                         return False
                     attempts = item.attempts + 1
                     gave_up = attempts >= MAX_PERMANENT_FAILURES
@@ -202,11 +266,16 @@ class Outbox:
                         exc.reason,
                         "; giving up" if gave_up else "",
                     )
-                    values: dict[str, Any] = {"attempts": attempts, "last_error": exc.reason[:255]}
+                    values: dict[str, Any] = {
+                        "attempts": attempts,
+                        "last_error": exc.reason[:255],
+                        "claimed_until": None,
+                    }
                     if gave_up:
                         values["sent_at"] = self.clock()
                     await self._mark(item.id, **values)
                     if not gave_up:
+                        await self._release(batch)
                         return False
                     continue
                 await self._mark(

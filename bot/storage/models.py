@@ -46,6 +46,9 @@ class OutboxMessage(Base):
     sent_event_id: Mapped[str | None] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(255))
+    # A sender's lease on the row, so two replicas never send the same row at once.
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class RoomMembership(Base):

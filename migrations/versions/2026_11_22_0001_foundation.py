@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("sent_event_id", sa.String(255), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.String(255), nullable=True),
+        sa.Column("claimed_by", sa.String(255), nullable=True),
+        sa.Column("claimed_until", UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint("txn_id", name=op.f("uq_outbox_txn_id")),
     )
