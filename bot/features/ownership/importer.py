@@ -121,6 +121,7 @@ async def import_map(
     _check_against_store(parsed, areas, set(teams), prune)
     plan = ImportPlan()
     write = not dry_run
+    new_areas: list[dict[str, Any]] = []  # inserted in bulk: 10,000 areas in one statement
 
     for spec in parsed.teams:
         team = teams.get(spec.name)
@@ -154,16 +155,11 @@ async def import_map(
         if area is None:
             doc = {**values, "verified": _jsonable(spec.verified)}
             plan.changes.append(Change("create", "area", spec.name, new=doc))
-            if write:
-                session.add(
-                    Area(
-                        name_key=key,
-                        last_verified=verified,
-                        updated_at=now,
-                        updated_by=actor,
-                        **values,
-                    )
+            new_areas.append(
+                dict(
+                    name_key=key, last_verified=verified, updated_at=now, updated_by=actor, **values
                 )
+            )
             continue
         diffs = [(c, getattr(area, c), v) for c, v in values.items() if getattr(area, c) != v]
         if key in parsed.has_verified and area.last_verified != verified:
@@ -190,19 +186,25 @@ async def import_map(
                     await repository.delete_area(session=session, area=area)
 
     if write and plan.changes:
-        for c in plan.changes:
-            await repository.add_audit(
-                session=session,
-                at=now,
-                actor=actor,
-                source="import",
-                action=c.action,
-                kind=c.kind,
-                subject=c.subject,
-                field=c.field,
-                old=c.old,
-                new=c.new,
-            )
+        if new_areas:
+            await repository.insert_areas(session=session, rows=new_areas)
+        await repository.add_audits(
+            session=session,
+            rows=[
+                dict(
+                    at=now,
+                    actor=actor,
+                    source="import",
+                    action=c.action,
+                    kind=c.kind,
+                    subject=c.subject,
+                    field=c.field,
+                    old_value=c.old,
+                    new_value=c.new,
+                )
+                for c in plan.changes
+            ],
+        )
         await session.flush()
         await repository.bump_version(session=session, now=now)
         plan.applied = True

@@ -9,6 +9,9 @@ How a question is ranked (all scores are 0-100):
 * Otherwise each question word is matched to the area's words: 1.0 for the same word in
   the name or an alias, the rapidfuzz ``ratio`` (>= 0.80, words of 5+ letters only) for a
   typo ("phising" ~ "phishing" = 0.93), and 0.9 times that for a word of the description.
+  A word the map knows is taken as written (never as a typo of another word);
+  typo candidates are the words within one slip (a letter missing, extra, changed, or two
+  swapped), found through a deletion index rather than by comparing every word.
   ``query_coverage`` is the mean over the question's words; ``name_coverage`` is the best
   share of one name's or alias's words that the question mentions.
   ``score = 100 * (0.8 * query_coverage + 0.2 * name_coverage)``.
@@ -21,19 +24,22 @@ full share of ``query_coverage`` (one unknown word out of two caps the score at 
 the threshold), and a description-only match (at most 72) passes only when *every* word
 of the question is in the description.
 
-Candidates come from inverted indexes (word -> areas), and typo look-ups run rapidfuzz
-over the vocabulary of distinct words, so a question costs a few dictionary look-ups
-instead of a scan of the whole map (see bench/ownership_lookup.py).
+Candidates come from inverted indexes (word -> areas), read only for the rarest words
+that can decide the answer (see ``_rarest``), and typo look-ups go through the deletion
+index, so a question costs a few dictionary look-ups instead of a
+scan of the whole map (see bench/ownership_lookup.py). Near misses (the "did you mean"
+hint of a fallback) are drawn from those candidates only.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 THRESHOLD = 70.0
 MARGIN = 6.0
@@ -62,6 +68,12 @@ def _stem(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word
+
+
+def _deletions(word: str) -> set[str]:
+    """``word`` and every string one letter shorter: two words within one slip (a letter
+    missing, extra, changed, or two swapped) share at least one of them."""
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 def words(text: str) -> list[str]:
@@ -134,6 +146,8 @@ class MapIndex:
     key_postings: dict[str, list[int]] = field(default_factory=dict)
     desc_postings: dict[str, list[int]] = field(default_factory=dict)
     vocabulary: list[str] = field(default_factory=list)
+    # one-deletion neighbourhoods (SymSpell): variant -> vocabulary words
+    typos: dict[str, list[str]] = field(default_factory=dict)
     threshold: float = THRESHOLD
     margin: float = MARGIN
 
@@ -159,6 +173,10 @@ class MapIndex:
             for w in entry.desc_words:
                 index.desc_postings.setdefault(w, []).append(pos)
         index.vocabulary = sorted(set(index.key_postings) | set(index.desc_postings))
+        for w in index.vocabulary:
+            if len(w) >= TYPO_MIN_LENGTH - 1:
+                for variant in _deletions(w):
+                    index.typos.setdefault(variant, []).append(w)
         return index
 
     def __len__(self) -> int:
@@ -166,14 +184,17 @@ class MapIndex:
 
     def _similar(self, word: str) -> dict[str, float]:
         """Vocabulary words close to ``word``, with their similarity (0-1)."""
-        found: dict[str, float] = {}
         if word in self.key_postings or word in self.desc_postings:
-            found[word] = 1.0
+            return {word: 1.0}  # a word the map knows is taken as written, never as a typo
+        found: dict[str, float] = {}
         if len(word) >= TYPO_MIN_LENGTH:
-            for other, score, _ in process.extract(
-                word, self.vocabulary, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF, limit=8
-            ):
-                found.setdefault(other, score / 100.0)
+            close: set[str] = set()
+            for variant in _deletions(word):
+                close.update(self.typos.get(variant, ()))
+            for other in close:
+                score = fuzz.ratio(word, other, score_cutoff=TYPO_CUTOFF)
+                if score:
+                    found.setdefault(other, score / 100.0)
         return found
 
     def search(self, query: str) -> SearchResult:
@@ -185,11 +206,10 @@ class MapIndex:
             area = self.entries[self.exact[qwords]].area
             return SearchResult("answer", qwords, (Match(area, 100.0, "exact name or alias"),))
         similar = [self._similar(w) for w in qwords]
+        matched_vocab = {w for sims in similar for w in sims}
         candidates: set[int] = set()
-        matched_vocab: set[str] = set()
-        for sims in similar:
+        for sims in self._rarest(similar):
             for w in sims:
-                matched_vocab.add(w)
                 candidates.update(self.key_postings.get(w, ()))
                 candidates.update(self.desc_postings.get(w, ()))
         scored = [self._score(self.entries[i], similar, matched_vocab) for i in candidates]
@@ -202,6 +222,24 @@ class MapIndex:
         if len(close) > 1:
             return SearchResult("ambiguous", qwords, tuple(close[:3]))
         return SearchResult("answer", qwords, (confident[0],))
+
+    def _rarest(self, similar: list[dict[str, float]]) -> list[dict[str, float]]:
+        """The question words whose postings must be read to find every passing area.
+
+        Passing needs ``query_coverage >= (threshold - 20) / 80`` and a word adds at most
+        1, so an area must match at least ``need`` of the ``k`` words, hence at least one
+        of the ``k - need + 1`` rarest: only their postings are read (a common word such
+        as "project" then costs nothing when the question also has a rare one).
+        """
+        k = len(similar)
+        need = max(1, math.ceil(k * (self.threshold - 20.0) / 80.0 - 1e-9))
+
+        def size(sims: dict[str, float]) -> int:
+            return sum(
+                len(self.key_postings.get(w, ())) + len(self.desc_postings.get(w, ())) for w in sims
+            )
+
+        return sorted(similar, key=size)[: k - need + 1]
 
     def _score(
         self, entry: _Entry, similar: Sequence[dict[str, float]], matched_vocab: set[str]

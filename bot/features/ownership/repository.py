@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.ownership.matching import name_key
@@ -66,6 +66,18 @@ async def add_audit(
             new_value=new,
         )
     )
+
+
+async def add_audits(*, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Record many changes in one statement (an import of a large map)."""
+    if rows:
+        await session.execute(insert(AuditEntry), rows)
+
+
+async def insert_areas(*, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert many new areas in one statement."""
+    if rows:
+        await session.execute(insert(Area), rows)
 
 
 async def audit_for(*, session: AsyncSession, subject: str | None = None) -> list[AuditEntry]:
