@@ -125,6 +125,10 @@ async def test_ownership_alias_describe_contact_verify(bot: Harness) -> None:
     assert str(_area(doc, "Device security")["verified"]) == "2026-11-22"
     answer = await bot.say("who owns the nameservers?")
     assert answer is not None and answer["body"].startswith("DNS and domains:")
+    # the export after chat edits imports back without a difference
+    async with bot.services.db.sessions.begin() as session:
+        plan = await import_map(session, await export_map(session), actor="t", now=START)
+    assert plan.changes == []
 
 
 async def test_ownership_edit_of_unknown_area_never_guesses(bot: Harness) -> None:

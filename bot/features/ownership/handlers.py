@@ -122,8 +122,10 @@ def register(router: Router, service: OwnershipService) -> None:
             label = "Owners" if verb == "set" else "Backups"
             return _done(f"{label} of {area.name}: {', '.join(old) or 'none'} → {', '.join(users)}")
         if verb == "verify":
+            # The map keeps dates (as the YAML file does), so an export round-trips.
+            today = now.replace(hour=0, minute=0, second=0, microsecond=0)
             area, _ = await service.edit(
-                s, _strip_quotes(rest), "last_verified", now, actor=who, now=now
+                s, _strip_quotes(rest), "last_verified", today, actor=who, now=now
             )
             return _done(f"{area.name} marked as verified today.")
         if verb == "remove":
