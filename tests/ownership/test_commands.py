@@ -70,6 +70,7 @@ async def test_ownership_ambiguous_lists_three_without_owners(bot: Harness) -> N
 async def test_ownership_chatter_in_other_rooms_is_ignored(bot: Harness) -> None:
     assert await bot.say("who owns dns?", room_kind=RoomKind.OTHER) is None
     assert await bot.say("nice weather today") is None
+    assert await bot.say("who owns this?") is None
 
 
 async def test_ownership_team_sets_owner_and_export_shows_it(bot: Harness) -> None:
@@ -145,6 +146,19 @@ async def test_ownership_remove_asks_for_confirmation(bot: Harness) -> None:
     assert not any(a["name"] == "Governance votes" for a in (await _exported(bot))["areas"])
     gone = await bot.say("who handles governance?")
     assert gone is not None and "has no owner" in gone["body"]
+    async with bot.services.db.sessions() as session:
+        row = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "remove"))).one()
+    assert (row.actor, row.source, row.subject) == (LEAD, "chat", "Governance votes")
+    assert row.old_value["owners"] == ["@governance-lead:example.org"]
+
+
+async def test_ownership_area_without_owner_routes_to_fallback(bot: Harness) -> None:
+    extra = "areas:\n  - name: Payroll\n    description: Salaries\n"
+    async with bot.services.db.sessions.begin() as session:
+        await import_map(session, extra, actor="t", now=START)
+    reply = await bot.say("who handles payroll?")
+    assert reply is not None and reply["body"].startswith("Payroll: owned by nobody yet")
+    assert f"No owner is recorded yet: please ask {FALLBACK}" in reply["body"]
 
 
 async def test_ownership_owners_lists_pages_and_teams(bot: Harness) -> None:

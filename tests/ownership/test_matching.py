@@ -39,13 +39,16 @@ def test_ownership_words_normalise_case_plural_and_filler() -> None:
         ("whom should I contact about payroll?", "payroll"),
         ("does anyone know who handles incident response?", "incident response"),
         ("WHO IS THE OWNER OF release signing", "release signing"),
+        ("who can help me with the VPN?", "the VPN"),
     ],
 )
 def test_ownership_phrasing_extracts_the_thing(question: str, thing: str) -> None:
     assert match_owner_question(question) == thing
 
 
-@pytest.mark.parametrize("chatter", ["hello there", "who is around today?", "I own a dog", ""])
+@pytest.mark.parametrize(
+    "chatter", ["hello there", "who is around today?", "I own a dog", "", "who handles it?"]
+)
 def test_ownership_phrasing_ignores_chatter(chatter: str) -> None:
     assert match_owner_question(chatter) is None
 

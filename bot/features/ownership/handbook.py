@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from bot.features.ownership.matching import name_key
@@ -16,7 +17,7 @@ def _people(ids: list[str]) -> str:
 
 def _md(text: str) -> str:
     """Neutralise Markdown in free text (it comes from the map, i.e. from people)."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+    return re.sub(r"([\\`*_\[\]<>|])", r"\\\1", text)
 
 
 def render_handbook(

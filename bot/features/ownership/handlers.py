@@ -72,7 +72,7 @@ def register(router: Router, service: OwnershipService) -> None:
     async def ask(ctx: CommandContext, thing: str) -> Reply:
         result, snap = await service.lookup(ctx.session, thing)
         if result.kind == "answer" and result.best is not None:
-            return replies.answer(result.best.area, snap, ctx.now)
+            return replies.answer(result.best.area, snap, ctx.now, settings.fallback_contact)
         if result.kind == "ambiguous":
             return replies.ambiguous(thing, result, p)
         return replies.fallback(thing, result, settings.fallback_contact, p)

@@ -36,6 +36,9 @@ class Change:
         if self.action == "update":
             change = f"{self.old!r} -> {self.new!r}"
             return f"update {self.kind} {self.subject!r}: {self.field}: {change}"
+        if self.action == "create" and isinstance(self.new, dict):
+            owners = ", ".join(self.new.get("owners") or []) or "no owner"
+            return f"create area {self.subject!r} ({owners})"
         return f"{self.action} {self.kind} {self.subject!r}"
 
 

@@ -146,6 +146,8 @@ class MapIndex:
     key_postings: dict[str, list[int]] = field(default_factory=dict)
     desc_postings: dict[str, list[int]] = field(default_factory=dict)
     vocabulary: list[str] = field(default_factory=list)
+    # name_key of every name and alias -> entry (exact look-ups for edits)
+    by_key: dict[str, int] = field(default_factory=dict)
     # one-deletion neighbourhoods (SymSpell): variant -> vocabulary words
     typos: dict[str, list[str]] = field(default_factory=dict)
     threshold: float = THRESHOLD
@@ -168,6 +170,8 @@ class MapIndex:
             index.entries.append(entry)
             for key in keys:
                 index.exact.setdefault(key, pos)
+            for text in (area.name, *area.aliases):
+                index.by_key.setdefault(name_key(text), pos)
             for w in entry.key_words:
                 index.key_postings.setdefault(w, []).append(pos)
             for w in entry.desc_words:
@@ -270,10 +274,5 @@ class MapIndex:
 
     def area_by_key(self, text: str) -> AreaView | None:
         """The area whose name or alias is exactly ``text`` (for edits: never fuzzy)."""
-        key = name_key(text)
-        for entry in self.entries:
-            if name_key(entry.area.name) == key or any(
-                name_key(a) == key for a in entry.area.aliases
-            ):
-                return entry.area
-        return None
+        pos = self.by_key.get(name_key(text))
+        return self.entries[pos].area if pos is not None else None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from bot.features.ownership.matching import words
+
 _ASK = r"(?:contact|talk to|ask|ping|reach out to|speak to|go to)(?: about| for| regarding| re)?"
 _VERBS = (
     r"owns|maintains|handles|manages|runs|looks after|takes care of|deals with|"
@@ -18,7 +20,7 @@ _VERBS = (
     r"is the person to (?:contact|ask|talk to) (?:about|for)|"
     rf"(?:should|do|can|could|would) (?:i|we) {_ASK}|"
     rf"to {_ASK}|"
-    r"knows about|is the expert on"
+    r"knows about|is the expert on|(?:can|could) help(?: me| us)? with"
 )
 _PATTERN = re.compile(
     rf"\bwho(?:m)?\s+(?:(?:currently|actually|exactly|really)\s+)?(?:{_VERBS})\s+(?P<thing>.+)",
@@ -49,5 +51,6 @@ def match_owner_question(text: str) -> str | None:
         found = pattern.search(text)
         if found:
             thing = _TRAIL.sub("", found["thing"]).strip()
-            return thing or None
+            # "who owns this?" in passing is chatter: nothing to look up
+            return thing if words(thing) else None
     return None

@@ -28,13 +28,16 @@ def _verified(view: AreaView, now: datetime) -> str:
     return f"last verified {when:%Y-%m-%d} ({ago})"
 
 
-def answer(view: AreaView, snap: Snapshot, now: datetime) -> Reply:
+def answer(view: AreaView, snap: Snapshot, now: datetime, fallback_contact: str) -> Reply:
     """The owner of ``view``, backups, how to contact them, champion, verification date."""
     owners, owners_html = _people(view.owners)
     backups, backups_html = _people(view.backups)
     text = [f"{view.name}: owned by {owners}", f"Backup: {backups}"]
     rich = [f"<strong>{escape(view.name)}</strong>: owned by {owners_html}<br/>"]
     rich.append(f"Backup: {backups_html}<br/>")
+    if not view.owners:
+        text.append(f"No owner is recorded yet: please ask {fallback_contact}.")
+        rich.append(f"No owner is recorded yet: please ask {escape(fallback_contact)}.<br/>")
     if view.contact:
         text.append(f"How to contact: {view.contact}")
         rich.append(f"How to contact: {escape(view.contact)}<br/>")

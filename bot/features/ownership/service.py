@@ -151,12 +151,7 @@ class OwnershipService:
 
     async def known_keys(self, session: AsyncSession) -> set[str]:
         """Every name and alias (as keys), for splitting "<area> <text>" arguments."""
-        snap = await self.snapshot(session)
-        keys = set()
-        for entry in snap.index.entries:
-            keys.add(name_key(entry.area.name))
-            keys.update(name_key(a) for a in entry.area.aliases)
-        return keys
+        return set((await self.snapshot(session)).index.by_key)
 
     # -- listings --------------------------------------------------------------------
 
