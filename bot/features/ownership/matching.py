@@ -28,7 +28,7 @@ Candidates come from inverted indexes (word -> areas), read only for the rarest 
 that can decide the answer (see ``_rarest``), and typo look-ups go through the deletion
 index, so a question costs a few dictionary look-ups instead of a
 scan of the whole map (see bench/ownership_lookup.py). Near misses (the "did you mean"
-hint of a fallback) are drawn from those candidates only.
+hint of a fallback) are looked for more widely, but only on the fallback path.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ DESCRIPTION_WEIGHT = 0.9
 TYPO_CUTOFF = 80.0
 TYPO_MIN_LENGTH = 5
 NEAR_MISS = 45.0
+NEAR_MISS_SCAN_LIMIT = 500
 
 STOPWORDS = frozenset(
     """
@@ -220,12 +221,30 @@ class MapIndex:
         scored.sort(key=lambda m: (-m.score, m.area.name.casefold()))
         confident = [m for m in scored if m.score >= self.threshold]
         if not confident:
-            near = tuple(m for m in scored[:3] if m.score >= NEAR_MISS)
-            return SearchResult("none", qwords, near_misses=near)
+            return SearchResult("none", qwords, near_misses=self._near_misses(similar, scored))
         close = [m for m in confident if m.score >= confident[0].score - self.margin]
         if len(close) > 1:
             return SearchResult("ambiguous", qwords, tuple(close[:3]))
         return SearchResult("answer", qwords, (confident[0],))
+
+    def _near_misses(
+        self, similar: list[dict[str, float]], scored: list[Match]
+    ) -> tuple[Match, ...]:
+        """Up to three areas that came close (a hint in the fallback, never an answer).
+
+        The pruned candidates may miss them, so when the question's words are not too
+        common all their areas are scored; this runs only on the fallback path.
+        """
+        everyone: set[int] = set()
+        for sims in similar:
+            for w in sims:
+                everyone.update(self.key_postings.get(w, ()))
+                everyone.update(self.desc_postings.get(w, ()))
+        if len(everyone) <= NEAR_MISS_SCAN_LIMIT:
+            matched = {w for sims in similar for w in sims}
+            scored = [self._score(self.entries[i], similar, matched) for i in everyone]
+            scored.sort(key=lambda m: (-m.score, m.area.name.casefold()))
+        return tuple(m for m in scored[:3] if m.score >= NEAR_MISS)
 
     def _rarest(self, similar: list[dict[str, float]]) -> list[dict[str, float]]:
         """The question words whose postings must be read to find every passing area.
