@@ -99,6 +99,7 @@ async def test_ownership_outsider_edit_is_refused(bot: Harness) -> None:
 
 async def test_ownership_set_accepts_mention_pills(bot: Harness) -> None:
     html = (
+        '<a href="https://matrix.to/#/@bot:example.org">Security Helpdesk</a>: '
         '!owner backup "DNS and domains" '
         '<a href="https://matrix.to/#/@dns-backup:example.org">DNS Backup</a>'
     )

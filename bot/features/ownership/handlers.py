@@ -41,8 +41,9 @@ def _args_with_pills(ctx: CommandContext) -> str:
         return ctx.args
     text = html.unescape(_TAG.sub("", _PILL.sub(lambda m: f" {m[1]} ", formatted)))
     text = " ".join(text.split())
-    at = text.lower().find(ctx.argv[0].lower())
-    return text[at:] if at >= 0 else ctx.args
+    # Start at the sub-verb after "owner" (a pill addressing the bot may come first).
+    found = re.search(rf"\bowner\s+({re.escape(ctx.argv[0])})\b", text, re.IGNORECASE)
+    return text[found.start(1) :] if found else ctx.args
 
 
 def _strip_quotes(text: str) -> str:
@@ -98,7 +99,8 @@ def register(router: Router, service: OwnershipService) -> None:
         if not ctx.is_security_team:
             raise UserError(
                 "Sorry, changing the responsibilities map is for the security team. "
-                f"If something in it looks wrong, tell them with {p}ticket."
+                f"If something in it looks wrong, tell them with {p}ticket. "
+                f'To ask who owns something: {p}owner <thing>, or just ask "who owns X?"'
             )
         rest = _args_with_pills(ctx).partition(" ")[2].strip()
         return await _edit(ctx, verb.lower(), rest)
