@@ -1,0 +1,190 @@
+"""``!owner`` (ask, and for the security team: edit) and ``!owners`` (list, team, gaps).
+
+Edit syntax (area names may contain spaces):
+
+* ``!owner set <area> @user...`` / ``!owner backup <area> @user...``: the area is
+  everything before the first user id (or mention pill).
+* ``!owner alias|describe|contact <area> <text>``: put the area in quotes
+  (``"Release signing"``), or give it bare: the longest leading run of words that is a
+  known name or alias is the area, the rest is the text.
+* ``!owner verify <area>``, ``!owner remove <area>`` (then ``--confirm``): the rest is
+  the area.
+
+Areas are found by exact name or alias only: an edit never guesses.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from bot.commands.context import CommandContext, Reply, escape
+from bot.commands.errors import UsageError, UserError
+from bot.commands.router import Router
+from bot.features.ownership import replies
+from bot.features.ownership.matching import name_key
+from bot.features.ownership.phrasing import match_owner_question
+from bot.features.ownership.service import OwnershipService
+
+EDIT_VERBS = ("set", "backup", "alias", "describe", "contact", "verify", "remove")
+_USER = re.compile(r"^@[^:\s]+:\S+$")
+_PILL = re.compile(r'<a\s+href="https://matrix\.to/#/(@[^"/?]+)[^"]*"[^>]*>.*?</a>', re.I | re.S)
+_TAG = re.compile(r"<[^>]+>")
+_QUOTED = re.compile(r'^\s*["“”\'](?P<area>[^"“”\']+)["“”\']\s*(?P<rest>.*)$', re.S)
+CONFIRM = "--confirm"
+
+
+def _args_with_pills(ctx: CommandContext) -> str:
+    """The arguments, with mention pills (shown by name in the body) turned into user ids."""
+    formatted = ctx.message.formatted_body
+    if not formatted or not _PILL.search(formatted) or not ctx.argv:
+        return ctx.args
+    text = html.unescape(_TAG.sub("", _PILL.sub(lambda m: f" {m[1]} ", formatted)))
+    text = " ".join(text.split())
+    # Start at the sub-verb after "owner" (a pill addressing the bot may come first).
+    found = re.search(rf"\bowner\s+({re.escape(ctx.argv[0])})\b", text, re.IGNORECASE)
+    return text[found.start(1) :] if found else ctx.args
+
+
+def _strip_quotes(text: str) -> str:
+    found = _QUOTED.match(text)
+    return found["area"].strip() if found and not found["rest"] else text.strip()
+
+
+def split_area(rest: str, known: set[str]) -> tuple[str, str]:
+    """Split ``<area> <text>``: quoted area, else the longest known leading name."""
+    found = _QUOTED.match(rest)
+    if found:
+        return found["area"].strip(), found["rest"].strip()
+    parts = rest.split()
+    for n in range(len(parts) - 1, 0, -1):
+        if name_key(" ".join(parts[:n])) in known:
+            return " ".join(parts[:n]), " ".join(parts[n:])
+    raise UserError(
+        "I can't tell where the area's name ends: put it in quotes, "
+        'e.g. "Release signing" followed by the text.'
+    )
+
+
+def register(router: Router, service: OwnershipService) -> None:
+    p = router.prefix
+    settings = service.settings
+
+    async def ask(ctx: CommandContext, thing: str) -> Reply:
+        result, snap = await service.lookup(ctx.session, thing)
+        if result.kind == "answer" and result.best is not None:
+            return replies.answer(result.best.area, snap, ctx.now, settings.fallback_contact)
+        if result.kind == "ambiguous":
+            return replies.ambiguous(thing, result, p)
+        return replies.fallback(thing, result, settings.fallback_contact, p)
+
+    async def natural(ctx: CommandContext) -> Reply:
+        return await ask(ctx, ctx.args)
+
+    router.natural("owner-question", match_owner_question, natural)
+
+    @router.command(
+        "owner",
+        summary="Who owns something, and how to reach them (team: set/backup/alias/describe/"
+        "contact/verify/remove)",
+        usage="owner <thing>",
+        group="Responsibilities",
+    )
+    async def owner(ctx: CommandContext) -> Reply:
+        if not ctx.args:
+            raise UsageError("What are you looking for the owner of?")
+        verb, _, rest = ctx.args.partition(" ")
+        if verb.lower() not in EDIT_VERBS:
+            return await ask(ctx, ctx.args)
+        if not ctx.is_security_team:
+            raise UserError(
+                "Sorry, changing the responsibilities map is for the security team. "
+                f"If something in it looks wrong, tell them with {p}ticket. "
+                f'To ask who owns something: {p}owner <thing>, or just ask "who owns X?"'
+            )
+        rest = _args_with_pills(ctx).partition(" ")[2].strip()
+        return await _edit(ctx, verb.lower(), rest)
+
+    async def _edit(ctx: CommandContext, verb: str, rest: str) -> Reply:
+        who, now, s = ctx.sender, ctx.now, ctx.session
+        if not rest:
+            raise UsageError(f"Usage: {p}owner {verb} <area> ...")
+        if verb in ("set", "backup"):
+            words = rest.split()
+            first = next((i for i, w in enumerate(words) if w.startswith("@")), None)
+            if first is None or first == 0:
+                raise UsageError(f"Usage: {p}owner {verb} <area> @user:server [@user...]")
+            users = words[first:]
+            bad = [u for u in users if not _USER.match(u)]
+            if bad:
+                raise UserError(f"{bad[0]!r} is not a Matrix user id like @name:example.org.")
+            area_ref = _strip_quotes(" ".join(words[:first]))
+            column = "owners" if verb == "set" else "backups"
+            area, old = await service.edit(s, area_ref, column, users, actor=who, now=now)
+            label = "Owners" if verb == "set" else "Backups"
+            return _done(f"{label} of {area.name}: {', '.join(old) or 'none'} → {', '.join(users)}")
+        if verb == "verify":
+            # The map keeps dates (as the YAML file does), so an export round-trips.
+            today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            area, _ = await service.edit(
+                s, _strip_quotes(rest), "last_verified", today, actor=who, now=now
+            )
+            return _done(f"{area.name} marked as verified today.")
+        if verb == "remove":
+            confirmed = rest.endswith(CONFIRM)
+            ref = _strip_quotes(rest.removesuffix(CONFIRM).strip())
+            name = await service.resolve_name(s, ref)
+            if name is None:
+                raise UserError(f"There is no area called {ref!r}.")
+            if not confirmed:
+                cmd = f'{p}owner remove "{name}" {CONFIRM}'
+                return Reply(
+                    f"This deletes the area {name!r} from the map. To go ahead, send: {cmd}",
+                    f"This deletes the area <strong>{escape(name)}</strong> from the map. "
+                    f"To go ahead, send: <code>{escape(cmd)}</code>",
+                )
+            await service.remove(s, ref, actor=who, now=now)
+            return _done(f"Removed {name} from the map.")
+        area_ref, text = split_area(rest, await service.known_keys(s))
+        if not text:
+            raise UsageError(f"Usage: {p}owner {verb} <area> <text>")
+        column = {"alias": "aliases", "describe": "description", "contact": "contact"}[verb]
+        area, _ = await service.edit(s, area_ref, column, text, actor=who, now=now)
+        what = {"aliases": "New alias", "description": "Description", "contact": "Contact"}
+        return _done(f"{what[column]} of {area.name} saved: {text}")
+
+    @router.command(
+        "owners",
+        summary="List the responsibilities map (owners [page] | owners team <team> | owners gaps)",
+        usage="owners [page|team <team>|gaps]",
+        group="Responsibilities",
+    )
+    async def owners(ctx: CommandContext) -> Reply:
+        argv = ctx.argv
+        if argv and argv[0].lower() == "gaps":
+            if not ctx.is_security_team:
+                raise UserError(f"Sorry, {p}owners gaps is for the security team.")
+            return replies.gap_list(await service.gaps(ctx.session, ctx.now))
+        team = None
+        page_arg = argv[0] if argv else "1"
+        if argv and argv[0].lower() == "team":
+            if len(argv) < 2:
+                raise UsageError("Which team?")
+            team = " ".join(argv[1:])
+            page_arg = "1"
+        if not page_arg.isdigit():
+            raise UsageError(f"{page_arg!r} is not a page number.")
+        views = await service.areas(ctx.session, team)
+        if not views:
+            raise UserError(f"No areas for team {team!r}." if team else "The map is empty.")
+        size = settings.page_size
+        pages = (len(views) + size - 1) // size
+        page = min(max(int(page_arg), 1), pages)
+        title = f"Areas of team {team}" if team else "Areas in the responsibilities map"
+        footer = f"Next: {p}owners {page + 1}" if page < pages and team is None else ""
+        chunk = views[(page - 1) * size : page * size]
+        return replies.area_list(chunk, title, page, pages, footer)
+
+
+def _done(text: str) -> Reply:
+    return Reply(f"✅ {text}")

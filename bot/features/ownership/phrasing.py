@@ -1,0 +1,56 @@
+"""Recognising "who owns X?" in plain words, for ``router.natural``.
+
+The message is normalised first (case, curly apostrophes, runs of spaces, trailing
+punctuation), then searched for one of the phrasings below; what follows is the thing
+asked about. "does anyone know who handles X?" works because the search finds
+"who handles X" inside it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.features.ownership.matching import words
+
+_ASK = r"(?:contact|talk to|ask|ping|reach out to|speak to|go to)(?: about| for| regarding| re)?"
+_VERBS = (
+    r"owns|maintains|handles|manages|runs|looks after|takes care of|deals with|"
+    r"is responsible for|is in charge of|is accountable for|is the owner of|"
+    r"is the maintainer of|is the contact for|is the point of contact for|"
+    r"is the person to (?:contact|ask|talk to) (?:about|for)|"
+    rf"(?:should|do|can|could|would) (?:i|we) {_ASK}|"
+    rf"to {_ASK}|"
+    r"knows about|is the expert on|(?:can|could) help(?: me| us)? with"
+)
+_PATTERN = re.compile(
+    rf"\bwho(?:m)?\s+(?:(?:currently|actually|exactly|really)\s+)?(?:{_VERBS})\s+(?P<thing>.+)",
+    re.IGNORECASE,
+)
+_OWNER_OF = re.compile(
+    r"\b(?:who|whom)\s+is\s+(?:the\s+)?(?:owner|maintainer|contact|responsible)\s+"
+    r"(?:of|for)\s+(?P<thing>.+)",
+    re.IGNORECASE,
+)
+_TRAIL = re.compile(r"[\s?!.,;:]+$")
+
+
+def _normalise(text: str) -> str:
+    text = text.replace("’", "'").replace("‘", "'")
+    text = " ".join(text.split())
+    text = re.sub(r"\bwho's\b", "who is", text, flags=re.IGNORECASE)
+    text = re.sub(r"\bwho\s+are\b", "who is", text, flags=re.IGNORECASE)
+    return text
+
+
+def match_owner_question(text: str) -> str | None:
+    """The thing asked about in "who owns X?"-like ``text``, or None if it isn't one."""
+    text = _normalise(text)
+    if len(text) > 300:  # a long message mentioning "who owns" is chatter, not a question
+        return None
+    for pattern in (_OWNER_OF, _PATTERN):
+        found = pattern.search(text)
+        if found:
+            thing = _TRAIL.sub("", found["thing"]).strip()
+            # "who owns this?" in passing is chatter: nothing to look up
+            return thing if words(thing) else None
+    return None

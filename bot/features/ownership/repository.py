@@ -1,0 +1,110 @@
+"""Database access for the responsibilities map (keyword-only, never commits)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.features.ownership.matching import name_key
+from bot.features.ownership.models import Area, AuditEntry, Team
+from bot.storage.models import KeyValue
+
+VERSION_KEY = "ownership.map_version"
+
+
+async def all_areas(*, session: AsyncSession) -> list[Area]:
+    """Every area, ordered by id."""
+    return list((await session.scalars(select(Area).order_by(Area.id))).all())
+
+
+async def all_teams(*, session: AsyncSession) -> list[Team]:
+    """Every team, ordered by name."""
+    return list((await session.scalars(select(Team).order_by(Team.name))).all())
+
+
+async def area_by_name(*, session: AsyncSession, name: str) -> Area | None:
+    """The area called ``name`` (any case)."""
+    return await session.scalar(select(Area).where(Area.name_key == name_key(name)))
+
+
+async def team_by_name(*, session: AsyncSession, name: str) -> Team | None:
+    return await session.scalar(select(Team).where(Team.name == name))
+
+
+async def delete_area(*, session: AsyncSession, area: Area) -> None:
+    await session.execute(delete(Area).where(Area.id == area.id))
+
+
+async def add_audit(
+    *,
+    session: AsyncSession,
+    at: datetime,
+    actor: str,
+    source: str,
+    action: str,
+    kind: str,
+    subject: str,
+    field: str | None = None,
+    old: Any = None,
+    new: Any = None,
+) -> None:
+    """Record one change to the map."""
+    session.add(
+        AuditEntry(
+            at=at,
+            actor=actor,
+            source=source,
+            action=action,
+            kind=kind,
+            subject=subject,
+            field=field,
+            old_value=old,
+            new_value=new,
+        )
+    )
+
+
+async def add_audits(*, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Record many changes in one statement (an import of a large map)."""
+    if rows:
+        await session.execute(insert(AuditEntry), rows)
+
+
+async def insert_areas(*, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert many new areas in one statement."""
+    if rows:
+        await session.execute(insert(Area), rows)
+
+
+async def audit_for(*, session: AsyncSession, subject: str | None = None) -> list[AuditEntry]:
+    """Audit rows, oldest first (of one area or team when ``subject`` is given)."""
+    query = select(AuditEntry).order_by(AuditEntry.id)
+    if subject is not None:
+        query = query.where(AuditEntry.subject == subject)
+    return list((await session.scalars(query)).all())
+
+
+async def map_version(*, session: AsyncSession) -> str | None:
+    """A token that changes with every change to the map (cheap: one key look-up)."""
+    return await session.scalar(select(KeyValue.value).where(KeyValue.key == VERSION_KEY))
+
+
+async def bump_version(*, session: AsyncSession, now: datetime) -> str:
+    """Give the map a new version token, so every process rebuilds its index.
+
+    A random token rather than a counter: a rolled-back change can never leave a
+    process believing it has the index of a version that is later reused.
+    """
+    token = uuid.uuid4().hex
+    row = await session.get(KeyValue, VERSION_KEY)
+    if row is None:
+        session.add(KeyValue(key=VERSION_KEY, value=token, updated_at=now))
+    else:
+        row.value = token
+        row.updated_at = now
+    await session.flush()
+    return token

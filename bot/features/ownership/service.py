@@ -1,0 +1,184 @@
+"""The map's logic: the cached index, look-ups, chat edits (audited), listings and gaps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands.errors import UserError
+from bot.features.ownership import repository
+from bot.features.ownership.matching import AreaView, MapIndex, SearchResult, name_key
+from bot.features.ownership.models import Area
+from bot.features.ownership.settings import OwnershipSettings
+
+
+def view_of(area: Area) -> AreaView:
+    """A detached, immutable copy of an area row."""
+    return AreaView(
+        id=area.id,
+        name=area.name,
+        description=area.description or "",
+        aliases=tuple(area.aliases or ()),
+        team=area.team,
+        owners=tuple(area.owners or ()),
+        backups=tuple(area.backups or ()),
+        contact=area.contact or "",
+        security=bool(area.security),
+        links=tuple(area.links or ()),
+        last_verified=area.last_verified,
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The map as one process sees it: the index plus the teams' champions."""
+
+    version: str | None
+    index: MapIndex
+    champions: dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class Gap:
+    area: AreaView
+    problems: tuple[str, ...]
+
+
+class OwnershipService:
+    """Keeps one in-memory index per process, rebuilt when the map's version changes.
+
+    Every question costs one key look-up (the version token) instead of a scan of the
+    map; the token changes with every import and chat edit, in any process.
+    """
+
+    def __init__(self, settings: OwnershipSettings):
+        self.settings = settings
+        self._snapshot: Snapshot | None = None
+
+    async def snapshot(self, session: AsyncSession) -> Snapshot:
+        """The current map, rebuilt only if it changed since the last call."""
+        version = await repository.map_version(session=session)
+        if self._snapshot is None or self._snapshot.version != version:
+            areas = [view_of(a) for a in await repository.all_areas(session=session)]
+            teams = await repository.all_teams(session=session)
+            self._snapshot = Snapshot(
+                version,
+                MapIndex.build(areas, threshold=self.settings.min_confidence),
+                {t.name: t.security_champion for t in teams},
+            )
+        return self._snapshot
+
+    async def lookup(self, session: AsyncSession, question: str) -> tuple[SearchResult, Snapshot]:
+        snap = await self.snapshot(session)
+        return snap.index.search(question), snap
+
+    # -- edits (security team; the handlers check permission) ----------------------------
+
+    async def _area(self, session: AsyncSession, ref: str) -> Area:
+        """The area named exactly ``ref`` (name or alias, any case); edits never guess."""
+        snap = await self.snapshot(session)
+        view = snap.index.area_by_key(ref)
+        area = await session.get(Area, view.id) if view is not None else None
+        if area is None:
+            raise UserError(
+                f"There is no area called {ref!r}. Use its exact name or an alias "
+                "(see !owners), in quotes if it has spaces."
+            )
+        return area
+
+    async def _change(
+        self, session: AsyncSession, area: Area, column: str, new: Any, actor: str, now: datetime
+    ) -> Any:
+        old = getattr(area, column)
+        setattr(area, column, new)
+        area.updated_at, area.updated_by = now, actor
+        await repository.add_audit(
+            session=session,
+            at=now,
+            actor=actor,
+            source="chat",
+            action="update",
+            kind="area",
+            subject=area.name,
+            field="verified" if column == "last_verified" else column,
+            old=old.isoformat() if isinstance(old, datetime) else old,
+            new=new.isoformat() if isinstance(new, datetime) else new,
+        )
+        await session.flush()
+        await repository.bump_version(session=session, now=now)
+        return old
+
+    async def edit(
+        self, session: AsyncSession, ref: str, column: str, value: Any, *, actor: str, now: datetime
+    ) -> tuple[Area, Any]:
+        """Set one column of the area ``ref``; returns the area and the old value."""
+        area = await self._area(session, ref)
+        if column == "aliases":
+            alias = str(value).strip()
+            other = (await self.snapshot(session)).index.area_by_key(alias)
+            if other is not None:
+                raise UserError(f"{alias!r} already names the area {other.name!r}.")
+            value = [*area.aliases, alias]
+        old = await self._change(session, area, column, value, actor, now)
+        return area, old
+
+    async def remove(self, session: AsyncSession, ref: str, *, actor: str, now: datetime) -> str:
+        area = await self._area(session, ref)
+        name = area.name
+        old = {
+            "name": name,
+            "owners": list(area.owners),
+            "backups": list(area.backups),
+            "team": area.team,
+            "aliases": list(area.aliases),
+        }
+        await repository.delete_area(session=session, area=area)
+        await repository.add_audit(
+            session=session, at=now, actor=actor, source="chat", action="remove",
+            kind="area", subject=name, old=old,
+        )  # fmt: skip
+        await session.flush()
+        await repository.bump_version(session=session, now=now)
+        return name
+
+    async def resolve_name(self, session: AsyncSession, ref: str) -> str | None:
+        """The exact area name ``ref`` refers to (name or alias), if any."""
+        view = (await self.snapshot(session)).index.area_by_key(ref)
+        return view.name if view is not None else None
+
+    async def known_keys(self, session: AsyncSession) -> set[str]:
+        """Every name and alias (as keys), for splitting "<area> <text>" arguments."""
+        return set((await self.snapshot(session)).index.by_key)
+
+    # -- listings --------------------------------------------------------------------
+
+    async def areas(self, session: AsyncSession, team: str | None = None) -> list[AreaView]:
+        snap = await self.snapshot(session)
+        views = [e.area for e in snap.index.entries]
+        if team is not None:
+            views = [v for v in views if v.team is not None and name_key(v.team) == name_key(team)]
+        return sorted(views, key=lambda v: name_key(v.name))
+
+    async def gaps(self, session: AsyncSession, now: datetime) -> list[Gap]:
+        """Areas with no owner, no backup, or not verified within ``stale_after_days``."""
+        stale_before = now - timedelta(days=self.settings.stale_after_days)
+        snap = await self.snapshot(session)
+        found = []
+        for view in await self.areas(session):
+            problems = []
+            if not view.owners:
+                problems.append("no owner")
+            if not view.backups:
+                problems.append("no backup")
+            if view.last_verified is None:
+                problems.append("never verified")
+            elif view.last_verified < stale_before:
+                problems.append(f"last verified {view.last_verified:%Y-%m-%d}")
+            if view.team is not None and not snap.champions.get(view.team):
+                problems.append(f"team {view.team} has no security champion")
+            if problems:
+                found.append(Gap(view, tuple(problems)))
+        return found

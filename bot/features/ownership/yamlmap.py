@@ -1,0 +1,270 @@
+"""The YAML interchange format kept in git: parsing with line numbers, and writing back.
+
+Every problem is reported with the entry (its position and name), the line and the
+field, e.g. ``areas entry 3 "Release signing" (line 12), field 'owners' (line 15): ...``.
+Parsing never touches the database; cross-checks against stored data are the service's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+
+from bot.features.ownership.matching import name_key
+
+_USER_ID = re.compile(r"^@[^:\s]+:[^\s]+$")
+_URL = re.compile(r"^https?://\S+$")
+AREA_FIELDS = "name description aliases owners backups team contact security links verified".split()
+
+
+def _user_ids(values: list[str]) -> list[str]:
+    for value in values:
+        if not _USER_ID.match(value):
+            raise ValueError(f"{value!r} is not a Matrix user id like @name:example.org")
+    return values
+
+
+class AreaSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    aliases: list[str] = Field(default_factory=list)
+    owners: list[str] = Field(default_factory=list)
+    backups: list[str] = Field(default_factory=list)
+    team: str | None = Field(None, max_length=100)
+    contact: str = ""
+    security: StrictBool = False
+    links: list[str] = Field(default_factory=list)
+    verified: date | None = None
+
+    @field_validator("owners", "backups")
+    @classmethod
+    def _ids(cls, value: list[str]) -> list[str]:
+        return _user_ids(value)
+
+    @field_validator("links")
+    @classmethod
+    def _links(cls, value: list[str]) -> list[str]:
+        for link in value:
+            if not _URL.match(link):
+                raise ValueError(f"{link!r} is not an http(s) link")
+        return value
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: list[str]) -> list[str]:
+        if any(not a.strip() for a in value):
+            raise ValueError("an alias is empty")
+        return [a.strip() for a in value]
+
+
+class TeamSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    security_champion: str | None = None
+
+    @field_validator("security_champion")
+    @classmethod
+    def _id(cls, value: str | None) -> str | None:
+        return None if value is None else _user_ids([value])[0]
+
+
+@dataclass
+class ParsedMap:
+    areas: list[AreaSpec] = field(default_factory=list)
+    teams: list[TeamSpec] = field(default_factory=list)
+    # Which areas set "verified" explicitly (absent: keep the stored date).
+    has_verified: set[str] = field(default_factory=set)
+    lines: dict[tuple[str, str], int] = field(default_factory=dict)  # (name_key, field)
+
+
+class MapFileError(Exception):
+    """The file is not a valid map; ``problems`` each name entry, line and field."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+    def __str__(self) -> str:
+        return "\n".join(
+            ["the map file has errors (nothing was changed):"] + [f"  - {p}" for p in self.problems]
+        )
+
+
+def _line(node: yaml.Node | None) -> int:
+    return node.start_mark.line + 1 if node is not None else 0
+
+
+def _fields(node: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(k.value): (k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+
+
+def _where(section: str, i: int, name: object, node: yaml.Node) -> str:
+    label = f' "{name}"' if isinstance(name, str) and name else ""
+    return f"{section} entry {i + 1}{label} (line {_line(node)})"
+
+
+def _field_line(fields: dict[str, tuple[yaml.Node, yaml.Node]], loc: tuple[Any, ...]) -> str:
+    if not loc:
+        return ""
+    key = str(loc[0])
+    if key not in fields:
+        return ""
+    value = fields[key][1]
+    if len(loc) > 1 and isinstance(loc[1], int) and isinstance(value, yaml.SequenceNode):
+        if loc[1] < len(value.value):
+            return f" (line {_line(value.value[loc[1]])})"
+    return f" (line {_line(fields[key][0])})"
+
+
+def _describe(where: str, fields: dict, error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    name = str(loc[0]) if loc else "?"
+    if len(loc) > 1 and isinstance(loc[1], int):
+        name += f" item {loc[1] + 1}"
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        msg = "required field is missing"
+    elif error["type"] == "extra_forbidden":
+        msg = f"unknown field (known: {', '.join(AREA_FIELDS)})"
+    return f"{where}, field '{name}'{_field_line(fields, loc)}: {msg}"
+
+
+# libyaml when available: the pure-Python parser takes a minute on a 10,000-area map.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load(text: str) -> tuple[Any, yaml.Node | None]:
+    """Parse once, keeping the node tree (for line numbers) and the plain data."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
+    return data, root
+
+
+def parse_map(text: str) -> ParsedMap:
+    """Parse and validate a map file.
+
+    Raises:
+        MapFileError: listing every problem found (entry, line, field).
+    """
+    try:
+        data, root = _load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise MapFileError([f"not valid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
+    if data is None:
+        data, root = {}, None
+    if not isinstance(data, dict):
+        raise MapFileError(["the file must be a mapping with 'areas' and 'teams' lists"])
+    top = _fields(root) if root is not None else {}
+    problems = [
+        f"unknown top-level key {key!r} (line {_line(top[key][0])}): use 'areas' and 'teams'"
+        for key in data
+        if key not in ("areas", "teams")
+    ]
+    parsed = ParsedMap()
+    for section in ("teams", "areas"):
+        items = data.get(section) or []
+        node = top[section][1] if section in top else None
+        if not isinstance(items, list) or not isinstance(node, yaml.SequenceNode | None):
+            problems.append(f"'{section}' (line {_line(node)}) must be a list of entries")
+            continue
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            item_node = node.value[i] if node is not None else None
+            fields = _fields(item_node) if item_node is not None else {}
+            name = item.get("name") if isinstance(item, dict) else None
+            where = _where(section, i, name, item_node)
+            if not isinstance(item, dict):
+                problems.append(f"{where}: must be a mapping of fields")
+                continue
+            model = AreaSpec if section == "areas" else TeamSpec
+            try:
+                spec = model.model_validate(item)
+            except ValidationError as exc:
+                problems += [_describe(where, fields, e) for e in exc.errors(include_url=False)]
+                continue
+            key = name_key(spec.name)
+            if key in seen:
+                problems.append(
+                    f"{where}, field 'name'{_field_line(fields, ('name',))}: "
+                    f"duplicate of entry {seen[key] + 1}"
+                )
+                continue
+            seen[key] = i
+            if isinstance(spec, AreaSpec):
+                parsed.areas.append(spec)
+                if "verified" in item:
+                    parsed.has_verified.add(key)
+                for fname, (knode, _) in fields.items():
+                    parsed.lines[(key, fname)] = _line(knode)
+                parsed.lines[(key, "")] = _line(item_node)
+            else:
+                parsed.teams.append(spec)
+    problems += _alias_conflicts(parsed)
+    if problems:
+        raise MapFileError(problems)
+    return parsed
+
+
+def _alias_conflicts(parsed: ParsedMap) -> list[str]:
+    """An alias may not be another area's name or alias: a question must have one answer."""
+    problems = []
+    owner: dict[str, str] = {name_key(a.name): a.name for a in parsed.areas}
+    for area in parsed.areas:
+        entry_line = parsed.lines.get((name_key(area.name), ""))
+        for alias in area.aliases:
+            key = name_key(alias)
+            other = owner.get(key)
+            if other is not None and name_key(other) != name_key(area.name):
+                line = parsed.lines.get((name_key(area.name), "aliases"), 0)
+                problems.append(
+                    f'areas entry "{area.name}" (line {entry_line})'
+                    f", field 'aliases' (line {line}): {alias!r} already names {other!r}"
+                )
+            else:
+                owner[key] = area.name
+    return problems
+
+
+def area_document(area: Any) -> dict[str, Any]:
+    """One area (an Area row or AreaView) in the file's shape and key order."""
+    verified = area.last_verified.date() if area.last_verified is not None else None
+    return {
+        "name": area.name,
+        "description": area.description,
+        "aliases": list(area.aliases),
+        "owners": list(area.owners),
+        "backups": list(area.backups),
+        "team": area.team,
+        "contact": area.contact,
+        "security": bool(area.security),
+        "links": list(area.links),
+        "verified": verified,
+    }
+
+
+def dump_map(areas: list[Any], teams: list[Any]) -> str:
+    """The map as YAML: areas and teams sorted by name, so exports diff cleanly in git."""
+    doc = {
+        "areas": [area_document(a) for a in sorted(areas, key=lambda a: name_key(a.name))],
+        "teams": [
+            {"name": t.name, "security_champion": t.security_champion}
+            for t in sorted(teams, key=lambda t: name_key(t.name))
+        ],
+    }
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
