@@ -117,8 +117,9 @@ def test_dockerfile_is_multi_stage_with_tagged_bases(instructions: list[Instruct
     bases = [split_flags(i.args)[1][0] for i in instructions if i.keyword == "FROM"]
     assert len(bases) >= 2, "expected a builder stage and a runtime stage"
     for base in bases:
-        _, _, tag = base.rpartition(":")
-        assert tag and "/" not in tag and tag != "latest", f"pin the base image by tag: {base}"
+        _, colon, tag = base.rpartition(":")
+        pinned = colon and tag and "/" not in tag and tag != "latest"
+        assert pinned, f"pin the base image by tag: {base}"
 
 
 def test_dockerfile_copy_sources_exist(instructions: list[Instruction]) -> None:
