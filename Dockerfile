@@ -40,14 +40,14 @@ COPY config/config.example.yaml config/playbooks.yaml config/tips.yaml /app/defa
 RUN mkdir -p /app/config /app/data/store \
     && chown -R 10001:10001 /app/data
 
-# Environment wins over config.yaml (bot/config.py), so these are the effective values
-# unless overridden with `docker run -e` (docs/docker.md lists them).
+# Environment wins over config.yaml (bot/config.py), so only what must differ in a
+# container is set here. database.url and matrix.store_path keep their relative defaults
+# (data/helpdesk.db, data/store), which resolve to the /app/data volume from WORKDIR /app,
+# and stay overridable in config.yaml.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HELPDESK_CONFIG=/app/config/config.yaml \
-    HELPDESK_DATABASE__URL=sqlite+aiosqlite:////app/data/helpdesk.db \
-    HELPDESK_MATRIX__STORE_PATH=/app/data/store \
     HELPDESK_WEB__HOST=0.0.0.0 \
     HELPDESK_WEB__PORT=8080 \
     HELPDESK_INCIDENTS__PLAYBOOKS_FILE=/app/defaults/playbooks.yaml \

@@ -220,11 +220,21 @@ def test_dockerfile_env_values_validate(
             "password": "x",
         },
         rooms={"helpdesk": "#h:example.org", "triage": "#t:example.org"},
-        # What the example config says; the image's environment must win over it.
-        database={"url": "sqlite+aiosqlite:///data/helpdesk.db"},
+        web={"host": "127.0.0.1", "port": 9999},
     )
-    assert settings.database.url == env["HELPDESK_DATABASE__URL"]
-    assert str(settings.matrix.store_path).startswith("/app/data")
+    # The image's environment wins over the file where the container needs it to...
+    assert settings.web.host == "0.0.0.0" and settings.web.port == 8080
+    # ...and leaves the data paths relative, so they land in the /app/data volume.
+    workdir = [ins.args for ins in instructions if ins.keyword == "WORKDIR"][-1]
+    assert workdir == "/app"
+    assert "/app/data" in {
+        v.strip('"[] ')
+        for ins in instructions
+        if ins.keyword == "VOLUME"
+        for v in ins.args.split(",")
+    }
+    assert not settings.matrix.store_path.is_absolute()
+    assert settings.database.url.startswith("sqlite+aiosqlite:///data/")
     copied = {
         str(Path(words[-1]) / Path(source).name)
         for ins in instructions
