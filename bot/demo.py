@@ -135,7 +135,28 @@ def prepare(demo_dir: Path, port: int, web_port: int) -> tuple[LocalSynapse, Pat
     config_path = demo_dir / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     config_path.chmod(0o600)
+    marker = demo_dir / ".map-imported"
+    if not marker.exists():
+        asyncio.run(_import_example_map(config_path))
+        marker.touch()
     return hs, config_path, passwords
+
+
+async def _import_example_map(config_path: Path) -> None:
+    """Load the shipped responsibilities map, so "who handles phishing?" works at once."""
+    from bot.clock import system_clock
+    from bot.features.ownership.importer import import_map
+    from bot.storage import Database, migrate
+
+    settings = load_config(config_path)
+    await migrate.upgrade(settings.database.url)
+    db = Database(settings.database.url)
+    try:
+        text = (ROOT / "config" / "responsibilities.yaml").read_text(encoding="utf-8")
+        async with db.sessions.begin() as session:
+            await import_map(session, text, actor="demo", now=system_clock())
+    finally:
+        await db.close()
 
 
 def run_demo(demo_dir: str, *, port: int = 8008, web_port: int = 8080) -> int:

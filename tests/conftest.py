@@ -148,3 +148,16 @@ async def db(db_url: str) -> AsyncIterator[Database]:
     database = Database(db_url)
     yield database
     await database.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly when the PostgreSQL half of the database tests did not run."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any("PostgreSQL not reachable" in str(getattr(r, "longrepr", "")) for r in skipped):
+        terminalreporter.write_line(
+            "NOTE: PostgreSQL tests were SKIPPED (no PostgreSQL reachable). To run them, start "
+            "PostgreSQL and set HELPDESK_TEST_POSTGRES_URL=postgresql+asyncpg://USER@HOST:PORT/"
+            "postgres (default tried: postgres@127.0.0.1:5432).",
+            yellow=True,
+            bold=True,
+        )
