@@ -33,14 +33,6 @@ def write(tmp_path: Path, data: dict[str, Any] | str, name: str = "config.yaml")
     return path
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No HELPDESK_* variable of the developer's shell may leak into these tests."""
-    for key in list(os.environ):
-        if key.upper().startswith("HELPDESK_"):
-            monkeypatch.delenv(key)
-
-
 def problems_of(path: Path) -> str:
     with pytest.raises(ConfigError) as info:
         load_config(path)
@@ -61,7 +53,9 @@ def test_config_env_config_path_is_used(tmp_path: Path, monkeypatch: pytest.Monk
     assert load_config(None).matrix.user_id == "@helpdesk:example.org"
 
 
-def test_config_env_overrides_win_over_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_env_overrides_win_over_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = minimal()
     data["database"] = {"url": "sqlite+aiosqlite:///from-file.db"}
     data["security_team"] = ["@file:example.org"]
