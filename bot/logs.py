@@ -31,12 +31,25 @@ class RedactSecrets(logging.Filter):
         if not _SECRETS:
             return True
         message = record.getMessage()
-        cleaned = message
-        for secret in _SECRETS:
-            cleaned = cleaned.replace(secret, REDACTED)
+        cleaned = _redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        # Exception text (e.g. a request URL carrying an access token) is formatted by the
+        # handler after this filter; format it now and cache the redacted text, which
+        # formatters use instead of formatting the exception again.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = _redact(record.stack_info)
         return True
+
+
+def _redact(text: str) -> str:
+    for secret in _SECRETS:
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -47,8 +60,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:  # already redacted by RedactSecrets
+            data["exc"] = record.exc_text
         return json.dumps(data, ensure_ascii=False)
 
 

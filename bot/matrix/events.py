@@ -16,9 +16,14 @@ def event_time(event: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(int(event.get("origin_server_ts", 0)) / 1000, UTC)
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (senders control content)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _mentions(content: dict[str, Any], bot_user_id: str) -> bool:
-    mentions = content.get("m.mentions")
-    if isinstance(mentions, dict) and bot_user_id in (mentions.get("user_ids") or []):
+    user_ids = _object(content.get("m.mentions")).get("user_ids")
+    if isinstance(user_ids, list) and bot_user_id in user_ids:
         return True
     formatted = content.get("formatted_body")
     return isinstance(formatted, str) and f"matrix.to/#/{bot_user_id}" in formatted
@@ -39,10 +44,10 @@ def to_message(
     body = content.get("body")
     if not isinstance(body, str) or not body.strip():
         return None
-    relates = content.get("m.relates_to") if isinstance(content.get("m.relates_to"), dict) else {}
+    relates = _object(content.get("m.relates_to"))
     if relates.get("rel_type") == "m.replace":
         return None
-    in_reply_to = (relates.get("m.in_reply_to") or {}).get("event_id")
+    in_reply_to = _object(relates.get("m.in_reply_to")).get("event_id")
     thread_root = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
     if thread_root and relates.get("is_falling_back", True):
         in_reply_to = None  # the "reply" is only the thread fallback, not a real reply
@@ -67,15 +72,16 @@ def to_reaction(
     """A :class:`Reaction` for someone's ``m.reaction``, else None."""
     if event.get("type") != "m.reaction" or event.get("sender") == bot_user_id:
         return None
-    relates = (event.get("content") or {}).get("m.relates_to") or {}
-    if relates.get("rel_type") != "m.annotation" or not relates.get("event_id"):
+    relates = _object(_object(event.get("content")).get("m.relates_to"))
+    target = relates.get("event_id")
+    if relates.get("rel_type") != "m.annotation" or not isinstance(target, str) or not target:
         return None
     return Reaction(
         event_id=str(event["event_id"]),
         room_id=room_id,
         sender=str(event["sender"]),
         key=str(relates.get("key", "")),
-        target_event_id=str(relates["event_id"]),
+        target_event_id=target,
         timestamp=event_time(event),
         room_kind=room_kind,
     )
@@ -85,5 +91,5 @@ def own_membership(event: dict[str, Any], bot_user_id: str) -> str | None:
     """The bot's membership if ``event`` is its own ``m.room.member`` event."""
     if event.get("type") != "m.room.member" or event.get("state_key") != bot_user_id:
         return None
-    membership = (event.get("content") or {}).get("membership")
+    membership = _object(event.get("content")).get("membership")
     return membership if isinstance(membership, str) else None
