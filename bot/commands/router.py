@@ -233,7 +233,7 @@ class Router:
         route = self.route(msg)
         try:
             async with self.services.db.sessions.begin() as session:
-                await self._claim(session, msg)
+                await self._claim(session, msg.event_id, msg.room_id)
                 ctx = self._context(msg, route, session)
                 reply = await self._run(ctx, route)
                 await self._queue(session, msg, reply, ctx.outbound)
@@ -261,20 +261,23 @@ class Router:
             )
             outcome = "error"
         async with self.services.db.sessions.begin() as session:
-            await self._claim(session, msg)
+            await self._claim(session, msg.event_id, msg.room_id)
             await self._queue(session, msg, reply, [])
         return outcome
 
-    async def _claim(self, session: AsyncSession, msg: IncomingMessage) -> None:
+    async def _claim(self, session: AsyncSession, event_id: str, room_id: str) -> None:
+        """Record ``event_id`` as handled in this transaction; the unique key is the claim.
+
+        A concurrent replica inserting the same id waits for this transaction and then
+        fails, so only one of them ever handles an event.
+        """
         session.add(
-            HandledEvent(
-                event_id=msg.event_id, room_id=msg.room_id, handled_at=self.services.clock()
-            )
+            HandledEvent(event_id=event_id, room_id=room_id, handled_at=self.services.clock())
         )
         try:
             await session.flush()
         except IntegrityError:
-            raise AlreadyHandled(msg.event_id) from None
+            raise AlreadyHandled(event_id) from None
 
     def _context(
         self, msg: IncomingMessage, route: Route | None, session: AsyncSession
@@ -365,10 +368,16 @@ class Router:
                     ),
                     source_event_id=msg.event_id,
                 )
+        await self._queue_outbound(session, msg.event_id, outbound)
+
+    async def _queue_outbound(
+        self, session: AsyncSession, source_event_id: str, outbound: list[Outbound]
+    ) -> None:
+        """Queue a handler's further messages, keyed by the event that caused them."""
         for seq, out in enumerate(outbound, start=1):
-            await outbox.add(
+            await self.services.outbox.add(
                 session,
-                txn_key=msg.event_id,
+                txn_key=source_event_id,
                 seq=seq,
                 room_id=out.room_id,
                 dm_user_id=out.dm_user_id,
@@ -379,7 +388,7 @@ class Router:
                     in_reply_to=out.in_reply_to,
                     mentions=out.mentions,
                 ),
-                source_event_id=msg.event_id,
+                source_event_id=source_event_id,
             )
 
     async def handle_reaction(self, reaction: Reaction) -> bool:
@@ -388,36 +397,14 @@ class Router:
             return False
         try:
             async with self.services.db.sessions.begin() as session:
-                session.add(
-                    HandledEvent(
-                        event_id=reaction.event_id,
-                        room_id=reaction.room_id,
-                        handled_at=self.services.clock(),
-                    )
-                )
                 try:
-                    await session.flush()
-                except IntegrityError:
+                    await self._claim(session, reaction.event_id, reaction.room_id)
+                except AlreadyHandled:
                     return False
                 outbound: list[Outbound] = []
                 for handler in self._reaction_handlers:
                     outbound.extend(await handler(reaction, session, self.services) or [])
-                for seq, out in enumerate(outbound, start=1):
-                    await self.services.outbox.add(
-                        session,
-                        txn_key=reaction.event_id,
-                        seq=seq,
-                        room_id=out.room_id,
-                        dm_user_id=out.dm_user_id,
-                        content=message_content(
-                            out.text,
-                            out.html,
-                            notice=out.notice,
-                            in_reply_to=out.in_reply_to,
-                            mentions=out.mentions,
-                        ),
-                        source_event_id=reaction.event_id,
-                    )
+                await self._queue_outbound(session, reaction.event_id, outbound)
         except Exception as exc:
             if _is_database_error(exc):
                 raise
