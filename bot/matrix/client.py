@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import ClientConnectionError
@@ -77,7 +78,7 @@ class MatrixBot:
         self._sync_task: asyncio.Task[Any] | None = None
         self._last_join_attempt = -JOIN_RETRY_SECONDS
         self._joined_config_rooms = False
-        self._dm_cache: dict[str, bool] = {}
+        self._ready_fired = False
         self.on_ready: list[Callable[[], Awaitable[None]]] = []
 
     # -- directory (used for the security team and DM detection) ------------------
@@ -245,12 +246,13 @@ class MatrixBot:
             if info.timeline.limited and since is not None and info.timeline.prev_batch:
                 events = await self._backfill(room_id, info.timeline.prev_batch, since) + events
             state = [e.source for e in info.state]
+            # Event timestamps are the homeserver's wall clock, so compare with the wall
+            # clock, never with the injected (possibly simulated) one.
             joined_at = await room_store.joined_at(
-                self.services.db, room_id, state + events, self.bot_user_id, self.services.clock()
+                self.services.db, room_id, state + events, self.bot_user_id, datetime.now(UTC)
             )
             await self._handle_events(room_id, events, joined_at)
         for room_id in response.rooms.leave:
-            self._dm_cache.pop(room_id, None)
             if room_id in (self.services.rooms.helpdesk, self.services.rooms.triage):
                 log.error("the bot is no longer in configured room %s", room_id)
                 self._joined_config_rooms = False
@@ -344,6 +346,8 @@ class MatrixBot:
                     getattr(response, "message", response),
                 )
         self._joined_config_rooms = ok
-        if ok:
+        if ok and not self._ready_fired:
+            # Once per process: a rejoin after a kick must not start schedules twice.
+            self._ready_fired = True
             for callback in self.on_ready:
                 await callback()
