@@ -9,10 +9,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.config import ConfigError
+from bot.config import ConfigError, resolve_data_file
 
 # The project root, where the shipped config/playbooks.yaml lives.
-_ROOT = Path(__file__).resolve().parents[3]
 
 
 class _TypeModel(BaseModel):
@@ -83,20 +82,13 @@ class Playbooks:
         return [f"{i}. {t.name} ({t.key})" for i, t in enumerate(self.types, start=1)]
 
 
-def resolve_path(path: Path) -> Path:
-    """``path`` as given, else relative to the project root (the shipped file)."""
-    if path.is_absolute() or path.exists():
-        return path
-    return _ROOT / path
-
-
 def load_playbooks(path: Path) -> Playbooks:
     """Read and validate the playbooks file.
 
     Raises:
         ConfigError: the file is missing or invalid (each problem named).
     """
-    resolved = resolve_path(path)
+    resolved = resolve_data_file(path)
     try:
         data = yaml.safe_load(resolved.read_text(encoding="utf-8"))
     except OSError as exc:

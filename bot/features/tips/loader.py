@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from bot.config import resolve_data_file
 from bot.features.tips.campaigns import Campaign, Tip
 
 MAX_TITLE = 120
@@ -293,6 +294,7 @@ def load_campaigns(path: Path) -> list[Campaign]:
     Raises:
         CampaignFileError: the file is missing, unreadable or has problems.
     """
+    path = resolve_data_file(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
