@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.config import ConfigError, resolve_data_file
+from bot.config import ConfigError
+from bot.paths import resolve_data_file
 
 # The project root, where the shipped config/playbooks.yaml lives.
 

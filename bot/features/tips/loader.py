@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from bot.config import resolve_data_file
 from bot.features.tips.campaigns import Campaign, Tip
+from bot.paths import resolve_data_file
 
 MAX_TITLE = 120
 MAX_BODY = 2000
