@@ -136,3 +136,46 @@ async def test_bot_sigterm_shuts_down_cleanly_and_keeps_secrets_out_of_logs(
         assert "reusing stored session" in bot.logs()
     finally:
         bot.kill()
+
+
+async def test_bot_logs_in_with_an_access_token(world: BotWorld) -> None:
+    login = await asyncio.to_thread(
+        world.hs.register, world.bot_user_id[1:].split(":")[0], world.bot_password
+    )
+    config = world.config()
+    del config["matrix"]["password"]
+    config["matrix"]["access_token"] = login["access_token"]
+    from bot.config import Settings
+
+    bot = InProcessBot(Settings(**config))
+    await bot.start()
+    try:
+        await wait_joined(world, world.helpdesk)
+        alice = await world.user("alice")
+        question = await alice.send(world.helpdesk, "!ping")
+        assert await alice.wait_for(is_reply_from(world.bot_user_id, question), 20)
+        assert bot.app.matrix.client.device_id == login["device_id"]
+    finally:
+        await bot.stop()
+
+
+async def test_bot_accepts_invites_only_from_allowed_servers(world: BotWorld) -> None:
+    bot = InProcessBot(world.settings(matrix={"allowed_servers": ["partner.example.org"]}))
+    await bot.start()
+    try:
+        await wait_joined(world, world.helpdesk)  # configured rooms are joined regardless
+        alice = await world.user("alice")
+        dm = await alice.create_dm(world.bot_user_id)
+        for _ in range(100):  # the invite is declined: the bot leaves (rejects) it
+            state = await alice.request(
+                "GET",
+                f"/_matrix/client/v3/rooms/{dm}/state/m.room.member/{world.bot_user_id}",
+            )
+            if state.get("membership") == "leave":
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the invite from a server not allowed was not declined")
+        assert world.bot_user_id not in await alice.joined_members(dm)
+    finally:
+        await bot.stop()
