@@ -124,6 +124,7 @@ def prepare(demo_dir: Path, port: int, web_port: int) -> tuple[LocalSynapse, Pat
             "triage": f"#security-triage:{server}",
         },
         "security_team": [f"@seclead:{server}"],
+        "ownership": {"fallback_contact": f"the security team (@seclead:{server})"},
         "database": {"url": f"sqlite+aiosqlite:///{demo_dir / 'helpdesk.db'}"},
         "web": {"host": "127.0.0.1", "port": web_port},
         "incidents": {

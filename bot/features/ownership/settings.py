@@ -9,7 +9,7 @@ class OwnershipSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Where unknown things are routed: never a guess, always the security team.
-    fallback_contact: str = "the security team (ask in the triage room or file !ticket)"
+    fallback_contact: str = "the security team"
     stale_after_days: int = Field(180, ge=1)
     # Minimum match score (0-100) to name an owner; below it the bot answers with the
     # fallback. Lowering it trades "no owner found" for wrong owners: keep it >= 60.
