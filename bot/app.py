@@ -7,12 +7,14 @@ import contextlib
 import logging
 import signal
 import socket
+from datetime import timedelta
 
 from bot.clock import Clock, system_clock
 from bot.commands import builtin
 from bot.commands.router import Router
 from bot.config import Settings
 from bot.features import all_features
+from bot.maintenance import prune
 from bot.matrix.client import MatrixBot
 from bot.matrix.session import LoginFailed
 from bot.metrics import Metrics
@@ -89,6 +91,12 @@ class App:
             self.outbox.run(self.matrix.transport), name="outbox"
         )
         self._sync_task = asyncio.create_task(self.matrix.run(), name="sync")
+        retention = timedelta(days=self.settings.bot.handled_retention_days)
+
+        async def housekeeping() -> None:
+            await prune(self.db, now=self.services.clock(), retention=retention)
+
+        self.scheduler.every(timedelta(hours=6), housekeeping, "housekeeping")
 
     async def wait(self) -> None:
         """Until the sync loop ends (after :meth:`stop`)."""
