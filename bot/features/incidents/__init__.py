@@ -30,7 +30,9 @@ async def _on_ready(services: Services) -> None:
         await expire_intakes(services)
 
     services.scheduler.every(
-        services.settings.incidents.escalation_check_interval, check, "incidents-escalation"
+        services.settings.incidents.escalation_check_interval,
+        check,
+        "incidents-escalation-and-expiry",
     )
 
 

@@ -84,21 +84,6 @@ def thanks_text(
     return plain, html
 
 
-def done_text(number: int, paged: list[str]) -> tuple[str, str]:
-    """The end of a guided intake whose incident was filed at the type question."""
-    ref = service.ref(number)
-    plain = f"Thank you, that's everything: your answers are in {ref} and the team has them."
-    html = f"<p>Thank you, that's everything: your answers are in <strong>{ref}</strong>"
-    html += " and the team has them."
-    if paged:
-        plain += " Because of the severity, I have also paged the on-call responder "
-        plain += ", ".join(paged) + " (by direct message)."
-        html += " Because of the severity, I have also paged the on-call responder "
-        html += ", ".join(pill(u) for u in paged) + " (by direct message)."
-    plain += " They will contact you here; keep this chat open."
-    return plain, html + " They will contact you here; keep this chat open.</p>"
-
-
 class Intake:
     """The ``!incident`` command and the DM conversation that follows it."""
 
@@ -274,7 +259,7 @@ class Intake:
         await intake_incident.end_intake(
             ctx.services, ctx.session, incident, "completed", now=ctx.now, paged=paged
         )
-        return Reply(*done_text(incident.id, paged))
+        return Reply(*intake_incident.done_text(incident.id, paged))
 
     async def _cancel(self, ctx: CommandContext, number: int | None) -> Reply:
         await repo.delete_intake(ctx.session, user_id=ctx.sender)

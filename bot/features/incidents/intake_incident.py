@@ -142,6 +142,21 @@ async def end_intake(
     )
 
 
+def done_text(number: int, paged: list[str]) -> tuple[str, str]:
+    """The end of a guided intake whose incident was filed at the type question."""
+    ref = service.ref(number)
+    plain = f"Thank you, that's everything: your answers are in {ref} and the team has them."
+    html = f"<p>Thank you, that's everything: your answers are in <strong>{ref}</strong>"
+    html += " and the team has them."
+    if paged:
+        plain += " Because of the severity, I have also paged the on-call responder "
+        plain += ", ".join(paged) + " (by direct message)."
+        html += " Because of the severity, I have also paged the on-call responder "
+        html += ", ".join(pill(u) for u in paged) + " (by direct message)."
+    plain += " They will contact you here; keep this chat open."
+    return plain, html + " They will contact you here; keep this chat open.</p>"
+
+
 def expired_text(number: int, minutes: int) -> str:
     """What the reporter is told when their intake timed out after the incident was filed."""
     ref = service.ref(number)
