@@ -72,18 +72,25 @@ async def test_incidents_guided_intake_pages_and_exports(world: BotWorld) -> Non
     try:
         dm = await open_dm(alice, world)
         await ask(alice, world, dm, "!incident", "What kind of incident")
-        # The first steps arrive in the answer to the type, before the intake ends.
-        await ask(alice, world, dm, "lost laptop", "Wipe it remotely")
+        # The type alone: first steps, INC number and who was alerted come back at once...
+        steps = await ask(alice, world, dm, "lost laptop", "Wipe it remotely")
+        assert "INC-1" in text_of(steps) and oncall.user_id in text_of(steps)
+        assert "What happened?" in text_of(steps)
+        # ...and the team is already alerted, before any other answer is given.
+        post = await expect(world.lead, world, world.triage, "New incident INC-1")
+        assert oncall.user_id in text_of(post) and SECRET not in text_of(post)
+        page = await expect(oncall, world, None, "You are on call")
+        assert "!ack INC-1" in text_of(page)
+
         await ask(alice, world, dm, SECRET, "When did it happen")
         await ask(alice, world, dm, "skip", "What is affected")
         await ask(alice, world, dm, "work laptop with ssh keys", "How bad")
-        thanks = await ask(alice, world, dm, "high", "INC-1")
-        assert "nobody will blame you" in text_of(thanks) and oncall.user_id in text_of(thanks)
-
-        post = await expect(world.lead, world, world.triage, "New incident INC-1")
-        assert SECRET in text_of(post) and oncall.user_id in text_of(post)
-        page = await expect(oncall, world, None, "You are on call")
-        assert "!ack INC-1" in text_of(page)
+        done = await ask(alice, world, dm, "high", "that's everything")
+        assert "INC-1" in text_of(done)
+        # The answers reach the team in the thread of the incident post.
+        update = await expect(world.lead, world, world.triage, "answered every question")
+        assert SECRET in text_of(update)
+        assert update["content"]["m.relates_to"]["event_id"] == post["event_id"]
 
         # A thread reply to the post, pinned with 📌, lands in the timeline.
         relates = {
@@ -116,12 +123,19 @@ async def test_incidents_intake_survives_restart_and_cancel(world: BotWorld) -> 
         dm = await open_dm(alice, world)
         await ask(alice, world, dm, "!incident", "What kind of incident")
         await ask(alice, world, dm, "phishing", "Do not click anything else")
+        await expect(world.lead, world, world.triage, "New incident INC-1")  # filed already
     finally:
         await bot.stop()
     bot = await start_bot(world, team=[])
     try:
         await ask(alice, world, dm, "I typed my password on a fake page", "When did it happen")
-        await ask(alice, world, dm, "cancel", "nothing was filed")
+        # Cancel after the type: the questions stop, the incident stays, the reporter is told.
+        stopped = await ask(alice, world, dm, "cancel", "already know")
+        assert "INC-1" in text_of(stopped)
+        await expect(world.lead, world, world.triage, "cancelled the intake")
+        shown = await ask(world.lead, world, world.triage, "!show INC-1", "Timeline")
+        assert "Reporter cancelled the intake" in text_of(shown)
+        assert "fake page" in text_of(shown)  # the answer given before the restart is kept
         await ask(alice, world, dm, "!incident", "What kind of incident")  # a fresh start
     finally:
         await bot.stop()

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from bot.commands.context import RoomKind
+from bot.commands import builtin
+from bot.commands.context import IncomingMessage, RoomKind
+from bot.commands.router import Router
 from bot.config import ConfigError
+from bot.features import incidents
 from bot.features.incidents import repository as repo
 from bot.features.incidents.escalation import escalate_due
+from bot.features.incidents.intake_incident import expire_intakes
 from bot.features.incidents.models import Incident, IncidentIntake
 from bot.features.incidents.playbooks import load_playbooks
 from tests.incidents.conftest import (
     ALICE,
     BACKUP,
+    DM,
     HELPDESK,
     LEAD,
     PRIMARY,
@@ -34,64 +40,207 @@ async def incidents_in(h: Harness) -> list[Incident]:
         return list(await session.scalars(select(Incident).order_by(Incident.id)))
 
 
-async def guided(h: Harness, severity: str = "high") -> str:
+async def guided(h: Harness, severity: str = "high", kind: str = "lost my laptop") -> str:
     await h.say("!incident")
-    await h.say("lost my laptop")
+    await h.say(kind)
     await h.say("Left it on the train")
     await h.say("skip")
     await h.say("work laptop with ssh keys")
     return await h.say(severity)
 
 
-async def test_incidents_guided_intake_gives_first_steps_then_pages(harness: Harness) -> None:
+async def timeline(h: Harness, number: int = 1) -> list[tuple[str, str]]:
+    async with h.services.db.sessions() as session:
+        return [(e.kind, e.text) for e in await repo.timeline(session, incident_id=number)]
+
+
+async def test_incidents_guided_intake_files_and_pages_at_the_type(harness: Harness) -> None:
     h = harness
     first = await h.say("!incident")
     assert "What kind of incident" in first and "Lost or stolen device" in first
+    assert await incidents_in(h) == [] and await h.to_room(TRIAGE) == []
     after_type = await h.say("2")
-    assert "Wipe it remotely" in after_type  # first steps the moment the type is known
-    assert "What happened?" in after_type
+    # The moment the type is known: first steps, the INC number, who was alerted...
+    assert "Wipe it remotely" in after_type and "What happened?" in after_type
+    assert "INC-1" in after_type and "nobody will blame you" in after_type
+    assert PRIMARY in after_type
+    # ...and the team already has it: triage post, on-call paged (lost device is urgent).
+    [incident] = await incidents_in(h)
+    assert (incident.status, incident.summary, incident.paged_at) == ("reported", "", START)
+    [post] = await h.to_room(TRIAGE)
+    assert "New incident INC-1" in post and "details follow" in post and PRIMARY in post
+    [page] = await h.to_dm(PRIMARY)
+    assert "You are on call" in page and "!ack INC-1" in page and "still answering" in page
+    async with h.services.db.sessions() as session:
+        intake = await session.get(IncidentIntake, ALICE)
+        assert intake is not None and intake.incident_id == 1
+    await h.mark_sent()  # the post is out: the end-of-intake update threads on it
+
     assert "When did it happen" in await h.say("Left it on the train")
+    assert (await incidents_in(h))[0].summary == "Left it on the train"  # added at once
     assert "What is affected" in await h.say("skip")
     assert "How bad" in await h.say("work laptop with ssh keys")
-    thanks = await h.say("critical")
-    assert "INC-1" in thanks and "nobody will blame you" in thanks and PRIMARY in thanks
+    assert len(await h.to_room(TRIAGE)) == 1  # no message per answer
+    done = await h.say("critical")
+    assert "INC-1" in done and "that's everything" in done
     [incident] = await incidents_in(h)
     assert (incident.type_key, incident.severity, incident.occurred) == ("device", "critical", None)
     assert incident.affected == "work laptop with ssh keys"
-    [post] = await h.to_room(TRIAGE)
-    assert "INC-1" in post and "Left it on the train" in post and PRIMARY in post
-    [page] = await h.to_dm(PRIMARY)
-    assert "You are on call" in page and "!ack INC-1" in page
+    rows = [r for r in await h.outbox() if r.room_id == TRIAGE]
+    update = rows[-1].content
+    assert update["body"].startswith("📝 INC-1") and "Left it on the train" in update["body"]
+    assert update["m.relates_to"]["event_id"] == f"$sent-{rows[0].id}"
+    assert len(await h.to_dm(PRIMARY)) == 1  # paged once
     async with h.services.db.sessions() as session:
         assert await session.get(IncidentIntake, ALICE) is None
-        kinds = [e.kind for e in await repo.timeline(session, incident_id=1)]
-    assert kinds == ["reported", "paged"]
+    assert [kind for kind, _ in await timeline(h)] == [
+        "reported", "paged", "answer", "answer", "answer", "severity", "intake"
+    ]  # fmt: skip
+
+
+async def test_incidents_severity_answer_pages_if_not_paged_yet(harness: Harness) -> None:
+    h = harness
+    await h.say("!incident")
+    assert "INC-1" in await h.say("phishing")
+    assert len(await h.to_room(TRIAGE)) == 1
+    assert await h.to_dm(PRIMARY) == []  # phishing is not urgent: no page yet
+    await h.say(SECRET)
+    await h.say("skip")
+    await h.say("skip")
+    done = await h.say("high")
+    assert PRIMARY in done and "paged" in done
+    [page] = await h.to_dm(PRIMARY)
+    assert SECRET in page  # by now the on-call gets the reporter's words
+    update = [r for r in await h.outbox() if r.room_id == TRIAGE][-1].content
+    assert PRIMARY in update["m.mentions"]["user_ids"] and "Paging on-call" in update["body"]
 
 
 async def test_incidents_low_severity_posts_without_paging(harness: Harness) -> None:
-    await guided(harness, severity="low")
-    assert len(await harness.to_room(TRIAGE)) == 1
+    await guided(harness, severity="low", kind="phishing")
+    assert len(await harness.to_room(TRIAGE)) == 2  # the post and the end-of-intake update
     assert await harness.to_dm(PRIMARY) == []
     [incident] = await incidents_in(harness)
-    assert incident.paged_at is None
+    assert incident.paged_at is None and incident.severity == "low"
 
 
-async def test_incidents_cancel_files_nothing(harness: Harness) -> None:
+async def test_incidents_cancel_before_the_type_files_nothing(harness: Harness) -> None:
     await harness.say("!incident")
-    await harness.say("phishing")
     assert "nothing was filed" in await harness.say("cancel")
-    assert await incidents_in(harness) == []
+    assert await incidents_in(harness) == [] and await harness.to_room(TRIAGE) == []
     async with harness.services.db.sessions() as session:
         assert await session.get(IncidentIntake, ALICE) is None
     assert "don't know" in await harness.say("phishing")  # no longer an intake answer
 
 
-async def test_incidents_intake_expires(harness: Harness) -> None:
+async def test_incidents_cancel_after_the_type_keeps_the_incident(harness: Harness) -> None:
+    h = harness
+    await h.say("!incident")
+    await h.say("lost laptop")
+    await h.say(SECRET)
+    reply = await h.say("cancel")
+    assert "INC-1" in reply and "already know" in reply and "nothing was filed" not in reply
+    [incident] = await incidents_in(h)
+    assert incident.status == "reported" and incident.summary == SECRET
+    assert ("intake", "Reporter cancelled the intake") in await timeline(h)
+    _post, update = await h.to_room(TRIAGE)
+    assert "cancelled the intake" in update and SECRET in update
+    assert len(await h.to_dm(PRIMARY)) == 1
+    async with h.services.db.sessions() as session:
+        assert await session.get(IncidentIntake, ALICE) is None
+    assert "don't know" in await h.say("skip")  # the intake is over
+
+
+async def test_incidents_intake_expires_before_the_type(harness: Harness) -> None:
     await harness.say("!incident")
     harness.clock.advance(timedelta(minutes=31))
-    assert "timed out" in await harness.say("phishing")
+    assert await expire_intakes(harness.services) == 0  # nothing filed: nothing to tell
+    assert "nothing was filed" in await harness.say("phishing")
     async with harness.services.db.sessions() as session:
         assert await session.get(IncidentIntake, ALICE) is None
+
+
+async def test_incidents_intake_expiry_keeps_the_incident(harness: Harness) -> None:
+    h = harness
+    await h.say("!incident")
+    await h.say("phishing")
+    await h.say(SECRET)
+    h.clock.advance(timedelta(minutes=29))
+    assert await expire_intakes(h.services) == 0
+    h.clock.advance(timedelta(minutes=2))
+    assert await expire_intakes(h.services) == 1
+    assert await expire_intakes(h.services) == 0  # once
+    [dm] = [b for b in await h.to_dm(ALICE) if "stopped asking" in b]
+    assert "INC-1" in dm and "already has" in dm
+    update = (await h.to_room(TRIAGE))[-1]
+    assert "timed out" in update and SECRET in update
+    assert any(kind == "intake" and "timed out" in text for kind, text in await timeline(h))
+    assert "don't know" in await h.say("skip")  # the intake is over
+
+
+async def test_incidents_late_answer_after_expiry_keeps_the_incident(harness: Harness) -> None:
+    h = harness
+    await h.say("!incident")
+    await h.say("malware")
+    h.clock.advance(timedelta(minutes=31))
+    reply = await h.say("my antivirus flagged a file")  # before the expiry job ran
+    assert "INC-1" in reply and "stopped asking" in reply
+    assert [k for k, _ in await timeline(h)] == ["reported", "intake"]
+    assert await expire_intakes(h.services) == 0
+    assert len(await h.to_room(TRIAGE)) == 2
+
+
+async def test_incidents_new_report_ends_the_intake_in_progress(harness: Harness) -> None:
+    h = harness
+    await h.say("!incident")
+    await h.say("phishing")
+    assert "What kind of incident" in await h.say("!incident")
+    assert ("intake", "Reporter started a new report; this intake ended") in await timeline(h)
+    assert "INC-2" in await h.say("malware")
+    assert len(await incidents_in(h)) == 2
+
+
+async def test_incidents_intake_resumes_after_restart(harness: Harness) -> None:
+    h = harness
+    await h.say("!incident")
+    await h.say("seed")
+    # A new router and intake over the same database: what a restarted bot has.
+    h.router = Router(h.services)
+    builtin.register(h.router)
+    incidents.feature.setup(h.services, h.router)
+    assert "When did it happen" in await h.say(SECRET)
+    [incident] = await incidents_in(h)
+    assert incident.summary == SECRET
+
+
+async def test_incidents_type_answer_redelivered_files_once(harness: Harness) -> None:
+    h = harness
+    await h.say("!incident")
+    message = IncomingMessage(
+        event_id="$type-answer",
+        room_id=DM,
+        sender=ALICE,
+        body="lost laptop",
+        timestamp=h.clock(),
+        room_kind=RoomKind.DIRECT,
+    )
+    assert await h.router.handle(message) is True
+    assert await h.router.handle(message) is False  # a retry after a crash: already handled
+    assert len(await incidents_in(h)) == 1
+    assert len(await h.to_room(TRIAGE)) == 1 and len(await h.to_dm(PRIMARY)) == 1
+
+
+async def test_incidents_report_text_not_logged(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="bot")
+    await harness.say("!incident")
+    await harness.say("phishing")
+    await harness.say(SECRET)
+    await harness.say(SECRET)
+    await harness.say("cancel")
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("bot")]
+    assert any("INC-1" in line for line in ours)
+    assert all(SECRET not in line for line in ours)
 
 
 async def test_incidents_unknown_type_asks_again(harness: Harness) -> None:

@@ -23,12 +23,16 @@ def _setup(services: Services, router: Router) -> None:
 
 async def _on_ready(services: Services) -> None:
     from bot.features.incidents.escalation import escalate_due
+    from bot.features.incidents.intake_incident import expire_intakes
 
     async def check() -> None:
         await escalate_due(services)
+        await expire_intakes(services)
 
     services.scheduler.every(
-        services.settings.incidents.escalation_check_interval, check, "incidents-escalation"
+        services.settings.incidents.escalation_check_interval,
+        check,
+        "incidents-escalation-and-expiry",
     )
 
 

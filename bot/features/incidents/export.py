@@ -66,7 +66,7 @@ def render_markdown(incident: Incident, events: Sequence[IncidentEvent]) -> str:
         "",
         "## What happened (reporter's words)",
         "",
-        _quote(incident.summary),
+        _quote(incident.summary or "(not answered: the reporter stopped before saying)"),
         "",
         f"- When: {_cell(incident.occurred or '—')}",
         f"- Affected: {_cell(incident.affected or '—')}",

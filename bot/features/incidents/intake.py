@@ -1,7 +1,8 @@
 """Reporting an incident: the guided intake in a DM and the one-shot ``!incident`` form.
 
-The intake's state (step and answers) lives in ``incident_intakes``, so a restart of
-the bot resumes it; it expires after ``incidents.intake_timeout`` without an answer.
+The incident is filed as soon as the type is known (see ``intake_incident.py``); the
+intake's state (step, answers, incident id) lives in ``incident_intakes``, so a restart
+of the bot resumes it; it expires after ``incidents.intake_timeout`` without an answer.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import logging
 
 from bot.commands.context import CommandContext, Outbound, Reply, RoomKind, escape, pill
+from bot.features.incidents import intake_incident, service
 from bot.features.incidents import repository as repo
-from bot.features.incidents import service
 from bot.features.incidents.models import SEVERITIES
 from bot.features.incidents.playbooks import Playbook, Playbooks
 
@@ -34,7 +35,8 @@ def type_question(playbooks: Playbooks) -> str:
         [
             "What kind of incident is it? Answer with a number or a word:",
             *playbooks.menu(),
-            "(Send cancel at any time to stop; nothing is filed until the end.)",
+            "(As soon as you tell me the type, I alert the security team and give you the "
+            "first steps. Send cancel to stop.)",
         ]
     )
 
@@ -48,8 +50,7 @@ def first_steps_text(playbook: Playbook) -> tuple[str, str]:
     return "\n".join(plain), html
 
 
-def thanks_text(number: int, paged: list[str], triage: bool) -> tuple[str, str]:
-    """Thank the reporter without blame and say who has been alerted."""
+def _alerted(paged: list[str], triage: bool) -> tuple[str, str]:
     who = ["the security team (in its private triage room)"] if triage else []
     who_html = list(who)
     if paged:
@@ -57,18 +58,28 @@ def thanks_text(number: int, paged: list[str], triage: bool) -> tuple[str, str]:
         who_html.append(
             "the on-call responder " + ", ".join(pill(u) for u in paged) + " (by direct message)"
         )
-    alerted = " and ".join(who) or "the security team"
-    alerted_html = " and ".join(who_html) or "the security team"
+    return " and ".join(who) or "the security team", " and ".join(who_html) or "the security team"
+
+
+def thanks_text(
+    number: int, paged: list[str], triage: bool, *, more_questions: bool = False
+) -> tuple[str, str]:
+    """Thank the reporter without blame and say who has been alerted."""
+    alerted, alerted_html = _alerted(paged, triage)
     ref = service.ref(number)
+    then = (
+        "A few more questions help them; they will contact you here, so keep this chat open."
+        if more_questions
+        else "They will contact you here; keep this chat open."
+    )
     plain = (
         f"Thank you — your report is {ref}. Reporting quickly is exactly the right thing to "
-        f"do, and nobody will blame you for it. I have alerted {alerted}. "
-        "They will contact you here; keep this chat open."
+        f"do, and nobody will blame you for it. I have alerted {alerted}. {then}"
     )
     html = (
         f"<p>Thank you — your report is <strong>{ref}</strong>. Reporting quickly is exactly "
         f"the right thing to do, and nobody will blame you for it. I have alerted "
-        f"{alerted_html}. They will contact you here; keep this chat open.</p>"
+        f"{alerted_html}. {escape(then)}</p>"
     )
     return plain, html
 
@@ -85,15 +96,8 @@ class Intake:
         """``!incident`` (guided) or ``!incident <type> <what happened>`` (one shot)."""
         if ctx.args.strip():
             return await self.one_shot(ctx)
-        settings = ctx.services.settings.incidents
-        await repo.save_intake(
-            ctx.session,
-            user_id=ctx.sender,
-            step="type",
-            answers={},
-            now=ctx.now,
-            expires_at=ctx.now + settings.intake_timeout,
-        )
+        await self._end_previous(ctx)
+        await self._save(ctx, "type", {}, None)
         log.info("incident intake started")
         question = type_question(self.playbooks)
         if ctx.message.is_direct:
@@ -116,29 +120,20 @@ class Intake:
         if playbook is None:
             playbook = self.playbooks.types[-1]
         if not summary:
-            # Only a type: continue as a guided intake from "what happened".
-            return await self._typed_intake(ctx, playbook)
+            # Only a type: file it now and continue as a guided intake from "what happened".
+            await self._end_previous(ctx)
+            text, html, number = await self._open(ctx, playbook)
+            if ctx.message.is_direct:
+                return Reply(text, html)
+            ctx.send(Outbound(text, html, dm_user_id=ctx.sender))
+            return Reply(
+                f"Thank you — filed as {service.ref(number)}; the security team is alerted. "
+                "I've sent you the first steps and a few questions in a private message."
+            )
         return await self._file(ctx, playbook, {"what": summary})
 
-    async def _typed_intake(self, ctx: CommandContext, playbook: Playbook) -> Reply:
-        settings = ctx.services.settings.incidents
-        await repo.save_intake(
-            ctx.session,
-            user_id=ctx.sender,
-            step="what",
-            answers={"type": playbook.key},
-            now=ctx.now,
-            expires_at=ctx.now + settings.intake_timeout,
-        )
-        steps, steps_html = first_steps_text(playbook)
-        text = f"{steps}\n\n{QUESTIONS['what']}"
-        html = f"{steps_html}<p>{escape(QUESTIONS['what'])}</p>"
-        if ctx.message.is_direct:
-            return Reply(text, html)
-        ctx.send(Outbound(text, html, dm_user_id=ctx.sender))
-        return Reply("I've sent you the first steps and a few questions in a private message.")
-
     async def _file(self, ctx: CommandContext, playbook: Playbook, answers: dict) -> Reply:
+        """File a whole report at once (the one-shot form)."""
         filed = await service.file_incident(
             ctx.services,
             ctx.session,
@@ -155,7 +150,7 @@ class Intake:
         )
         steps, steps_html = first_steps_text(playbook)
         if ctx.message.is_direct:
-            if "type" in answers:  # the guided intake showed the first steps already
+            if "type" in answers:  # an intake from before early filing showed the steps
                 return Reply(thanks, thanks_html)
             return Reply(f"{steps}\n\n{thanks}", steps_html + thanks_html)
         # Filed from a room: first steps and thanks privately; a short answer here.
@@ -164,6 +159,49 @@ class Intake:
             f"Thank you — filed as {service.ref(filed.incident.id)}; the security team is "
             "alerted. I've sent you what to do right now in a private message."
         )
+
+    async def _open(self, ctx: CommandContext, playbook: Playbook) -> tuple[str, str, int]:
+        """The type is known: file the incident, alert the team, give the first steps.
+
+        Returns:
+            The reporter's message (plain, HTML) and the incident number.
+        """
+        filed = await intake_incident.open_incident(
+            ctx.services, ctx.session, reporter=ctx.sender, playbook=playbook, now=ctx.now
+        )
+        number = filed.incident.id
+        await self._save(ctx, "what", {"type": playbook.key}, number)
+        steps, steps_html = first_steps_text(playbook)
+        thanks, thanks_html = thanks_text(
+            number, filed.paged, ctx.services.rooms.triage is not None, more_questions=True
+        )
+        question = QUESTIONS["what"]
+        text = f"{steps}\n\n{thanks}\n\n{question}"
+        return text, f"{steps_html}{thanks_html}<p>{escape(question)}</p>", number
+
+    async def _save(
+        self, ctx: CommandContext, step: str, answers: dict, incident_id: int | None
+    ) -> None:
+        await repo.save_intake(
+            ctx.session,
+            user_id=ctx.sender,
+            step=step,
+            answers=answers,
+            now=ctx.now,
+            expires_at=ctx.now + ctx.services.settings.incidents.intake_timeout,
+            incident_id=incident_id,
+        )
+
+    async def _end_previous(self, ctx: CommandContext) -> None:
+        """A new ``!incident`` replaces an intake in progress; its incident is kept."""
+        previous = await repo.get_intake(ctx.session, user_id=ctx.sender)
+        if previous is None or previous.incident_id is None:
+            return
+        incident = await repo.get_incident(ctx.session, number=previous.incident_id)
+        if incident is not None:
+            await intake_incident.end_intake(
+                ctx.services, ctx.session, incident, "replaced", now=ctx.now
+            )
 
     # -- the conversation -----------------------------------------------------------
 
@@ -174,59 +212,87 @@ class Intake:
         intake = await repo.get_intake(ctx.session, user_id=ctx.sender)
         if intake is None:
             return None
+        number = intake.incident_id
         if intake.expires_at <= ctx.now:
-            await repo.delete_intake(ctx.session, user_id=ctx.sender)
-            minutes = int(ctx.services.settings.incidents.intake_timeout.total_seconds() // 60)
-            return Reply(
-                f"Your unfinished incident report timed out after {minutes} minutes without an "
-                "answer, so nothing was filed. Send !incident to start again."
-            )
+            return await self._expired(ctx, number)
         answer = ctx.message.body.strip()
         word = answer.lower().lstrip(ctx.services.settings.bot.command_prefix).strip()
         if word in CANCEL_WORDS:
-            await repo.delete_intake(ctx.session, user_id=ctx.sender)
-            log.info("incident intake cancelled")
-            return Reply("Cancelled: nothing was filed. Send !incident whenever you need to.")
+            return await self._cancel(ctx, number)
         answers = dict(intake.answers)
         step = intake.step
-        reply_prefix: tuple[str, str] = ("", "")
         if step == "type":
             playbook = self.playbooks.match(answer)
             if playbook is None:
                 return Reply("I didn't recognise that type. " + type_question(self.playbooks))
-            answers["type"] = playbook.key
-            reply_prefix = first_steps_text(playbook)
-        elif step == "what":
+            text, html, _ = await self._open(ctx, playbook)
+            return Reply(text, html)
+        value: str | None = None
+        if step == "what":
             if word in SKIP_WORDS:
                 return Reply("I need at least a sentence about what happened. " + QUESTIONS["what"])
-            answers["what"] = answer
+            value = answer
         elif step == "severity":
             if word not in SKIP_WORDS:
-                severity = _severity(word)
-                if severity is None:
+                value = _severity(word)
+                if value is None:
                     return Reply("Please answer low, medium, high, critical or skip.")
-                answers["severity"] = severity
         elif word not in SKIP_WORDS:  # when, affected
-            answers[step] = answer
+            value = answer
+        if value is not None:
+            answers[step] = value
+        incident = await repo.get_incident(ctx.session, number=number) if number else None
+        paged: list[str] = []
+        if incident is not None:
+            paged = await intake_incident.add_answer(
+                ctx.services, ctx.session, incident, step, value, by=ctx.sender, now=ctx.now
+            )
         next_step = STEPS[STEPS.index(step) + 1] if step != STEPS[-1] else None
-        if next_step is None:
-            await repo.delete_intake(ctx.session, user_id=ctx.sender)
+        if next_step is not None:
+            await self._save(ctx, next_step, answers, number)
+            return Reply(QUESTIONS[next_step])
+        await repo.delete_intake(ctx.session, user_id=ctx.sender)
+        if incident is None:
+            # An intake begun before incidents were filed at the type: file it now.
             playbook = self.playbooks.get(answers["type"]) or self.playbooks.types[-1]
             return await self._file(ctx, playbook, answers)
-        settings = ctx.services.settings.incidents
-        await repo.save_intake(
-            ctx.session,
-            user_id=ctx.sender,
-            step=next_step,
-            answers=answers,
-            now=ctx.now,
-            expires_at=ctx.now + settings.intake_timeout,
+        await intake_incident.end_intake(
+            ctx.services, ctx.session, incident, "completed", now=ctx.now, paged=paged
         )
-        question = QUESTIONS[next_step]
-        plain, html = reply_prefix
-        if plain:
-            return Reply(f"{plain}\n\n{question}", f"{html}<p>{escape(question)}</p>")
-        return Reply(question)
+        return Reply(*intake_incident.done_text(incident.id, paged))
+
+    async def _cancel(self, ctx: CommandContext, number: int | None) -> Reply:
+        await repo.delete_intake(ctx.session, user_id=ctx.sender)
+        log.info("incident intake cancelled")
+        incident = await repo.get_incident(ctx.session, number=number) if number else None
+        if incident is None:
+            return Reply("Cancelled: nothing was filed. Send !incident whenever you need to.")
+        await intake_incident.end_intake(
+            ctx.services, ctx.session, incident, "cancelled", now=ctx.now
+        )
+        ref = service.ref(incident.id)
+        return Reply(
+            f"Stopped: no more questions. Your report {ref} stays with the security team — "
+            "they were alerted as soon as you told me the type, so they already know about "
+            "it and may contact you here. If it was a false alarm, tell them when they do. "
+            "Send !incident to report something new."
+        )
+
+    async def _expired(self, ctx: CommandContext, number: int | None) -> Reply:
+        settings = ctx.services.settings.incidents
+        minutes = int(settings.intake_timeout.total_seconds() // 60)
+        deleted = await repo.delete_intake(ctx.session, user_id=ctx.sender, expired_at=ctx.now)
+        incident = await repo.get_incident(ctx.session, number=number) if number else None
+        if incident is None:
+            return Reply(
+                f"Your unfinished incident report timed out after {minutes} minutes without an "
+                "answer, so nothing was filed. Send !incident to start again."
+            )
+        if deleted:  # else the expiry job ended it (and told the team) a moment ago
+            await intake_incident.end_intake(
+                ctx.services, ctx.session, incident, "expired", now=ctx.now
+            )
+        return Reply(intake_incident.expired_text(incident.id, minutes))
 
 
 def _severity(word: str) -> str | None:

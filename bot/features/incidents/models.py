@@ -60,7 +60,11 @@ class IncidentEvent(Base):
 
 
 class IncidentIntake(Base):
-    """A guided intake in progress (one per reporter); survives restarts."""
+    """A guided intake in progress (one per reporter); survives restarts.
+
+    ``incident_id`` is set once the type is answered: the incident is filed (and the
+    team alerted) then, and later answers are added to it.
+    """
 
     __tablename__ = "incident_intakes"
 
@@ -69,6 +73,7 @@ class IncidentIntake(Base):
     answers: Mapped[dict[str, Any]] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
 
 
 class IncidentMessage(Base):

@@ -105,8 +105,9 @@ async def save_intake(
     answers: dict[str, Any],
     now: datetime,
     expires_at: datetime,
+    incident_id: int | None,
 ) -> IncidentIntake:
-    """Create or update the reporter's intake."""
+    """Create or update the reporter's intake (``incident_id``: the incident filed for it)."""
     intake = await session.get(IncidentIntake, user_id)
     if intake is None:
         intake = IncidentIntake(user_id=user_id, started_at=now)
@@ -114,12 +115,37 @@ async def save_intake(
     intake.step = step
     intake.answers = dict(answers)  # a new dict, so the JSON change is noticed
     intake.expires_at = expires_at
+    intake.incident_id = incident_id
     await session.flush()
     return intake
 
 
-async def delete_intake(session: AsyncSession, *, user_id: str) -> None:
-    await session.execute(delete(IncidentIntake).where(IncidentIntake.user_id == user_id))
+async def delete_intake(
+    session: AsyncSession, *, user_id: str, expired_at: datetime | None = None
+) -> bool:
+    """Delete the reporter's intake (only if expired by ``expired_at``, when given).
+
+    Returns:
+        Whether this call deleted it: the expiry job and the reporter's next message may
+        race for an expired intake, and only the one that deletes it records the expiry.
+    """
+    query = delete(IncidentIntake).where(IncidentIntake.user_id == user_id)
+    if expired_at is not None:
+        query = query.where(IncidentIntake.expires_at <= expired_at)
+    result = await session.execute(query)
+    return bool(result.rowcount)
+
+
+async def expired_intakes_with_incident(
+    session: AsyncSession, *, now: datetime
+) -> Sequence[IncidentIntake]:
+    """Expired intakes whose incident was already filed (the team must hear they ended)."""
+    query = (
+        select(IncidentIntake)
+        .where(IncidentIntake.incident_id.is_not(None), IncidentIntake.expires_at <= now)
+        .order_by(IncidentIntake.started_at)
+    )
+    return (await session.scalars(query)).all()
 
 
 # -- triage-room posts and messages -------------------------------------------------

@@ -79,8 +79,14 @@ async def file_incident(
     affected: str | None,
     severity: str | None,
     now: datetime,
+    details_pending: bool = False,
 ) -> Filed:
-    """Record an incident, post it in the triage room and page the on-call if needed."""
+    """Record an incident, post it in the triage room and page the on-call if needed.
+
+    Args:
+        details_pending: filed by the guided intake as soon as the type is known; the
+            reporter's answers follow (``summary`` is empty until then).
+    """
     incident = await repo.create_incident(
         session,
         type_key=playbook.key,
@@ -102,25 +108,35 @@ async def file_incident(
         author=reporter,
         kind="reported",
         text=f"Reported ({playbook.name}, severity {severity or 'unset'}); "
-        f"{len(playbook.first_steps)} first steps given",
+        f"{len(playbook.first_steps)} first steps given"
+        + ("; the details follow from the guided intake" if details_pending else ""),
     )
     page = needs_page(severity, playbook.urgent)
     targets = oncall(services, now)[:1] if page else []
     lines = [
         f"🚨 New incident {ref(n)}: {playbook.name} — severity {severity or 'unset'}",
         f"Reported by {reporter}",
-        f"What happened: {summary}",
-        f"When: {occurred or '—'}",
-        f"Affected: {affected or '—'}",
     ]
     html = [
         f"<p>🚨 <strong>New incident {ref(n)}</strong>: {escape(playbook.name)} — severity "
         f"{escape(severity or 'unset')}</p>",
-        f"<p>Reported by {pill(reporter)}</p><ul>",
-        f"<li>What happened: {escape(summary)}</li>",
-        f"<li>When: {escape(occurred or '—')}</li>",
-        f"<li>Affected: {escape(affected or '—')}</li></ul>",
+        f"<p>Reported by {pill(reporter)}</p>",
     ]
+    if details_pending:
+        pending = "The reporter is answering my questions now; the details follow in this thread."
+        lines.append(pending)
+        html.append(f"<p>{escape(pending)}</p>")
+    else:
+        lines += [
+            f"What happened: {summary}",
+            f"When: {occurred or '—'}",
+            f"Affected: {affected or '—'}",
+        ]
+        html += [
+            f"<ul><li>What happened: {escape(summary)}</li>",
+            f"<li>When: {escape(occurred or '—')}</li>",
+            f"<li>Affected: {escape(affected or '—')}</li></ul>",
+        ]
     if targets:
         lines.append("Paging on-call: " + ", ".join(targets))
         html.append("<p>Paging on-call: " + ", ".join(pill(u) for u in targets) + "</p>")
@@ -158,16 +174,21 @@ async def page_dm(
     services: Services, session: AsyncSession, incident: Incident, user: str, key: str
 ) -> None:
     n = ref(incident.id)
+    # Paged the moment the type is known, the reporter may not have said more yet.
+    what = incident.summary or (
+        "not told yet: the reporter is still answering; the details follow in the triage "
+        "room, in the thread of the incident post."
+    )
     text = (
         f"🚨 You are on call: incident {n} ({incident.type_name}, severity "
         f"{incident.severity or 'unset'}) reported by {incident.reporter}.\n"
-        f"What happened: {incident.summary}\n"
+        f"What happened: {what}\n"
         f"Acknowledge with !ack {n} (here or in the triage room)."
     )
     html = (
         f"<p>🚨 You are on call: incident <strong>{n}</strong> ({escape(incident.type_name)}, "
         f"severity {escape(incident.severity or 'unset')}) reported by "
-        f"{pill(incident.reporter)}.</p><p>What happened: {escape(incident.summary)}</p>"
+        f"{pill(incident.reporter)}.</p><p>What happened: {escape(what)}</p>"
         f"<p>Acknowledge with <code>!ack {n}</code>.</p>"
     )
     await post(services, session, key, text, html, dm_user_id=user, mentions=(user,))
