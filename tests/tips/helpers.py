@@ -14,10 +14,9 @@ from bot.commands.router import Router
 from bot.config import Settings
 from bot.features.tips import handlers
 from bot.features.tips.service import TipsService
-from bot.outbox import Outbox
-from bot.scheduler import Scheduler
-from bot.services import RoomIds, Services, StaticDirectory
+from bot.services import Services
 from bot.storage import Database
+from tests.support import desk
 
 HELPDESK = "!helpdesk:localhost"
 TRIAGE = "!triage:localhost"
@@ -63,29 +62,23 @@ def utc(*args: int) -> datetime:
 
 
 def make_settings(tips_file: Path, **tips: Any) -> Settings:
-    return Settings(
-        matrix={
-            "homeserver": "http://localhost:8008",
-            "user_id": "@bot:localhost",
-            "password": "x",
-        },
-        rooms={"helpdesk": "#helpdesk:localhost", "triage": "#triage:localhost"},
+    return desk.make_settings(
+        "sqlite+aiosqlite:///unused.db",
+        bot_user="@bot:localhost",
+        server="localhost",
         security_team=[LEAD],
-        database={"url": "sqlite+aiosqlite:///unused.db"},
         tips={"file": str(tips_file), **tips},
     )
 
 
 def make_services(db: Database, tips_file: Path, clock: ManualClock, **tips: Any) -> Services:
-    settings = make_settings(tips_file, **tips)
-    return Services(
-        settings=settings,
-        db=db,
-        outbox=Outbox(db, clock=clock),
-        scheduler=Scheduler(),
-        directory=StaticDirectory({TRIAGE: {LEAD}}),
-        rooms=RoomIds(helpdesk=HELPDESK, triage=TRIAGE),
+    return desk.make_services(
+        db,
+        make_settings(tips_file, **tips),
         clock=clock,
+        helpdesk=HELPDESK,
+        triage=TRIAGE,
+        triage_members=[LEAD],
     )
 
 
@@ -97,16 +90,11 @@ def make_router(services: Services) -> tuple[Router, TipsService]:
     return router, tips
 
 
-_seq = iter(range(1, 1_000_000))
-
-
 def message(body: str, sender: str = ALICE, room: str = HELPDESK) -> IncomingMessage:
-    n = next(_seq)
-    return IncomingMessage(
-        event_id=f"$m{n}",
-        room_id=room,
+    return desk.incoming(
+        body,
         sender=sender,
-        body=body,
+        room_id=room,
+        kind=RoomKind.HELPDESK if room == HELPDESK else RoomKind.TRIAGE,
         timestamp=utc(2026, 12, 1),
-        room_kind=RoomKind.HELPDESK if room == HELPDESK else RoomKind.TRIAGE,
     )

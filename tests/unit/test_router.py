@@ -5,120 +5,51 @@ Runs once on SQLite and once on PostgreSQL (the ``db`` fixture).
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from bot.app import build_router
-from bot.clock import ManualClock
-from bot.commands.context import CommandContext, IncomingMessage, Outbound, Reply, RoomKind, escape
+from bot.commands.context import CommandContext, IncomingMessage, Outbound, Reply, escape
 from bot.commands.errors import UsageError, UserError
-from bot.commands.router import Permission, Router
-from bot.config import Settings
-from bot.outbox import Outbox, txn_id_for
-from bot.scheduler import Scheduler
-from bot.services import RoomIds, Services, StaticDirectory
+from bot.commands.router import Permission
+from bot.outbox import txn_id_for
 from bot.storage import Database
-from bot.storage.models import HandledEvent, KeyValue, OutboxMessage
+from bot.storage.models import KeyValue, OutboxMessage
+from tests.support import desk as support
+from tests.support.desk import ALICE, HELPDESK, LEAD, MEMBER, TRIAGE, reply_target
 
+# LEAD is in the security team by config, MEMBER by being in the triage room, ALICE is not.
 BOT = "@helpdesk:test"
-HELPDESK = "!helpdesk:test"
-TRIAGE = "!triage:test"
 DM = "!dm-alice:test"
-LEAD = "@lead:test"  # security team by config
-MEMBER = "@member:test"  # security team by being in the triage room
-ALICE = "@alice:test"  # everyone else
-_ids = itertools.count(1)
 
 
-def make_settings(db_url: str, **overrides: Any) -> Settings:
-    data: dict[str, Any] = {
-        "matrix": {"homeserver": "http://127.0.0.1:1", "user_id": BOT, "password": "pw-secret"},
-        "rooms": {"helpdesk": "#helpdesk:test", "triage": "#triage:test"},
-        "security_team": [LEAD],
-        "database": {"url": db_url},
-    }
-    data.update(overrides)
-    return Settings(**data)
-
-
-class Desk:
+class Desk(support.Desk):
     """The real router with every feature, plus a few test-only commands."""
 
-    def __init__(self, db: Database, **overrides: Any):
-        self.db = db
-        self.clock = ManualClock(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
-        self.services = Services(
-            settings=make_settings(db.url, **overrides),
-            db=db,
-            outbox=Outbox(db),
-            scheduler=Scheduler(),
-            directory=StaticDirectory({TRIAGE: {BOT, LEAD, MEMBER}}),
-            rooms=RoomIds(helpdesk=HELPDESK, triage=TRIAGE),
-            clock=self.clock,
-        )
-        self.router: Router = build_router(self.services)
+    bot_user = BOT
+    triage_members = (BOT, LEAD, MEMBER)
 
-    def message(
-        self,
-        body: str,
-        *,
-        sender: str = ALICE,
-        room: str = "helpdesk",
-        mentions_bot: bool = False,
-        thread_root: str | None = None,
-        event_id: str | None = None,
-    ) -> IncomingMessage:
-        room_id, kind = {
-            "helpdesk": (HELPDESK, RoomKind.HELPDESK),
-            "triage": (TRIAGE, RoomKind.TRIAGE),
-            "dm": (DM, RoomKind.DIRECT),
-        }[room]
-        return IncomingMessage(
-            event_id=event_id or f"$ev{next(_ids)}:test",
-            room_id=room_id,
-            sender=sender,
-            body=body,
-            timestamp=self.clock(),
-            room_kind=kind,
-            mentions_bot=mentions_bot,
-            thread_root=thread_root,
-        )
+    def dm_of(self, user: str) -> str:
+        return DM  # every DM is Alice's
 
-    async def say(self, body: str, **kwargs: Any) -> tuple[IncomingMessage, bool]:
-        msg = self.message(body, **kwargs)
-        return msg, await self.router.handle(msg)
-
-    async def rows(self) -> list[OutboxMessage]:
-        async with self.db.sessions() as session:
-            return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    def message(self, body: str, *, room: str = "helpdesk", **kwargs: Any) -> IncomingMessage:
+        return super().message(body, room=room, **kwargs)
 
     async def only_reply(self, msg: IncomingMessage) -> OutboxMessage:
-        rows = [r for r in await self.rows() if r.source_event_id == msg.event_id]
+        rows = await self.from_event(msg.event_id)
         assert len(rows) == 1, [r.content for r in rows]
         return rows[0]
-
-    async def handled(self, event_id: str) -> bool:
-        async with self.db.sessions() as session:
-            return await session.get(HandledEvent, event_id) is not None
 
 
 @pytest.fixture
 async def desk(db: Database) -> AsyncIterator[Desk]:
     d = Desk(db)
     yield d
-    await d.services.scheduler.stop()
-
-
-def reply_target(row: OutboxMessage) -> str | None:
-    return ((row.content.get("m.relates_to") or {}).get("m.in_reply_to") or {}).get("event_id")
+    await d.close()
 
 
 # --- replies -----------------------------------------------------------------------------
