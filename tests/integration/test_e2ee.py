@@ -11,7 +11,8 @@ from nio import RoomMessageNotice
 
 from bot.devserver import LocalSynapse
 from tests.support.botworld import BotWorld, InProcessBot
-from tests.support.e2ee_user import E2EEUser
+from tests.support.e2ee_user import E2EEUser, wait_invite
+from tests.support.mxclient import MatrixUser
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +96,80 @@ async def test_e2ee_bot_restart_keeps_device_and_still_decrypts(world: BotWorld,
         assert not carol.undecrypted(room_id), "carol could not decrypt a bot message"
     finally:
         await bot.stop()
+
+
+async def test_e2ee_undecryptable_message_gets_one_resend_notice(
+    world: BotWorld, running_bot: InProcessBot, e2ee_user
+) -> None:
+    dave = await e2ee_user("dave")
+    room_id = await _encrypted_dm(world, dave)
+    # An encrypted event whose room key the bot never received (a session nobody shared).
+    raw = MatrixUser(world.hs.url, dave.user_id, dave.client.access_token)
+    try:
+        keys = dave.client.olm.account.identity_keys
+        question = await raw._send_event(
+            room_id,
+            "m.room.encrypted",
+            {
+                "algorithm": "m.megolm.v1.aes-sha2",
+                "ciphertext": "AwgAEnB" + "A" * 40,
+                "sender_key": keys["curve25519"],
+                "session_id": "never-shared-session",
+                "device_id": dave.client.device_id,
+            },
+        )
+    finally:
+        await raw.close()
+    reply = await dave.wait_reply(room_id, world.bot_user_id, question)
+    assert reply is not None, "an undecryptable message was silently dropped"
+    _assert_encrypted_notice(reply, question)
+    assert "send it again" in reply.event.body
+    # Exactly once: nothing more arrives for it after a few more syncs.
+    follow_up = await dave.send(room_id, "!ping")
+    assert await dave.wait_reply(room_id, world.bot_user_id, follow_up) is not None
+    answers = [r for r in dave.received if _replies_to(r, world.bot_user_id, question)]
+    assert len(answers) == 1, answers
+
+
+async def test_e2ee_dm_opened_by_the_bot_is_encrypted_and_readable(
+    world: BotWorld, running_bot: InProcessBot, e2ee_user
+) -> None:
+    erin = await e2ee_user("erin")
+    app = running_bot.app
+    assert app is not None
+    async with app.db.sessions.begin() as session:
+        await app.outbox.add(
+            session,
+            txn_key="e2ee-test-dm",
+            dm_user_id=erin.user_id,
+            content={"msgtype": "m.notice", "body": "hello from the helpdesk"},
+        )
+    app.outbox.wake()
+    room_id = await wait_invite(erin)
+    assert erin.client.rooms[room_id].encrypted, "the bot opened an unencrypted DM"
+    deadline = 30
+    found = None
+    for _ in range(deadline):
+        found = next(
+            (
+                r
+                for r in erin.received
+                if r.room_id == room_id
+                and getattr(r.event, "sender", "") == world.bot_user_id
+                and getattr(r.event, "body", "") == "hello from the helpdesk"
+            ),
+            None,
+        )
+        if found:
+            break
+        await erin.sync(timeout_ms=1000)
+    assert found is not None, f"no readable DM; undecrypted: {erin.undecrypted(room_id)}"
+    assert found.event.decrypted
+
+
+def _replies_to(item, sender: str, question: str) -> bool:
+    relates = (item.source.get("content") or {}).get("m.relates_to") or {}
+    return (
+        getattr(item.event, "sender", None) == sender
+        and (relates.get("m.in_reply_to") or {}).get("event_id") == question
+    )

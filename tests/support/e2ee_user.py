@@ -154,3 +154,16 @@ def _replies(item: Received, sender: str, question: str) -> bool:
         return False
     relates = (item.source.get("content") or {}).get("m.relates_to") or {}
     return (relates.get("m.in_reply_to") or {}).get("event_id") == question
+
+
+async def wait_invite(user: E2EEUser, timeout: float = 30) -> str:
+    """Until ``user`` has a pending invite; join it and return the room id."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for room_id in list(user.client.invited_rooms):
+            await user.client.join(room_id)
+            while room_id not in user.client.rooms:
+                await user.sync(timeout_ms=500)
+            return room_id
+        await user.sync(timeout_ms=500)
+    raise AssertionError(f"{user.user_id} was never invited")
