@@ -20,6 +20,7 @@ from nio import (
     Event,
     MegolmEvent,
     RoomCreateResponse,
+    RoomMessagesResponse,
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
@@ -28,6 +29,8 @@ from nio import (
 from bot.devserver import LocalSynapse
 
 MEGOLM = "m.megolm.v1.aes-sha2"
+# Synapse caps the timeline at 100 per room per sync; a limited one is back-filled.
+_FILTER = {"room": {"timeline": {"limit": 100}}, "presence": {"not_types": ["*"]}}
 
 
 @dataclass
@@ -47,6 +50,7 @@ class E2EEUser:
         self.client = client
         self.user_id = client.user_id
         self.received: list[Received] = []
+        self._seen: set[str] = set()
 
     @classmethod
     async def create(cls, hs: LocalSynapse, localpart: str, store_dir: Path) -> E2EEUser:
@@ -67,17 +71,38 @@ class E2EEUser:
 
     async def sync(self, timeout_ms: int = 1000) -> list[Received]:
         """Sync once, then exchange keys as nio's sync_forever would; returns new events."""
-        resp = await self.client.sync(timeout=timeout_ms)
+        resp = await self.client.sync(timeout=timeout_ms, sync_filter=_FILTER)
         if not isinstance(resp, SyncResponse):
             raise RuntimeError(f"sync failed: {resp}")
-        new = [
-            Received(room_id, event)
-            for room_id, info in resp.rooms.join.items()
-            for event in info.timeline.events
-        ]
+        new: list[Received] = []
+        for room_id, info in resp.rooms.join.items():
+            events = list(info.timeline.events)
+            if info.timeline.limited and info.timeline.prev_batch and self._seen:
+                events = await self._fill_gap(room_id, info.timeline.prev_batch) + events
+            for event in events:
+                if event.event_id not in self._seen:
+                    self._seen.add(event.event_id)
+                    new.append(Received(room_id, event))
         self.received.extend(new)
         await self._exchange_keys()
         return new
+
+    async def _fill_gap(self, room_id: str, prev_batch: str) -> list[Event]:
+        """Page back from ``prev_batch`` to the last event seen (nio decrypts pages)."""
+        older: list[Event] = []
+        token = prev_batch
+        for _ in range(50):
+            page = await self.client.room_messages(room_id, start=token, limit=100)
+            if not isinstance(page, RoomMessagesResponse):
+                raise RuntimeError(f"/messages failed: {page}")
+            for event in page.chunk:
+                if event.event_id in self._seen:
+                    return older[::-1]
+                older.append(event)
+            if not page.chunk or not page.end:
+                break
+            token = page.end
+        return older[::-1]
 
     async def _exchange_keys(self) -> None:
         c = self.client
