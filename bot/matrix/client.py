@@ -175,6 +175,7 @@ class MatrixBot:
                 response = await self._sync(since, full_state=first)
                 if response is None:
                     break  # stopping
+                await crypto.publish_keys(self.client)  # before accepting any invite
                 await self._process(response, since)
                 await room_store.save_sync_token(
                     self.services.db, self.bot_user_id, response.next_batch

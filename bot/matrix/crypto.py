@@ -48,6 +48,20 @@ async def exchange_keys(client: AsyncClient) -> None:
         log.warning("key exchange interrupted (%s); retried after the next sync", exc)
 
 
+async def publish_keys(client: AsyncClient) -> None:
+    """Upload our device keys if nio says so (a fresh device, or one-time keys running low).
+
+    Called before a sync's invites are accepted, so nobody sees the bot join a room
+    before its keys can be found.
+    """
+    if client.olm is None or not client.should_upload_keys:
+        return
+    try:
+        await _checked("keys upload", client.keys_upload())
+    except (ClientConnectionError, TimeoutError, OSError) as exc:
+        log.warning("keys upload interrupted (%s); retried after the next sync", exc)
+
+
 async def _checked(what: str, call: Any) -> None:
     responses = await call
     for response in responses if isinstance(responses, list) else [responses]:
