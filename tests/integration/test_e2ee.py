@@ -12,7 +12,7 @@ from nio import RoomMessageNotice
 from bot.devserver import LocalSynapse
 from tests.support.botworld import BotWorld, InProcessBot
 from tests.support.e2ee_user import E2EEUser, wait_invite
-from tests.support.mxclient import MatrixUser
+from tests.support.mxclient import MatrixUser, reply_to
 
 pytestmark = pytest.mark.integration
 
@@ -173,3 +173,18 @@ def _replies_to(item, sender: str, question: str) -> bool:
         getattr(item.event, "sender", None) == sender
         and (relates.get("m.in_reply_to") or {}).get("event_id") == question
     )
+
+
+async def test_e2ee_off_still_answers_plain_rooms(world: BotWorld) -> None:
+    bot = InProcessBot(world.settings(matrix={"encryption": False}))
+    app = await bot.start()
+    try:
+        assert app.matrix.client.olm is None
+        alice = await world.user("alice")
+        question = await alice.send(world.helpdesk, "!ping")
+        reply = await alice.wait_for(
+            lambda e: e.get("sender") == world.bot_user_id and reply_to(e) == question, 20
+        )
+        assert reply is not None and reply["content"]["msgtype"] == "m.notice"
+    finally:
+        await bot.stop()
