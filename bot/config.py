@@ -63,6 +63,7 @@ class MatrixSettings(Section):
     sync_timeout_ms: int = Field(30_000, ge=0, le=300_000)
     timeline_limit: int = Field(100, ge=10, le=1000)
     request_timeout: float = Field(60.0, gt=0)
+    encryption: bool = True
 
     @field_validator("homeserver")
     @classmethod

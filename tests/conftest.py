@@ -93,9 +93,15 @@ async def world(synapse: LocalSynapse, tmp_path: Path) -> AsyncIterator[BotWorld
 
 
 @pytest.fixture
-async def running_bot(world: BotWorld) -> AsyncIterator[InProcessBot]:
-    """The bot running in-process against ``world``, joined to both rooms."""
-    bot = InProcessBot(world.settings())
+async def running_bot(
+    world: BotWorld, request: pytest.FixtureRequest
+) -> AsyncIterator[InProcessBot]:
+    """The bot running in-process against ``world``, joined to both rooms.
+
+    Mark a test ``plaintext_dms`` when a plain-HTTP user must read a DM the bot opens.
+    """
+    plaintext = request.node.get_closest_marker("plaintext_dms") is not None
+    bot = InProcessBot(world.settings(), plaintext_dms=plaintext)
     await bot.start()
     await wait_joined(world, world.helpdesk)
     yield bot

@@ -391,6 +391,30 @@ class Router:
                 source_event_id=source_event_id,
             )
 
+    async def handle_unreadable(self, *, event_id: str, room_id: str, text: str | None) -> bool:
+        """Record an event the bot could not read; reply ``text`` to it (if any), once.
+
+        Used for encrypted messages whose key the bot never received. Returns False if
+        the event had been handled already.
+        """
+        async with self.services.db.sessions.begin() as session:
+            try:
+                await self._claim(session, event_id, room_id)
+            except AlreadyHandled:
+                self.metrics.messages.labels("duplicate").inc()
+                return False
+            if text is not None:
+                await self.services.outbox.add(
+                    session,
+                    txn_key=event_id,
+                    room_id=room_id,
+                    content=message_content(text, in_reply_to=event_id),
+                    source_event_id=event_id,
+                )
+        self.metrics.messages.labels("unreadable").inc()
+        self.services.outbox.wake()
+        return True
+
     async def handle_reaction(self, reaction: Reaction) -> bool:
         """Give a reaction to every reaction handler, exactly once."""
         if not self._reaction_handlers:

@@ -1,1 +1,1 @@
-"""The Matrix layer: the only package that imports matrix-nio (in client/events/sender)."""
+"""The Matrix layer: the only package that imports matrix-nio (client, crypto, session, sender)."""

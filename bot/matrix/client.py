@@ -8,7 +8,11 @@ events per room, which loses messages (see ``docs`` in the README). Here:
 * a ``limited`` timeline is filled in from ``/messages``, back from ``prev_batch`` to
   the previous sync token, so a burst or an outage of any length loses nothing;
 * the first sync after a start asks for full state (room members for DM detection and
-  the security team), but only the timeline since the stored token.
+  the security team), but only the timeline since the stored token;
+* with ``matrix.encryption``, keys are exchanged after each sync (before the first
+  join, so nobody encrypts to the bot before its keys are published), encrypted events
+  are handled in their decrypted form, and an event that cannot be decrypted is
+  answered once in a DM asking the person to send it again (see ``_on_unreadable``).
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ from nio import (
 from bot.commands.context import RoomKind
 from bot.commands.router import Router
 from bot.config import Settings
+from bot.matrix import crypto
 from bot.matrix import rooms as room_store
-from bot.matrix.events import to_message, to_reaction
+from bot.matrix.events import event_time, to_message, to_reaction
 from bot.matrix.sender import NioTransport
 from bot.matrix.session import LoginFailed, log_in
 from bot.services import Services
@@ -44,6 +49,10 @@ log = logging.getLogger(__name__)
 
 MAX_BACKFILL_PAGES = 200  # 20,000 events per room per gap; beyond that something is wrong
 JOIN_RETRY_SECONDS = 60.0
+UNREADABLE_NOTICE = (
+    "I could not decrypt your last message (my device did not receive its key). "
+    "Please send it again."
+)
 
 
 class SyncFailed(Exception):
@@ -64,14 +73,14 @@ class MatrixBot:
             store_path=str(settings.matrix.store_path),
             config=AsyncClientConfig(
                 store_sync_tokens=False,
-                encryption_enabled=False,
+                encryption_enabled=settings.matrix.encryption,
                 # Connection errors are retried by our loop, with our backoff and logs.
                 max_timeouts=2,
                 max_timeout_retry_wait_time=5,
                 request_timeout=settings.matrix.request_timeout,
             ),
         )
-        self.transport = NioTransport(self.client)
+        self.transport = NioTransport(self.client, encrypt_new_rooms=settings.matrix.encryption)
         self.synced_once = asyncio.Event()
         self.connected = False
         self._stopping = asyncio.Event()
@@ -110,9 +119,13 @@ class MatrixBot:
             LoginFailed: the credentials were refused (no retry).
         """
         delay = 1.0
+        # nio keeps the crypto store (a SQLite file per device) in this directory.
+        self.settings.matrix.store_path.mkdir(parents=True, exist_ok=True)
         while not self._stopping.is_set():
             try:
                 await log_in(self.client, self.settings.matrix)
+                if self.settings.matrix.encryption and self.client.olm is None:
+                    raise LoginFailed("encryption is on but the crypto store did not load")
                 return
             except LoginFailed:
                 raise
@@ -162,6 +175,7 @@ class MatrixBot:
                 response = await self._sync(since, full_state=first)
                 if response is None:
                     break  # stopping
+                await crypto.publish_keys(self.client)  # before accepting any invite
                 await self._process(response, since)
                 await room_store.save_sync_token(
                     self.services.db, self.bot_user_id, response.next_batch
@@ -171,6 +185,8 @@ class MatrixBot:
                 delay = 1.0
                 self.connected = True
                 self.services.outbox.metrics.syncs.inc()
+                # Before joining (and before "ready"): people encrypt to published keys.
+                await crypto.exchange_keys(self.client)
                 if not self.synced_once.is_set():
                     self.synced_once.set()
                 await self._ensure_rooms()
@@ -242,7 +258,7 @@ class MatrixBot:
         for room_id, invite in response.rooms.invite.items():
             await self._on_invite(room_id, invite.invite_state)
         for room_id, info in response.rooms.join.items():
-            events = [e.source for e in info.timeline.events]
+            events = [crypto.readable(self.client, room_id, e) for e in info.timeline.events]
             if info.timeline.limited and since is not None and info.timeline.prev_batch:
                 events = await self._backfill(room_id, info.timeline.prev_batch, since) + events
             state = [e.source for e in info.state]
@@ -267,6 +283,10 @@ class MatrixBot:
             if not event_id or event_id in seen:
                 continue
             seen.add(event_id)
+            if event.get("type") == crypto.ENCRYPTED:
+                if event.get("sender") != self.bot_user_id and event_time(event) >= joined_at:
+                    await self._on_unreadable(room_id, kind, event)
+                continue
             msg = to_message(event, room_id, kind, self.bot_user_id)
             if msg is not None:
                 if msg.timestamp >= joined_at:
@@ -275,6 +295,25 @@ class MatrixBot:
             reaction = to_reaction(event, room_id, kind, self.bot_user_id)
             if reaction is not None and reaction.timestamp >= joined_at:
                 await self.router.handle_reaction(reaction)
+
+    async def _on_unreadable(self, room_id: str, kind: RoomKind, event: dict[str, Any]) -> None:
+        """An event we hold no key for: ask for the key, and (in a DM) for a resend.
+
+        The event is claimed like any other, so the notice goes out exactly once and a
+        key that arrives later does not make the bot answer twice. In group rooms no
+        notice is sent: the message may not have been for the bot, and one missing key
+        usually hides a whole run of someone's messages.
+        """
+        event_id = str(event["event_id"])
+        log.warning(
+            "cannot decrypt %s from %s in %s (no room key); asked for the key",
+            event_id,
+            event.get("sender"),
+            room_id,
+        )
+        await crypto.request_room_key(self.client, room_id, event)
+        text = UNREADABLE_NOTICE if kind is RoomKind.DIRECT else None
+        await self.router.handle_unreadable(event_id=event_id, room_id=room_id, text=text)
 
     async def _backfill(self, room_id: str, prev_batch: str, stop_token: str) -> list[dict]:
         """Events between ``stop_token`` and ``prev_batch``, oldest first."""
@@ -286,7 +325,7 @@ class MatrixBot:
             )
             if not isinstance(page, RoomMessagesResponse):
                 raise SyncFailed(f"back-fill of {room_id} failed: {getattr(page, 'message', page)}")
-            collected.extend(e.source for e in page.chunk)
+            collected.extend(crypto.readable(self.client, room_id, e) for e in page.chunk)
             if not page.chunk or not page.end or page.end == start:
                 break
             start = page.end

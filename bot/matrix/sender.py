@@ -1,12 +1,25 @@
-"""The outbox's transport: send events with deterministic transaction ids, open DMs."""
+"""The outbox's transport: send events with deterministic transaction ids, open DMs.
+
+In encrypted rooms nio encrypts ``room_send`` itself and shares the room key with every
+member's devices first, verified or not (our trust policy: see ``bot.matrix.crypto``).
+The transaction id still de-duplicates a resend: the homeserver keys it on the device
+and the id, not on the (re-encrypted) content.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aiohttp import ClientError
-from nio import AsyncClient, RoomCreateResponse, RoomPreset, RoomSendResponse
-from nio.exceptions import LocalProtocolError
+from nio import (
+    AsyncClient,
+    JoinedRoomsResponse,
+    KeysQueryResponse,
+    RoomCreateResponse,
+    RoomPreset,
+    RoomSendResponse,
+)
+from nio.exceptions import EncryptionError, LocalProtocolError, SendRetryError
 
 from bot.outbox import SendError
 
@@ -25,17 +38,22 @@ PERMANENT = {
 class NioTransport:
     """Implements :class:`bot.outbox.Transport` with matrix-nio."""
 
-    def __init__(self, client: AsyncClient):
+    def __init__(self, client: AsyncClient, *, encrypt_new_rooms: bool = False):
         self.client = client
+        self.encrypt_new_rooms = encrypt_new_rooms
 
     async def send_event(
         self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
     ) -> str:
         """Send one event; the homeserver de-duplicates a resend with the same ``txn_id``."""
         try:
+            if self.client.olm is not None:
+                await self._prepare_encrypted(room_id)
             response = await self.client.room_send(
                 room_id, event_type, content, tx_id=txn_id, ignore_unverified_devices=True
             )
+        except (SendRetryError, EncryptionError) as exc:
+            raise SendError(f"cannot encrypt for {room_id} yet: {exc}") from None
         except LocalProtocolError as exc:
             raise SendError(f"cannot send to {room_id}: {exc}", permanent=True) from None
         except (ClientError, OSError, TimeoutError) as exc:
@@ -47,11 +65,49 @@ class NioTransport:
             f"{code} {getattr(response, 'message', '')}".strip(), permanent=code in PERMANENT
         )
 
+    async def _prepare_encrypted(self, room_id: str) -> None:
+        """What nio's ``room_send`` needs before it can encrypt for ``room_id``.
+
+        Raises:
+            SendError: transient while the room is joined but not yet seen in a sync
+                (a DM the outbox just created); permanent if the bot is not in it.
+        """
+        if room_id not in self.client.rooms:
+            # nio learns a room (and whether it is encrypted) from a sync only.
+            joined = await self.client.joined_rooms()
+            if isinstance(joined, JoinedRoomsResponse) and room_id not in joined.rooms:
+                raise SendError(f"the bot is not in {room_id}", permanent=True)
+            raise SendError(f"{room_id} not synced yet")
+        if self.client.rooms[room_id].encrypted and self.client.should_query_keys:
+            # A member's new device must get the room key too; nio's room_send only
+            # queries keys the first time it sends to a room.
+            try:
+                response = await self.client.keys_query()
+            except LocalProtocolError:
+                return  # the sync loop's query got there first
+            if not isinstance(response, KeysQueryResponse):
+                raise SendError(f"keys query failed: {getattr(response, 'message', response)}")
+
     async def open_direct_room(self, user_id: str) -> str:
-        """Create a private DM room with ``user_id`` and invite them."""
+        """Create a private DM room with ``user_id`` and invite them (encrypted if enabled)."""
+        # As Element does: a DM is encrypted from its first event.
+        initial_state = (
+            [
+                {
+                    "type": "m.room.encryption",
+                    "state_key": "",
+                    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+                }
+            ]
+            if self.encrypt_new_rooms
+            else []
+        )
         try:
             response = await self.client.room_create(
-                is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
+                is_direct=True,
+                invite=[user_id],
+                preset=RoomPreset.trusted_private_chat,
+                initial_state=initial_state,
             )
         except (ClientError, OSError, TimeoutError) as exc:
             raise SendError(f"homeserver unreachable ({type(exc).__name__})") from None

@@ -86,6 +86,12 @@ async def log_in(client: AsyncClient, settings: MatrixSettings) -> None:
                 f"matrix.access_token belongs to {who.user_id}, not matrix.user_id"
                 f" {settings.user_id}"
             )
+        if not who.device_id and settings.encryption:
+            raise LoginFailed(
+                "matrix.access_token has no device id; encryption needs one (log in with"
+                " matrix.password, or set matrix.encryption: false)"
+            )
+        # restore_login also loads the crypto store for this device (nio does it).
         client.restore_login(settings.user_id, who.device_id or "", client.access_token)
         log.info("logged in with access token as %s (device %s)", who.user_id, who.device_id)
         return
@@ -93,6 +99,7 @@ async def log_in(client: AsyncClient, settings: MatrixSettings) -> None:
     stored = load_session(settings)
     if stored is not None:
         register_secret(stored.access_token)
+        # Loads the crypto store of the stored device: the same keys across restarts.
         client.restore_login(stored.user_id, stored.device_id, stored.access_token)
         if await _whoami(client) is not None:
             log.info("reusing stored session, device %s", stored.device_id)
@@ -107,6 +114,9 @@ async def log_in(client: AsyncClient, settings: MatrixSettings) -> None:
     )
     if not isinstance(response, LoginResponse):
         raise LoginFailed(f"password login refused: {getattr(response, 'message', response)}")
+    if stored is not None and response.device_id != stored.device_id:
+        # nio keeps the store it loaded for the old device; a restart picks up the new one.
+        log.warning("the homeserver gave a new device %s; restart to use it", response.device_id)
     register_secret(response.access_token)
     save_session(
         settings,

@@ -60,7 +60,8 @@ async def start_bot(world: BotWorld, clock=None, **incidents) -> InProcessBot:  
         security_team=[world.lead.user_id, *oncall],
         incidents={"oncall": oncall, **incidents},
     )
-    bot = InProcessBot(settings, **({"clock": clock} if clock else {}))
+    # The on-call people read the bot's DMs with a plain (non-encrypting) client.
+    bot = InProcessBot(settings, **({"clock": clock} if clock else {}), plaintext_dms=True)
     await bot.start()
     await wait_joined(world, world.triage)
     return bot

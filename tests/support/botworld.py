@@ -183,14 +183,23 @@ class BotProcess:
 
 
 class InProcessBot:
-    """The real ``App`` in the test's event loop, with an injectable clock."""
+    """The real ``App`` in the test's event loop, with an injectable clock.
 
-    def __init__(self, settings: Settings, clock: Clock = system_clock):
+    ``plaintext_dms``: DMs the bot opens itself are created unencrypted, for tests whose
+    users (``MatrixUser``, plain HTTP) must read them. Encryption stays on otherwise.
+    """
+
+    def __init__(
+        self, settings: Settings, clock: Clock = system_clock, *, plaintext_dms: bool = False
+    ):
         self.settings, self.clock = settings, clock
+        self.plaintext_dms = plaintext_dms
         self.app: App | None = None
 
     async def start(self) -> App:
         self.app = App(self.settings, clock=self.clock)
+        if self.plaintext_dms:
+            self.app.matrix.transport.encrypt_new_rooms = False
         await self.app.start()
         await asyncio.wait_for(self.app.matrix.synced_once.wait(), 60)
         return self.app

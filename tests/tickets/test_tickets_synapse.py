@@ -50,6 +50,7 @@ async def accept_dm(world: BotWorld, user: MatrixUser) -> str:
     raise AssertionError("the bot never opened a DM")
 
 
+@pytest.mark.plaintext_dms  # alice reads the bot's DM with a plain client
 async def test_tickets_lifecycle_on_synapse(world: BotWorld, running_bot: InProcessBot) -> None:
     alice = await world.user("alice")
     outsider = await world.user("outsider")
@@ -96,6 +97,7 @@ async def test_tickets_lifecycle_on_synapse(world: BotWorld, running_bot: InProc
             assert "correct-horse" not in text_of(event)
 
 
+@pytest.mark.plaintext_dms
 async def test_tickets_anonymous_on_synapse(world: BotWorld, running_bot: InProcessBot) -> None:
     carol = await world.user("carol")
     dm = await carol.create_dm(world.bot_user_id)
@@ -132,7 +134,11 @@ async def test_tickets_anonymous_on_synapse(world: BotWorld, running_bot: InProc
 
 async def test_tickets_nudge_once_per_interval_on_synapse(world: BotWorld) -> None:
     clock = ManualClock(datetime.now(UTC))
-    bot = InProcessBot(world.settings(tickets={"nudge_after": "1h", "check_every": "1h"}), clock)
+    bot = InProcessBot(
+        world.settings(tickets={"nudge_after": "1h", "check_every": "1h"}),
+        clock,
+        plaintext_dms=True,
+    )
     await bot.start()
     try:
         await wait_joined(world, world.helpdesk)
@@ -158,14 +164,14 @@ async def test_tickets_nudge_once_per_interval_on_synapse(world: BotWorld) -> No
 
 
 async def test_tickets_survive_restart(world: BotWorld) -> None:
-    bot = InProcessBot(world.settings())
+    bot = InProcessBot(world.settings(), plaintext_dms=True)
     await bot.start()
     await wait_joined(world, world.helpdesk)
     erin = await world.user("erin")
     await ask(world, erin, world.helpdesk, "!ticket #vpn my vpn token stopped working")
     await ask(world, world.lead, world.triage, "!claim T-1")
     await bot.stop()
-    again = InProcessBot(world.settings())
+    again = InProcessBot(world.settings(), plaintext_dms=True)
     await again.start()
     try:
         shown = await ask(world, world.lead, world.triage, "!show T-1")
