@@ -259,22 +259,33 @@ class MatrixBot:
             await self._on_invite(room_id, invite.invite_state)
         for room_id, info in response.rooms.join.items():
             events = [crypto.readable(self.client, room_id, e) for e in info.timeline.events]
-            if info.timeline.limited and since is not None and info.timeline.prev_batch:
+            just_joined = any(room_store.is_own_join(e, self.bot_user_id) for e in events)
+            # A gap before our own join holds nothing we may answer: skip the back-fill.
+            if (
+                info.timeline.limited
+                and since is not None
+                and info.timeline.prev_batch
+                and not just_joined
+            ):
                 events = await self._backfill(room_id, info.timeline.prev_batch, since) + events
             state = [e.source for e in info.state]
             # Event timestamps are the homeserver's wall clock, so compare with the wall
             # clock, never with the injected (possibly simulated) one.
+            now = datetime.now(UTC)
             joined_at = await room_store.joined_at(
-                self.services.db, room_id, state + events, self.bot_user_id, datetime.now(UTC)
+                self.services.db, room_id, state + events, self.bot_user_id, now
             )
-            await self._handle_events(room_id, events, joined_at)
+            not_before = room_store.answerable_since(
+                joined_at, now, self.settings.bot.handled_retention_days
+            )
+            await self._handle_events(room_id, events, not_before)
         for room_id in response.rooms.leave:
             if room_id in (self.services.rooms.helpdesk, self.services.rooms.triage):
                 log.error("the bot is no longer in configured room %s", room_id)
                 self._joined_config_rooms = False
 
     async def _handle_events(
-        self, room_id: str, events: list[dict[str, Any]], joined_at: Any
+        self, room_id: str, events: list[dict[str, Any]], not_before: datetime
     ) -> None:
         kind = self.room_kind(room_id)
         seen: set[str] = set()
@@ -284,16 +295,16 @@ class MatrixBot:
                 continue
             seen.add(event_id)
             if event.get("type") == crypto.ENCRYPTED:
-                if event.get("sender") != self.bot_user_id and event_time(event) >= joined_at:
+                if event.get("sender") != self.bot_user_id and event_time(event) >= not_before:
                     await self._on_unreadable(room_id, kind, event)
                 continue
             msg = to_message(event, room_id, kind, self.bot_user_id)
             if msg is not None:
-                if msg.timestamp >= joined_at:
+                if msg.timestamp >= not_before:
                     await self.router.handle(msg)
                 continue
             reaction = to_reaction(event, room_id, kind, self.bot_user_id)
-            if reaction is not None and reaction.timestamp >= joined_at:
+            if reaction is not None and reaction.timestamp >= not_before:
                 await self.router.handle_reaction(reaction)
 
     async def _on_unreadable(self, room_id: str, kind: RoomKind, event: dict[str, Any]) -> None:
@@ -331,7 +342,8 @@ class MatrixBot:
             start = page.end
         else:
             log.error("back-fill of %s stopped after %d pages", room_id, MAX_BACKFILL_PAGES)
-        log.info("filled a gap of %d events in %s", len(collected), room_id)
+        if collected:
+            log.info("filled a gap of %d events in %s", len(collected), room_id)
         collected.reverse()
         return collected
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.matrix.events import event_time, own_membership
@@ -33,7 +33,8 @@ async def save_sync_token(db: Database, user_id: str, token: str) -> None:
             row.value = token
 
 
-def _real_join(event: dict[str, Any], bot_user_id: str) -> bool:
+def is_own_join(event: dict[str, Any], bot_user_id: str) -> bool:
+    """Whether ``event`` is the bot joining (not a profile change of an existing join)."""
     if own_membership(event, bot_user_id) != "join":
         return False
     prev = ((event.get("unsigned") or {}).get("prev_content") or {}).get("membership")
@@ -48,7 +49,7 @@ async def joined_at(
     Learnt from the bot's own join event when a sync carries it; a room first seen
     without one counts as joined ``now``, so old history is never answered.
     """
-    joins = [e for e in events if _real_join(e, bot_user_id)]
+    joins = [e for e in events if is_own_join(e, bot_user_id)]
     cache_key = (id(db), room_id)
     if not joins and cache_key in _join_cache:
         return _join_cache[cache_key]
@@ -70,6 +71,15 @@ async def joined_at(
         result = row.joined_at
     _join_cache[cache_key] = result
     return result
+
+
+def answerable_since(joined_at: datetime, now: datetime, retention_days: int) -> datetime:
+    """The oldest event time the bot may answer in a room.
+
+    Not before it joined, and not older than the handled marks it keeps: a lost sync
+    token must never make the bot answer old messages a second time.
+    """
+    return max(joined_at, now - timedelta(days=retention_days))
 
 
 async def remember_direct_room(db: Database, user_id: str, room_id: str) -> None:

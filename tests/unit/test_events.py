@@ -201,3 +201,15 @@ def test_events_malformed_reaction_is_ignored(content: Any) -> None:
     event = reaction_event()
     event["content"] = content
     assert to_reaction(event, ROOM, RoomKind.HELPDESK, BOT) is None
+
+
+def test_events_answerable_since_is_the_later_of_join_and_retention() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.matrix.rooms import answerable_since
+
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    recent_join = now - timedelta(days=2)
+    old_join = now - timedelta(days=400)
+    assert answerable_since(recent_join, now, 30) == recent_join
+    assert answerable_since(old_join, now, 30) == now - timedelta(days=30)
