@@ -10,6 +10,7 @@ import asyncio
 import os
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 import bot.features.models  # noqa: F401 - registers every feature's tables on the metadata
@@ -40,7 +41,15 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Any fixed number: the key of the PostgreSQL advisory lock that serialises migrations.
+MIGRATION_LOCK_KEY = 7_310_482_119
+
+
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Two replicas starting together must not both run the same migration: the
+        # second waits here until the first commits, then finds nothing left to do.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -26,12 +27,19 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
+# Alembic keeps its running context in module globals: one migration per process at a
+# time (across processes, PostgreSQL's advisory lock in env.py serialises them).
+_ALEMBIC = threading.Lock()
+
+
 def _upgrade(url: str, revision: str) -> None:
-    command.upgrade(alembic_config(url), revision)
+    with _ALEMBIC:
+        command.upgrade(alembic_config(url), revision)
 
 
 def _downgrade(url: str, revision: str) -> None:
-    command.downgrade(alembic_config(url), revision)
+    with _ALEMBIC:
+        command.downgrade(alembic_config(url), revision)
 
 
 async def upgrade(url: str, revision: str = "head") -> None:
