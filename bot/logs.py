@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from bot.config import Settings
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 REDACTED = "[redacted]"
 _SECRETS: list[str] = []
@@ -50,6 +53,43 @@ def _redact(text: str) -> str:
     for secret in _SECRETS:
         text = text.replace(secret, REDACTED)
     return text
+
+
+def _database_error(exc: BaseException) -> BaseException | None:
+    """The database error in ``exc``'s chain (itself, its cause or context), if any."""
+    from sqlalchemy.exc import StatementError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, StatementError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def log_unexpected(logger: logging.Logger, exc: BaseException, msg: str, *args: object) -> None:
+    """``logger.exception(msg, *args)`` for ``exc``, but never a database error's text.
+
+    A failed statement's text quotes its parameters and PostgreSQL adds the failing row
+    ("Failing row contains ..."): ticket and incident text. Such errors are logged with
+    their type, SQLSTATE and stack frames only.
+    """
+    db_error = _database_error(exc)
+    if db_error is None:
+        logger.error(msg, *args, exc_info=exc)
+        return
+    orig = getattr(db_error, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error(
+        msg + "\n%s (%s; text withheld: it may quote people's messages)\n%s",
+        *args,
+        type(db_error).__name__,
+        f"SQLSTATE {sqlstate}" if sqlstate else type(orig).__name__,
+        frames.rstrip(),
+    )
 
 
 class JsonFormatter(logging.Formatter):

@@ -23,6 +23,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, system_clock
+from bot.logs import log_unexpected
 from bot.metrics import Metrics
 from bot.storage import Database
 from bot.storage.models import DirectRoom, OutboxMessage
@@ -295,8 +296,8 @@ class Outbox:
                 ok = await self.flush(transport)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("outbox flush failed")
+            except Exception as exc:
+                log_unexpected(log, exc, "outbox flush failed")
                 ok = False
             if ok:
                 backoff = 0.5

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from bot.logs import log_unexpected
+
 log = logging.getLogger(__name__)
 
 
@@ -41,8 +43,8 @@ class Scheduler:
                 await fn()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("periodic task %s failed; will retry", name)
+            except Exception as exc:
+                log_unexpected(log, exc, "periodic task %s failed; will retry", name)
             await asyncio.sleep(interval.total_seconds())
 
     @staticmethod
@@ -51,8 +53,8 @@ class Scheduler:
             await coro
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("background task %s failed", name)
+        except Exception as exc:
+            log_unexpected(log, exc, "background task %s failed", name)
 
     @property
     def tasks(self) -> frozenset[asyncio.Task[None]]:

@@ -29,6 +29,7 @@ from bot.commands.context import (
     RoomKind,
 )
 from bot.commands.errors import PermissionDenied, UsageError, UserError
+from bot.logs import log_unexpected
 from bot.matrix.content import message_content, reaction_content
 from bot.metrics import Metrics
 from bot.services import Services
@@ -249,7 +250,9 @@ class Router:
             if _is_database_error(exc):
                 raise
             ref = secrets.token_hex(4)
-            log.exception(
+            log_unexpected(
+                log,
+                exc,
                 "unexpected error handling event %s (route %s) ref=%s",
                 msg.event_id,
                 route.name if route else "-",
@@ -432,7 +435,7 @@ class Router:
         except Exception as exc:
             if _is_database_error(exc):
                 raise
-            log.exception("reaction handler failed for %s", reaction.event_id)
+            log_unexpected(log, exc, "reaction handler failed for %s", reaction.event_id)
             return False
         self.services.outbox.wake()
         return True

@@ -32,16 +32,20 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create an async engine for a ``sqlite+aiosqlite`` or ``postgresql+asyncpg`` URL.
 
     For SQLite the parent directory of the file is created, and pragmas for durability
-    are set on every connection.
+    are set on every connection. Statement parameters are never put into exception text
+    or the ``echo`` log: they carry ticket and incident text, and a failed statement's
+    error is logged.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo)
+        engine = create_async_engine(url, echo=echo, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_async_engine(
+        url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=5
+    )
 
 
 class Database:

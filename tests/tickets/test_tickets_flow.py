@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest.mock import patch
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.features.tickets import repository as repo
 from bot.features.tickets.jobs import nudge_new_tickets, purge_old_text
 from bot.features.tickets.models import Ticket, TicketComment, TicketEvent
 from bot.storage import Database
@@ -247,3 +250,20 @@ async def test_tickets_text_never_logged(db: Database, bot_logs: list[str]) -> N
     for secret in ("hunter2", "xyzzy", "plugh", "plover", "quux"):
         assert secret not in logged
     assert ALICE not in [line for line in logged.splitlines() if "T-2" in line]
+
+
+async def test_tickets_text_never_logged_when_the_database_refuses(
+    db: Database, bot_logs: list[str]
+) -> None:
+    desk = Desk(db)
+
+    async def refuse_insert(session: AsyncSession, *, ticket: Ticket) -> Ticket:
+        ticket.filed_in = None  # type: ignore[assignment]  # NOT NULL: the insert fails
+        session.add(ticket)
+        await session.flush()
+        return ticket
+
+    with patch.object(repo, "add_ticket", refuse_insert):
+        ev = await desk.say(ALICE, f"!ticket {SECRET}")
+    assert "ref:" in await desk.answer(ev)  # the unexpected error was logged with its ref
+    assert "hunter2" not in "\n".join(bot_logs)

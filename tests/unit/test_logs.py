@@ -114,3 +114,22 @@ def test_logs_level_from_settings(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "quiet" not in err
     assert "loud" in err
+
+
+def test_logs_database_error_text_is_withheld(capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.logs import log_unexpected
+
+    text = "my ticket text"  # the frames show source lines: keep the text out of them
+    setup_logging(None)
+    try:
+        try:
+            raise ValueError(f"Failing row contains (1, {text})")
+        except ValueError as driver_error:
+            raise IntegrityError("INSERT ...", (text,), driver_error) from None
+    except IntegrityError as exc:
+        log_unexpected(logging.getLogger("test"), exc, "handling failed ref=%s", "abc")
+    err = capsys.readouterr().err
+    assert "handling failed ref=abc" in err and "IntegrityError" in err
+    assert text not in err
