@@ -267,3 +267,13 @@ async def test_tickets_text_never_logged_when_the_database_refuses(
         ev = await desk.say(ALICE, f"!ticket {SECRET}")
     assert "ref:" in await desk.answer(ev)  # the unexpected error was logged with its ref
     assert "hunter2" not in "\n".join(bot_logs)
+
+
+async def test_tickets_too_many_tags_refused_plainly(db: Database) -> None:
+    desk = Desk(db)
+    tags = " ".join(f"#tag{i:02d}-{'x' * 25}" for i in range(12))  # over the tags column
+    answer = await desk.answer(await desk.say(ALICE, f"!ticket {tags} help"))
+    assert "Too many tags" in answer and "ref:" not in answer
+    assert await _count(desk, Ticket) == 0
+    ok = await desk.answer(await desk.say(ALICE, f"!ticket {' '.join(tags.split()[:7])} help"))
+    assert "T-1" in ok

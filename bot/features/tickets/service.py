@@ -39,6 +39,7 @@ _STATE_WORDS = {
 _TAG = re.compile(r"^#([\w-]{1,32})$")
 _WORD = re.compile(r"(\S+)(?:\s+|$)")
 ANONYMOUS_ACTOR = "reporter (anonymous)"
+TAGS_MAX_CHARS = Ticket.__table__.c.tags.type.length  # the column's size
 
 
 def parse_state(words: str) -> str:
@@ -166,10 +167,13 @@ async def file_ticket(ctx: CommandContext) -> Reply:
     kind, tags, anonymous, text = parse_filing(ctx.args)
     if not text:
         return Reply(texts.how_to_file(prefix))
+    tag_text = ",".join(dict.fromkeys(tags))
+    if len(tag_text) > TAGS_MAX_CHARS:
+        raise UsageError(f"Too many tags (at most {TAGS_MAX_CHARS} characters in all).")
     direct = ctx.message.is_direct
     ticket = Ticket(
         kind=kind,
-        tags=",".join(dict.fromkeys(tags)),
+        tags=tag_text,
         state="new",
         text=text,
         anonymous=anonymous,
