@@ -11,9 +11,6 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 
-JOB_NAME = "tickets:jobs"
-
-
 def _setup(services: Services, router: Router) -> None:
     from bot.features.tickets import handlers
     from bot.features.tickets.kind import TicketKind
@@ -28,8 +25,6 @@ async def _on_ready(services: Services) -> None:
     from bot.features.tickets.anonymity import anonymity_key
     from bot.features.tickets.jobs import run_jobs
 
-    if any(t.get_name() == JOB_NAME for t in services.scheduler.tasks):
-        return  # on_ready runs again after the bot rejoins a room; one job is enough
     # Make the generated key now, not inside two racing first filings.
     async with services.db.sessions.begin() as session:
         await anonymity_key(session, services)
@@ -37,7 +32,7 @@ async def _on_ready(services: Services) -> None:
     async def tick() -> None:
         await run_jobs(services)
 
-    services.scheduler.every(services.settings.tickets.check_every, tick, JOB_NAME)
+    services.scheduler.every(services.settings.tickets.check_every, tick, "tickets:jobs")
 
 
 feature = Feature(name="tickets", setup=_setup, on_ready=_on_ready)
