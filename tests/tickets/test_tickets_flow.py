@@ -277,3 +277,14 @@ async def test_tickets_too_many_tags_refused_plainly(db: Database) -> None:
     assert await _count(desk, Ticket) == 0
     ok = await desk.answer(await desk.say(ALICE, f"!ticket {' '.join(tags.split()[:7])} help"))
     assert "T-1" in ok
+
+
+async def test_tickets_show_keeps_line_breaks_of_comments_in_html(db: Database) -> None:
+    desk = Desk(db)
+    await desk.say(ALICE, "!ticket help <please>")
+    await desk.say(LEAD, "!note T-1 first line\nsecond line", room="triage")
+    row = await desk.reply_to(await desk.say(LEAD, "!show T-1", room="triage"))
+    assert row is not None
+    html = row.content["formatted_body"]
+    assert "first line<br/>second line" in html and "\n" not in html
+    assert "&lt;please&gt;" in html

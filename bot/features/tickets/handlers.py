@@ -49,7 +49,7 @@ def register(router: Router, kind: TicketKind) -> None:
             return Reply(f"You have no tickets. {p}ticket <question> asks the team for help.")
         lines = ["Your tickets:", *(texts.reporter_line(t) for t in own)]
         lines.append(f"{p}mytickets T-N shows one in full.")
-        return Reply("\n".join(lines), service.escape_lines(lines))
+        return Reply("\n".join(lines))
 
     @router.command(
         "comment",
@@ -96,7 +96,7 @@ def register(router: Router, kind: TicketKind) -> None:
         if not found:
             return Reply(f"No {which} tickets.")
         lines = [f"Tickets ({which}):", *(texts.list_line(t) for t in found)]
-        return Reply("\n".join(lines), service.escape_lines(lines))
+        return Reply("\n".join(lines))
 
     @router.command(
         "claim", summary="Take a ticket", usage="claim T-N", permission=team, group=GROUP

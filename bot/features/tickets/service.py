@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 
-from bot.commands.context import CommandContext, Outbound, Reply, RoomKind, escape
+from bot.commands.context import CommandContext, Outbound, Reply, RoomKind
 from bot.commands.errors import UsageError, UserError
 from bot.features.tickets import repository as repo
 from bot.features.tickets import texts
@@ -202,21 +202,21 @@ async def file_ticket(ctx: CommandContext) -> Reply:
         anonymous,
         len(text),
     )
-    plain, html = texts.filed_message(ticket, team_list(ctx), prefix, not direct)
+    confirmation = texts.filed_message(ticket, team_list(ctx), prefix, not direct)
     announce(ctx, *texts.announcement(ticket, prefix))
     if direct:
         await repo.remember_message(
             ctx.session, txn_id=txn_id_for(ctx.message.event_id, 0), ticket_id=ticket.id
         )
-        return Reply(plain, html)
+        return Reply(confirmation)
     if anonymous and ticket.reporter_room_id is None:
         # Opening the DM needs the user id once; the ticket keeps only the outbox's
         # transaction id, from which the DM room id is learnt after sending.
-        ctx.send(Outbound(plain, html, dm_user_id=ctx.sender))
+        ctx.send(Outbound(confirmation, dm_user_id=ctx.sender))
         ticket.reporter_dm_txn = txn_id_for(ctx.message.event_id, len(ctx.outbound))
         await repo.remember_message(ctx.session, txn_id=ticket.reporter_dm_txn, ticket_id=ticket.id)
     else:
-        await send_to_reporter(ctx, ticket, plain, html)
+        await send_to_reporter(ctx, ticket, confirmation)
     return Reply(texts.public_ack(ticket, ctx.sender))
 
 
@@ -281,7 +281,3 @@ async def reporter_comment(ctx: CommandContext, ticket: Ticket, text: str) -> Re
         next_state = "in_progress" if ticket.assignee else "triaged"
         await change_state(ctx, ticket, next_state, actor=actor)
     return Reply(f"Thanks — added to {ticket.ref}. The security team has been told.")
-
-
-def escape_lines(lines: list[str]) -> str:
-    return "<br/>".join(escape(line) for line in lines)

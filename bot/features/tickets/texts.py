@@ -98,10 +98,8 @@ def what_is_stored(anonymous: bool, prefix: str, filed_in_public: bool) -> str:
     )
 
 
-def filed_message(
-    ticket: Ticket, team: list[str], prefix: str, filed_in_public: bool
-) -> tuple[str, str]:
-    """The DM that confirms a new ticket (plain, HTML)."""
+def filed_message(ticket: Ticket, team: list[str], prefix: str, filed_in_public: bool) -> str:
+    """The DM that confirms a new ticket (plain text; its HTML is derived from it)."""
     kind = KIND_LABELS.get(ticket.kind, ticket.kind)
     tags = tags_text(ticket)
     head = f"Thank you for asking — there is no judgement here. Your {kind} is {ticket.ref}"
@@ -115,8 +113,7 @@ def filed_message(
         f"To add details, reply to this message or send {prefix}comment {ticket.ref} <text>. "
         f"{prefix}mytickets lists your tickets.",
     ]
-    plain = "\n".join(lines)
-    return plain, "<br/>".join(escape(line) for line in lines)
+    return "\n".join(lines)
 
 
 def public_ack(ticket: Ticket, sender: str) -> str:

@@ -1,10 +1,13 @@
-"""Long views of a ticket: the team's ``!show`` and the reporter's own view."""
+"""Long views of a ticket: the team's ``!show`` and the reporter's own view.
+
+Plain text only: the reply's HTML is the escaped text with its line breaks (see Reply).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from bot.commands.context import Reply, escape
+from bot.commands.context import Reply
 from bot.features.tickets import texts
 from bot.features.tickets.models import Ticket, TicketComment, TicketEvent
 
@@ -48,7 +51,7 @@ def team_view(ticket: Ticket, comments: list[TicketComment], events: list[Ticket
         f"  {_when(e.at)} {e.actor}: {e.action}{' — ' + e.detail if e.detail else ''}"
         for e in events
     ]
-    return Reply("\n".join(lines), "<br/>".join(escape(line) for line in lines))
+    return Reply("\n".join(lines))
 
 
 def reporter_view(ticket: Ticket, comments: list[TicketComment]) -> Reply:
@@ -64,4 +67,4 @@ def reporter_view(ticket: Ticket, comments: list[TicketComment]) -> Reply:
     if shown:
         lines.append("Conversation:")
         lines += [f"  {_comment_line(ticket, c, for_team=False)}" for c in shown]
-    return Reply("\n".join(lines), "<br/>".join(escape(line) for line in lines))
+    return Reply("\n".join(lines))
