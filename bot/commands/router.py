@@ -344,33 +344,27 @@ class Router:
         reply: Reply | None,
         outbound: list[Outbound],
     ) -> None:
-        outbox = self.services.outbox
         if reply is not None:
             if reply.react:
-                await outbox.add(
-                    session,
-                    txn_key=msg.event_id,
-                    seq=0,
-                    room_id=msg.room_id,
-                    event_type="m.reaction",
-                    content=reaction_content(msg.event_id, reply.react),
-                    source_event_id=msg.event_id,
-                )
+                event_type, content = "m.reaction", reaction_content(msg.event_id, reply.react)
             else:
-                await outbox.add(
-                    session,
-                    txn_key=msg.event_id,
-                    seq=0,
-                    room_id=msg.room_id,
-                    content=message_content(
-                        reply.text,
-                        reply.html,
-                        in_reply_to=msg.event_id,
-                        thread_root=msg.thread_root,
-                        mentions=reply.mentions,
-                    ),
-                    source_event_id=msg.event_id,
+                event_type = "m.room.message"
+                content = message_content(
+                    reply.text,
+                    reply.html,
+                    in_reply_to=msg.event_id,
+                    thread_root=msg.thread_root,
+                    mentions=reply.mentions,
                 )
+            await self.services.outbox.add(
+                session,
+                txn_key=msg.event_id,
+                seq=0,
+                room_id=msg.room_id,
+                event_type=event_type,
+                content=content,
+                source_event_id=msg.event_id,
+            )
         await self._queue_outbound(session, msg.event_id, outbound)
 
     async def _queue_outbound(
@@ -449,4 +443,4 @@ def _is_database_error(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, ConnectionError | OSError) and not isinstance(exc, UserError)
+    return isinstance(exc, ConnectionError | OSError)
