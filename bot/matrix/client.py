@@ -88,6 +88,7 @@ class MatrixBot:
         self._last_join_attempt = -JOIN_RETRY_SECONDS
         self._joined_config_rooms = False
         self._ready_fired = False
+        self._joined_at: dict[str, datetime] = {}  # room id -> when the bot joined it
         self.on_ready: list[Callable[[], Awaitable[None]]] = []
 
     # -- directory (used for the security team and DM detection) ------------------
@@ -273,7 +274,7 @@ class MatrixBot:
             # clock, never with the injected (possibly simulated) one.
             now = datetime.now(UTC)
             joined_at = await room_store.joined_at(
-                self.services.db, room_id, state + events, self.bot_user_id, now
+                self.services.db, room_id, state + events, self.bot_user_id, now, self._joined_at
             )
             not_before = room_store.answerable_since(
                 joined_at, now, self.settings.bot.handled_retention_days

@@ -9,8 +9,6 @@ from bot.matrix.events import event_time, own_membership
 from bot.storage import Database
 from bot.storage.models import DirectRoom, KeyValue, RoomMembership
 
-_join_cache: dict[tuple[int, str], datetime] = {}
-
 
 def _token_key(user_id: str) -> str:
     return f"sync_token:{user_id}"
@@ -42,17 +40,22 @@ def is_own_join(event: dict[str, Any], bot_user_id: str) -> bool:
 
 
 async def joined_at(
-    db: Database, room_id: str, events: list[dict[str, Any]], bot_user_id: str, now: datetime
+    db: Database,
+    room_id: str,
+    events: list[dict[str, Any]],
+    bot_user_id: str,
+    now: datetime,
+    known: dict[str, datetime],
 ) -> datetime:
     """When the bot (last) joined ``room_id``; events before that are never answered.
 
     Learnt from the bot's own join event when a sync carries it; a room first seen
-    without one counts as joined ``now``, so old history is never answered.
+    without one counts as joined ``now``, so old history is never answered. ``known``
+    is the caller's cache of earlier answers, so a sync without a join reads nothing.
     """
     joins = [e for e in events if is_own_join(e, bot_user_id)]
-    cache_key = (id(db), room_id)
-    if not joins and cache_key in _join_cache:
-        return _join_cache[cache_key]
+    if not joins and room_id in known:
+        return known[room_id]
     async with db.sessions.begin() as session:
         row = await session.get(RoomMembership, room_id)
         if joins:
@@ -69,7 +72,7 @@ async def joined_at(
             row = RoomMembership(room_id=room_id, joined_at=now, join_event_id=None)
             session.add(row)
         result = row.joined_at
-    _join_cache[cache_key] = result
+    known[room_id] = result
     return result
 
 
