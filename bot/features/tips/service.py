@@ -23,7 +23,13 @@ from bot.features.tips.campaigns import Campaign
 from bot.features.tips.loader import CampaignFileError, load_campaigns
 from bot.features.tips.models import MISSED, POSTED, SKIPPED
 from bot.features.tips.render import DONE_KEY, tip_message
-from bot.features.tips.schedule import Slot, local_today, plan_posts, slot_for
+from bot.features.tips.schedule import (
+    Slot,
+    campaign_rooms,
+    local_today,
+    plan_posts,
+    slot_for,
+)
 from bot.matrix.content import message_content
 from bot.outbox import txn_id_for
 from bot.services import Services
@@ -89,14 +95,11 @@ class TipsService:
         return None
 
     def rooms_of(self, campaign: Campaign) -> list[str]:
-        out: list[str] = []
+        """The campaign's room ids; logs each entry that cannot be posted to."""
         for ref in campaign.rooms:
-            room_id = self.resolve_room(ref)
-            if room_id is None:
+            if self.resolve_room(ref) is None:
                 log.error("tips: campaign %s room %s is not resolvable", campaign.name, ref)
-            elif room_id not in out:
-                out.append(room_id)
-        return out
+        return campaign_rooms(campaign, self.resolve_room)
 
     # -- the job ----------------------------------------------------------------
 
