@@ -199,6 +199,31 @@ async def test_incidents_new_report_ends_the_intake_in_progress(harness: Harness
     assert len(await incidents_in(h)) == 2
 
 
+async def test_incidents_one_shot_report_ends_the_intake_in_progress(harness: Harness) -> None:
+    h = harness
+    await h.say("!incident")
+    await h.say("phishing")  # INC-1 filed, the intake now asks what happened
+    reply = await h.say(f"!incident malware {SECRET}")
+    assert "INC-2" in reply
+    assert ("intake", "Reporter started a new report; this intake ended") in await timeline(h)
+    async with h.services.db.sessions() as session:
+        assert await session.get(IncidentIntake, ALICE) is None
+    # The next message is not taken as an answer to INC-1's questions.
+    await h.say("it was yesterday")
+    incident_1, incident_2 = await incidents_in(h)
+    assert incident_1.summary == "" and incident_2.summary == SECRET
+
+
+async def test_incidents_one_shot_report_drops_an_intake_before_the_type(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.say("!incident")
+    assert "INC-1" in await h.say(f"!incident malware {SECRET}")
+    assert "didn't recognise" not in await h.say("banana")
+    assert len(await incidents_in(h)) == 1
+
+
 async def test_incidents_intake_resumes_after_restart(harness: Harness) -> None:
     h = harness
     await h.say("!incident")

@@ -40,10 +40,10 @@ async def escalate_due(services: Services) -> int:
     settings = services.settings.incidents
     now = services.clock()
     queued = 0
+    levels = escalation_levels(services, now)  # the same for every incident of this run
     async with services.db.sessions.begin() as session:
         for incident in await repo.unacknowledged_paged(session):
             assert incident.paged_at is not None
-            levels = escalation_levels(services, now)
             level = incident.escalation_level + 1
             if level > len(levels) or now < incident.paged_at + settings.escalate_after * level:
                 continue

@@ -94,7 +94,7 @@ class IncidentKind:
         return Reply.reaction()
 
 
-def _number(ctx: CommandContext, ref: str | None) -> int:
+def _number(ref: str | None) -> int:
     number = parse_ref(ref) if ref else None
     if number is None:
         raise UsageError("Give an incident id like INC-12.")
@@ -141,7 +141,7 @@ def register(router: Router, intake: Intake) -> None:
         permission=team, group=group,
     )  # fmt: skip
     async def ack(ctx: CommandContext) -> Reply:
-        number = _number(ctx, (ctx.argv or [None])[0])
+        number = _number((ctx.argv or [None])[0])
         incident = await load(ctx, number)
         if not await service.acknowledge(ctx.session, incident, by=ctx.sender, now=ctx.now):
             return Reply(f"INC-{number} was already acknowledged by {incident.acked_by}.")
@@ -154,7 +154,7 @@ def register(router: Router, intake: Intake) -> None:
     async def sev(ctx: CommandContext) -> Reply:
         if len(ctx.argv) != 2 or ctx.argv[1].lower() not in SEVERITIES:
             raise UsageError("Give an incident id and low, medium, high or critical.")
-        number = _number(ctx, ctx.argv[0])
+        number = _number(ctx.argv[0])
         incident = await load(ctx, number)
         paged = await service.set_severity(
             ctx.services, ctx.session, incident, ctx.argv[1].lower(), by=ctx.sender, now=ctx.now
@@ -170,7 +170,7 @@ def register(router: Router, intake: Intake) -> None:
         parts = ctx.args.split(maxsplit=1)
         if len(parts) != 2:
             raise UsageError("Give an incident id and the update.")
-        number = _number(ctx, parts[0])
+        number = _number(parts[0])
         incident = await load(ctx, number)
         text = parts[1].strip()
         await repo.add_event(
@@ -192,7 +192,7 @@ def register(router: Router, intake: Intake) -> None:
     )  # fmt: skip
     async def export(ctx: CommandContext) -> Reply:
         require_private(ctx, "!export")
-        number = _number(ctx, (ctx.argv or [None])[0])
+        number = _number((ctx.argv or [None])[0])
         report = await export_incident(ctx.session, number)
         if report is None:
             raise UserError(f"There is no incident INC-{number}.")

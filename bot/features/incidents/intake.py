@@ -130,6 +130,10 @@ class Intake:
                 f"Thank you — filed as {service.ref(number)}; the security team is alerted. "
                 "I've sent you the first steps and a few questions in a private message."
             )
+        # A whole report at once replaces an intake in progress too, or the reporter's
+        # next message would be taken as an answer to the old intake's question.
+        await self._end_previous(ctx)
+        await repo.delete_intake(ctx.session, user_id=ctx.sender)
         return await self._file(ctx, playbook, {"what": summary})
 
     async def _file(self, ctx: CommandContext, playbook: Playbook, answers: dict) -> Reply:

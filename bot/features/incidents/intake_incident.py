@@ -20,7 +20,6 @@ from bot.features.incidents import repository as repo
 from bot.features.incidents import service
 from bot.features.incidents.models import Incident
 from bot.features.incidents.playbooks import Playbook
-from bot.matrix.content import message_content
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -133,12 +132,15 @@ async def end_intake(
     if paged:
         lines.append("Paging on-call: " + ", ".join(paged))
         html += "<p>Paging on-call: " + ", ".join(pill(u) for u in paged) + "</p>"
-    root = await repo.post_event_id(session, incident=incident)
-    await services.outbox.add(
+    await service.post(
+        services,
         session,
-        txn_key=f"incident:{incident.id}:intake-end",
+        f"incident:{incident.id}:intake-end",
+        "\n".join(lines),
+        html,
         room_id=services.rooms.triage,
-        content=message_content("\n".join(lines), html, thread_root=root, mentions=list(paged)),
+        mentions=tuple(paged),
+        thread_root=await repo.post_event_id(session, incident=incident),
     )
 
 
@@ -188,12 +190,13 @@ async def expire_intakes(services: Services) -> int:
             if incident is None:
                 continue
             await end_intake(services, session, incident, "expired", now=now)
+            text = expired_text(number, minutes)
             await service.post(
                 services,
                 session,
                 f"incident:{number}:intake-expired",
-                expired_text(number, minutes),
-                f"<p>{escape(expired_text(number, minutes))}</p>",
+                text,
+                f"<p>{escape(text)}</p>",
                 dm_user_id=user,
             )
             ended += 1

@@ -58,13 +58,17 @@ async def post(
     dm_user_id: str | None = None,
     mentions: tuple[str, ...] = (),
     in_reply_to: str | None = None,
+    thread_root: str | None = None,
 ) -> str:
+    """Queue one message under the outbox key ``key`` (once, whatever retries happen)."""
     return await services.outbox.add(
         session,
         txn_key=key,
         room_id=room_id,
         dm_user_id=dm_user_id,
-        content=message_content(text, html, mentions=mentions, in_reply_to=in_reply_to),
+        content=message_content(
+            text, html, mentions=mentions, in_reply_to=in_reply_to, thread_root=thread_root
+        ),
     )
 
 
@@ -156,18 +160,25 @@ async def file_incident(
             mentions=tuple(targets),
         )
     if page:
-        incident.paged_at = now
-        for user in targets:
-            await page_dm(services, session, incident, user, f"incident:{n}:page:{user}")
-        await repo.add_event(
-            session,
-            incident_id=n,
-            at=now,
-            author=None,
-            kind="paged",
-            text=f"Paged on-call {', '.join(targets)}" if targets else "No on-call to page",
-        )
+        await _page(services, session, incident, targets, now)
     return Filed(incident, targets)
+
+
+async def _page(
+    services: Services, session: AsyncSession, incident: Incident, targets: list[str], now: datetime
+) -> None:
+    """Page ``targets`` by DM (one outbox key per incident and user) and note it."""
+    incident.paged_at = now
+    for user in targets:
+        await page_dm(services, session, incident, user, f"incident:{incident.id}:page:{user}")
+    await repo.add_event(
+        session,
+        incident_id=incident.id,
+        at=now,
+        author=None,
+        kind="paged",
+        text=f"Paged on-call {', '.join(targets)}" if targets else "No on-call to page",
+    )
 
 
 async def page_dm(
@@ -237,15 +248,5 @@ async def set_severity(
     if incident.acked_at is not None:
         return []  # someone is on it already
     targets = oncall(services, now)[:1]
-    incident.paged_at = now
-    for user in targets:
-        await page_dm(services, session, incident, user, f"incident:{incident.id}:page:{user}")
-    await repo.add_event(
-        session,
-        incident_id=incident.id,
-        at=now,
-        author=None,
-        kind="paged",
-        text=f"Paged on-call {', '.join(targets)}" if targets else "No on-call to page",
-    )
+    await _page(services, session, incident, targets, now)
     return targets

@@ -15,9 +15,7 @@ def _setup(services: Services, router: Router) -> None:
     from bot.features.ownership.handlers import register
     from bot.features.ownership.service import OwnershipService
 
-    service = OwnershipService(services.settings.ownership)
-    router.shared["ownership"] = service
-    register(router, service)
+    register(router, OwnershipService(services.settings.ownership))
 
 
 def _add_cli(subparsers, common) -> None:  # type: ignore[no-untyped-def]

@@ -156,18 +156,15 @@ class OwnershipService:
     # -- listings --------------------------------------------------------------------
 
     async def areas(self, session: AsyncSession, team: str | None = None) -> list[AreaView]:
-        snap = await self.snapshot(session)
-        views = [e.area for e in snap.index.entries]
-        if team is not None:
-            views = [v for v in views if v.team is not None and name_key(v.team) == name_key(team)]
-        return sorted(views, key=lambda v: name_key(v.name))
+        """The areas (of ``team``, any case, when given), sorted by name."""
+        return _sorted_views(await self.snapshot(session), team)
 
     async def gaps(self, session: AsyncSession, now: datetime) -> list[Gap]:
         """Areas with no owner, no backup, or not verified within ``stale_after_days``."""
         stale_before = now - timedelta(days=self.settings.stale_after_days)
         snap = await self.snapshot(session)
         found = []
-        for view in await self.areas(session):
+        for view in _sorted_views(snap, None):
             problems = []
             if not view.owners:
                 problems.append("no owner")
@@ -182,3 +179,10 @@ class OwnershipService:
             if problems:
                 found.append(Gap(view, tuple(problems)))
         return found
+
+
+def _sorted_views(snap: Snapshot, team: str | None) -> list[AreaView]:
+    views = [e.area for e in snap.index.entries]
+    if team is not None:
+        views = [v for v in views if v.team is not None and name_key(v.team) == name_key(team)]
+    return sorted(views, key=lambda v: name_key(v.name))

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.tips.models import POSTED, TipDone, TipPost
-from bot.features.tips.schedule import SlotKey
+from bot.features.tips.schedule import Slot, SlotKey
 from bot.storage.models import OutboxMessage
 
 
@@ -26,25 +26,22 @@ async def claimed_keys(session: AsyncSession, *, since: date) -> set[SlotKey]:
 async def claim(
     session: AsyncSession,
     *,
-    campaign: str,
-    local_date: date,
-    room_id: str,
-    day: int,
+    slot: Slot,
     status: str,
     txn_id: str | None = None,
     skipped_by: str | None = None,
 ) -> TipPost:
-    """Insert the claim row and flush it.
+    """Insert the claim row of ``slot`` and flush it.
 
     Raises:
         IntegrityError: the slot is already claimed (another replica, an earlier run).
             The caller's transaction must then be rolled back.
     """
     row = TipPost(
-        campaign=campaign,
-        local_date=local_date,
-        room_id=room_id,
-        day=day,
+        campaign=slot.campaign.name,
+        local_date=slot.local_date,
+        room_id=slot.room_id,
+        day=slot.day,
         status=status,
         txn_id=txn_id,
         skipped_by=skipped_by,

@@ -75,6 +75,16 @@ def slot_for(campaign: Campaign, local_date: date, room_id: str) -> Slot | None:
     )
 
 
+def campaign_rooms(campaign: Campaign, resolve_room: Callable[[str], str | None]) -> list[str]:
+    """The room ids of ``campaign``'s room entries, in order, once each (unknown ones left out)."""
+    rooms: list[str] = []
+    for ref in campaign.rooms:
+        room_id = resolve_room(ref)
+        if room_id is not None and room_id not in rooms:
+            rooms.append(room_id)
+    return rooms
+
+
 def plan_posts(
     campaigns: Collection[Campaign],
     now: datetime,
@@ -104,12 +114,7 @@ def plan_posts(
     missed: list[Slot] = []
     for campaign in campaigns:
         today = local_today(campaign, now)
-        rooms: list[str] = []
-        for ref in campaign.rooms:
-            room_id = resolve_room(ref)
-            if room_id is not None and room_id not in rooms:
-                rooms.append(room_id)
-        for room_id in rooms:
+        for room_id in campaign_rooms(campaign, resolve_room):
             slot = slot_for(campaign, today, room_id)
             if slot is None or slot.key in claimed or now < slot.scheduled:
                 continue

@@ -12,6 +12,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +23,13 @@ from bot.features.tips.campaigns import Campaign
 from bot.features.tips.loader import CampaignFileError, load_campaigns
 from bot.features.tips.models import MISSED, POSTED, SKIPPED
 from bot.features.tips.render import DONE_KEY, tip_message
-from bot.features.tips.schedule import Slot, local_today, plan_posts, slot_for
+from bot.features.tips.schedule import (
+    Slot,
+    campaign_rooms,
+    local_today,
+    plan_posts,
+    slot_for,
+)
 from bot.matrix.content import message_content
 from bot.outbox import txn_id_for
 from bot.services import Services
@@ -88,14 +95,11 @@ class TipsService:
         return None
 
     def rooms_of(self, campaign: Campaign) -> list[str]:
-        out: list[str] = []
+        """The campaign's room ids; logs each entry that cannot be posted to."""
         for ref in campaign.rooms:
-            room_id = self.resolve_room(ref)
-            if room_id is None:
+            if self.resolve_room(ref) is None:
                 log.error("tips: campaign %s room %s is not resolvable", campaign.name, ref)
-            elif room_id not in out:
-                out.append(room_id)
-        return out
+        return campaign_rooms(campaign, self.resolve_room)
 
     # -- the job ----------------------------------------------------------------
 
@@ -144,44 +148,35 @@ class TipsService:
         async with db.sessions.begin() as session:
             await repo.fill_event_ids(session)
 
+    async def _claim(self, slot: Slot, status: str, content: dict[str, Any] | None) -> bool:
+        """Claim ``slot`` (and queue ``content`` for it) in one transaction.
+
+        Returns:
+            False when another replica or an earlier run had claimed it already.
+        """
+        try:
+            async with self.services.db.sessions.begin() as session:
+                txn_id = txn_id_for(slot.txn_key) if content is not None else None
+                await repo.claim(session, slot=slot, status=status, txn_id=txn_id)
+                if content is not None:
+                    await self.services.outbox.add(
+                        session, txn_key=slot.txn_key, room_id=slot.room_id, content=content
+                    )
+        except IntegrityError:
+            return False
+        return True
+
     async def _post(self, slot: Slot) -> bool:
         prefix = self.services.settings.bot.command_prefix
         text, html = tip_message(slot.campaign, slot.tip, prefix)
-        try:
-            async with self.services.db.sessions.begin() as session:
-                await repo.claim(
-                    session,
-                    campaign=slot.campaign.name,
-                    local_date=slot.local_date,
-                    room_id=slot.room_id,
-                    day=slot.day,
-                    status=POSTED,
-                    txn_id=txn_id_for(slot.txn_key),
-                )
-                await self.services.outbox.add(
-                    session,
-                    txn_key=slot.txn_key,
-                    room_id=slot.room_id,
-                    content=message_content(text, html),
-                )
-        except IntegrityError:
+        if not await self._claim(slot, POSTED, message_content(text, html)):
             log.info("tip %s already claimed elsewhere; not posting", slot.txn_key)
             return False
         log.info("tip %s queued (day %d)", slot.txn_key, slot.day)
         return True
 
     async def _record_missed(self, slot: Slot, now: datetime) -> None:
-        try:
-            async with self.services.db.sessions.begin() as session:
-                await repo.claim(
-                    session,
-                    campaign=slot.campaign.name,
-                    local_date=slot.local_date,
-                    room_id=slot.room_id,
-                    day=slot.day,
-                    status=MISSED,
-                )
-        except IntegrityError:
+        if not await self._claim(slot, MISSED, None):
             return
         late = now - slot.scheduled
         log.warning(
@@ -208,15 +203,7 @@ class TipsService:
             slot = slot_for(campaign, local_date, room_id)
             if slot is None:
                 continue
-            await repo.claim(
-                session,
-                campaign=campaign.name,
-                local_date=local_date,
-                room_id=room_id,
-                day=slot.day,
-                status=SKIPPED,
-                skipped_by=by,
-            )
+            await repo.claim(session, slot=slot, status=SKIPPED, skipped_by=by)
             count += 1
         return count
 
