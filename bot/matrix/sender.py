@@ -41,6 +41,9 @@ class NioTransport:
     def __init__(self, client: AsyncClient, *, encrypt_new_rooms: bool = False):
         self.client = client
         self.encrypt_new_rooms = encrypt_new_rooms
+        # DMs this process opened, until a sync shows the invitee in the room: sharing
+        # the room key before that would leave them unable to read the first message.
+        self._awaiting_invitee: dict[str, str] = {}
 
     async def send_event(
         self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
@@ -78,13 +81,32 @@ class NioTransport:
             if isinstance(joined, JoinedRoomsResponse) and room_id not in joined.rooms:
                 raise SendError(f"the bot is not in {room_id}", permanent=True)
             raise SendError(f"{room_id} not synced yet")
-        if self.client.rooms[room_id].encrypted and self.client.should_query_keys:
+        room = self.client.rooms[room_id]
+        invitee = self._awaiting_invitee.get(room_id)
+        if invitee is not None:
+            if invitee not in room.users:
+                raise SendError(f"{room_id} synced before its invite; waiting for it")
+            del self._awaiting_invitee[room_id]
+        if room.encrypted and self.client.olm is not None:
+            # Every member, invited ones included (a DM the bot just opened), must have
+            # known devices before the room key is shared, or they cannot read the message.
+            # nio may count a user as tracked before any of their devices is known.
+            self.client.olm.update_tracked_users(room)
+            unknown = {
+                user
+                for user in room.users
+                if user != self.client.user_id and not self.client.device_store[user]
+            }
+            self.client.olm.users_for_key_query.update(unknown)
+        if room.encrypted and self.client.should_query_keys:
             # A member's new device must get the room key too; nio's room_send only
             # queries keys the first time it sends to a room.
             try:
                 response = await self.client.keys_query()
             except LocalProtocolError:
-                return  # the sync loop's query got there first
+                # The sync loop's query is in flight: sending now would share the room
+                # key before those devices are known, and they could never read it.
+                raise SendError(f"device keys for {room_id} are being fetched") from None
             if not isinstance(response, KeysQueryResponse):
                 raise SendError(f"keys query failed: {getattr(response, 'message', response)}")
 
@@ -112,6 +134,8 @@ class NioTransport:
         except (ClientError, OSError, TimeoutError) as exc:
             raise SendError(f"homeserver unreachable ({type(exc).__name__})") from None
         if isinstance(response, RoomCreateResponse):
+            if self.encrypt_new_rooms:
+                self._awaiting_invitee[response.room_id] = user_id
             return response.room_id
         code = getattr(response, "status_code", None) or ""
         raise SendError(f"cannot open a DM: {code}", permanent=code in PERMANENT)

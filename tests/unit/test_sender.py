@@ -49,3 +49,33 @@ async def test_sender_opens_encrypted_dms_when_encryption_is_on() -> None:
     assert state["content"] == {"algorithm": "m.megolm.v1.aes-sha2"}
     await NioTransport(client).open_direct_room("@a:x")  # type: ignore[arg-type]
     assert client.created["initial_state"] == []
+
+
+class FakeRoom:
+    def __init__(self, users: set[str]):
+        self.users = {u: object() for u in users}
+        self.encrypted = False  # the invite rule alone is under test here
+
+
+async def test_sender_waits_for_the_invite_of_a_dm_it_opened() -> None:
+    """A DM seen in a sync from before its invite must not get the room key yet."""
+    room = FakeRoom({"@bot:x"})
+    client = FakeClient(rooms={"!new": room}, joined=["!new"])
+    client.user_id = "@bot:x"
+    sent: list[str] = []
+
+    async def room_send(room_id: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(room_id)
+        from nio import RoomSendResponse
+
+        return RoomSendResponse("$e", room_id)
+
+    client.room_send = room_send  # type: ignore[attr-defined]
+    transport = NioTransport(client, encrypt_new_rooms=True)  # type: ignore[arg-type]
+    await transport.open_direct_room("@alice:x")
+    with pytest.raises(SendError) as caught:
+        await transport.send_event("!new", "m.room.message", {}, "t1")
+    assert not caught.value.permanent and sent == []
+    room.users["@alice:x"] = object()  # the next sync brought the invite
+    assert await transport.send_event("!new", "m.room.message", {}, "t1") == "$e"
+    assert sent == ["!new"]
