@@ -301,6 +301,12 @@ async def test_incidents_outsider_refused(harness: Harness) -> None:
         assert "for the security team" in reply and SECRET not in reply
     shown = await harness.say("!show INC-1", sender=LEAD, room=HELPDESK, kind=RoomKind.HELPDESK)
     assert "triage room" in shown and SECRET not in shown
+    # !update's answer names the reporter: refused in the public room, nothing relayed.
+    updated = await harness.say(
+        "!update INC-1 we are on it", sender=LEAD, room=HELPDESK, kind=RoomKind.HELPDESK
+    )
+    assert "triage room" in updated and ALICE not in updated
+    assert not any("we are on it" in body for body in await harness.to_dm(ALICE))
 
 
 async def test_incidents_triage_verbs_and_timeline(harness: Harness) -> None:

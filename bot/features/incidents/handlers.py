@@ -167,6 +167,8 @@ def register(router: Router, intake: Intake) -> None:
         usage="update INC-N <text>", permission=team, group=group,
     )  # fmt: skip
     async def update(ctx: CommandContext) -> Reply:
+        # Its answer names the reporter: never in the public room.
+        require_private(ctx, "!update")
         parts = ctx.args.split(maxsplit=1)
         if len(parts) != 2:
             raise UsageError("Give an incident id and the update.")
