@@ -231,8 +231,8 @@ class Outbox:
     async def flush(self, transport: Transport) -> bool:
         """Send everything pending, in order. Returns False if a transient error stopped it."""
         while True:
+            self.metrics.outbox_pending.set(await self.pending_count())  # the real backlog
             batch = await self._claim()
-            self.metrics.outbox_pending.set(len(batch))
             if not batch:
                 return True
             for item in batch:

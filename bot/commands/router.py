@@ -231,7 +231,11 @@ class Router:
         return True
 
     async def _handle(self, msg: IncomingMessage) -> str:
-        route = self.route(msg)
+        try:
+            route = self.route(msg)
+        except Exception as exc:  # a broken matcher must not stall the sync loop forever
+            log_unexpected(log, exc, f"routing event {msg.event_id} failed")
+            route = None
         try:
             async with self.services.db.sessions.begin() as session:
                 await self._claim(session, msg.event_id, msg.room_id)

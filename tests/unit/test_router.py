@@ -327,3 +327,23 @@ async def test_router_database_error_mid_handler_records_nothing(desk: Desk) -> 
     # The sync loop retries the same event once the database is back.
     assert await desk.router.handle(msg) is True
     assert (await desk.only_reply(msg)).content["body"] == "recovered"
+
+
+async def test_router_broken_matcher_does_not_stall_handling(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A matcher that raises is logged; the event still counts as handled (no endless retry)."""
+
+    def broken(text: str) -> str | None:
+        raise RuntimeError("matcher bug")
+
+    async def never(ctx: CommandContext) -> Reply:
+        raise AssertionError("not reached")
+
+    desk.router.natural("broken", broken, never)
+    msg, handled = await desk.say("anything at all", room="helpdesk")
+    assert handled
+    assert await desk.rows() == []
+    assert any("routing event" in r.getMessage() for r in caplog.records)
+    # The same event again is a duplicate, not a second attempt.
+    assert await desk.router.handle(msg) is False
