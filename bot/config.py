@@ -30,15 +30,14 @@ from bot.features.incidents.settings import IncidentsSettings
 from bot.features.ownership.settings import OwnershipSettings
 from bot.features.tickets.settings import TicketsSettings
 from bot.features.tips.settings import TipsSettings
+from bot.ids import USER_ID
 
 DEFAULT_CONFIG_PATH = Path("config/config.yaml")
 ENV_CONFIG_PATH = "HELPDESK_CONFIG"
 
-_USER_ID = re.compile(r"^@[^:\s]+:[^\s]+$")
-
 
 def _check_user_id(value: str) -> str:
-    if not _USER_ID.match(value):
+    if not USER_ID.match(value):
         raise ValueError(f"{value!r} is not a Matrix user id like @name:example.org")
     return value
 

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands.context import CommandContext, Reply
 from bot.commands.errors import UsageError, UserError
 from bot.commands.router import Permission, Router
+from bot.ids import USER_ID
 
 _ID = re.compile(r"^(?:(?P<prefix>[A-Za-z]+)-)?#?(?P<number>\d+)$")
-_USER = re.compile(r"^@[^:\s]+:\S+$")
 
 
 class CaseKind(Protocol):
@@ -102,7 +102,7 @@ class TriageVerbs:
             group="Triage",
         )
         async def assign(ctx: CommandContext) -> Reply:
-            if len(ctx.argv) != 2 or not _USER.match(ctx.argv[1]):
+            if len(ctx.argv) != 2 or not USER_ID.match(ctx.argv[1]):
                 raise UsageError("Give a case id and a user id like @name:server.")
             kind, number = await self.resolve(ctx, ctx.argv[0])
             return await kind.assign(ctx, number, ctx.argv[1])

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.durations import Duration, minutes
-
-_USER_ID = re.compile(r"^@[^:\s]+:[^\s]+$")
+from bot.ids import USER_ID
 
 
 def _user_ids(values: list[str]) -> list[str]:
     for value in values:
-        if not _USER_ID.match(value):
+        if not USER_ID.match(value):
             raise ValueError(f"{value!r} is not a Matrix user id like @name:example.org")
     return values
 

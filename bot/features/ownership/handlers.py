@@ -25,9 +25,9 @@ from bot.features.ownership import replies
 from bot.features.ownership.matching import name_key
 from bot.features.ownership.phrasing import match_owner_question
 from bot.features.ownership.service import OwnershipService
+from bot.ids import USER_ID
 
 EDIT_VERBS = ("set", "backup", "alias", "describe", "contact", "verify", "remove")
-_USER = re.compile(r"^@[^:\s]+:\S+$")
 _PILL = re.compile(r'<a\s+href="https://matrix\.to/#/(@[^"/?]+)[^"]*"[^>]*>.*?</a>', re.I | re.S)
 _TAG = re.compile(r"<[^>]+>")
 _QUOTED = re.compile(r'^\s*["“”\'](?P<area>[^"“”\']+)["“”\']\s*(?P<rest>.*)$', re.S)
@@ -115,7 +115,7 @@ def register(router: Router, service: OwnershipService) -> None:
             if first is None or first == 0:
                 raise UsageError(f"Usage: {p}owner {verb} <area> @user:server [@user...]")
             users = words[first:]
-            bad = [u for u in users if not _USER.match(u)]
+            bad = [u for u in users if not USER_ID.match(u)]
             if bad:
                 raise UserError(f"{bad[0]!r} is not a Matrix user id like @name:example.org.")
             area_ref = _strip_quotes(" ".join(words[:first]))

@@ -16,15 +16,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from bot.features.ownership.matching import name_key
+from bot.ids import USER_ID
 
-_USER_ID = re.compile(r"^@[^:\s]+:[^\s]+$")
 _URL = re.compile(r"^https?://\S+$")
 AREA_FIELDS = "name description aliases owners backups team contact security links verified".split()
 
 
 def _user_ids(values: list[str]) -> list[str]:
     for value in values:
-        if not _USER_ID.match(value):
+        if not USER_ID.match(value):
             raise ValueError(f"{value!r} is not a Matrix user id like @name:example.org")
     return values
 
