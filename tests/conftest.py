@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shutil
+import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,20 @@ from tests.support.databases import (
     truncate_all,
 )
 from tests.support.mxclient import MatrixUser, make_user
+
+# --- Debugging a hang: `kill -USR1 <pytest pid>` prints every asyncio task's stack ---
+
+
+def _dump_tasks(signum: int, frame: object) -> None:
+    loop = asyncio.events._get_running_loop()
+    if loop is None:
+        return
+    for task in asyncio.all_tasks(loop):
+        task.print_stack(file=sys.stderr)
+
+
+signal.signal(signal.SIGUSR1, _dump_tasks)
+
 
 # --- Synapse ---
 # One homeserver for the whole session (about 2 s to start); tests stay independent by
