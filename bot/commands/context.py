@@ -55,6 +55,18 @@ class Reaction:
     room_kind: RoomKind
 
 
+@dataclass(frozen=True)
+class Redaction:
+    """Someone removed an event (e.g. took back a reaction) in a room the bot is in."""
+
+    event_id: str
+    room_id: str
+    sender: str
+    redacts: str
+    timestamp: datetime
+    room_kind: RoomKind
+
+
 def escape(text: str) -> str:
     """Escape user-supplied text for the HTML ``formatted_body``."""
     return html.escape(text, quote=True)

@@ -25,6 +25,7 @@ from bot.commands.context import (
     IncomingMessage,
     Outbound,
     Reaction,
+    Redaction,
     Reply,
     RoomKind,
 )
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[CommandContext], Awaitable[Reply | None]]
 ReactionHandler = Callable[[Reaction, AsyncSession, Services], Awaitable[list[Outbound] | None]]
+RedactionHandler = Callable[[Redaction, AsyncSession, Services], Awaitable[None]]
 # A natural-language matcher returns the command's argument text, or None.
 Matcher = Callable[[str], str | None]
 
@@ -103,6 +105,7 @@ class Router:
         self._natural: list[NaturalRoute] = []
         self._interceptors: list[Interceptor] = []
         self._reaction_handlers: list[ReactionHandler] = []
+        self._redaction_handlers: list[RedactionHandler] = []
         self._mention = self._mention_pattern()
         # Objects features share through the router (e.g. the triage verbs registry).
         self.shared: dict[str, object] = {}
@@ -154,6 +157,10 @@ class Router:
     def on_reaction(self, handler: ReactionHandler) -> None:
         """Call ``handler`` for every reaction in a room the bot is in."""
         self._reaction_handlers.append(handler)
+
+    def on_redaction(self, handler: RedactionHandler) -> None:
+        """Call ``handler`` for every redaction (e.g. a reaction taken back)."""
+        self._redaction_handlers.append(handler)
 
     def lookup(self, name: str) -> Command | None:
         """The command called ``name`` (or an alias of it)."""
@@ -436,6 +443,25 @@ class Router:
             log_unexpected(log, exc, "reaction handler failed for %s", reaction.event_id)
             return False
         self.services.outbox.wake()
+        return True
+
+    async def handle_redaction(self, redaction: Redaction) -> bool:
+        """Give a redaction to every redaction handler, exactly once."""
+        if not self._redaction_handlers:
+            return False
+        try:
+            async with self.services.db.sessions.begin() as session:
+                try:
+                    await self._claim(session, redaction.event_id, redaction.room_id)
+                except AlreadyHandled:
+                    return False
+                for handler in self._redaction_handlers:
+                    await handler(redaction, session, self.services)
+        except Exception as exc:
+            if _is_database_error(exc):
+                raise
+            log_unexpected(log, exc, "redaction handler failed for %s", redaction.event_id)
+            return False
         return True
 
 

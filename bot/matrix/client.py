@@ -40,7 +40,7 @@ from bot.commands.router import Router
 from bot.config import Settings
 from bot.matrix import crypto
 from bot.matrix import rooms as room_store
-from bot.matrix.events import event_time, to_message, to_reaction
+from bot.matrix.events import event_time, to_message, to_reaction, to_redaction
 from bot.matrix.sender import NioTransport
 from bot.matrix.session import LoginFailed, log_in
 from bot.services import Services
@@ -99,6 +99,17 @@ class MatrixBot:
         if room is None:
             return set()
         return set(room.users) - set(room.invited_users)
+
+    async def resolve_alias(self, alias: str) -> str | None:
+        """The room id ``alias`` points to now (None if it does not resolve).
+
+        Raises:
+            OSError, TimeoutError: the homeserver could not be asked (try again later).
+        """
+        response = await self.client.room_resolve_alias(alias)
+        if isinstance(response, RoomResolveAliasResponse):
+            return response.room_id
+        return None
 
     def room_kind(self, room_id: str) -> RoomKind:
         """Helpdesk, triage, a DM (the bot and one person), or some other room."""
@@ -307,6 +318,10 @@ class MatrixBot:
             reaction = to_reaction(event, room_id, kind, self.bot_user_id)
             if reaction is not None and reaction.timestamp >= not_before:
                 await self.router.handle_reaction(reaction)
+                continue
+            redaction = to_redaction(event, room_id, kind, self.bot_user_id)
+            if redaction is not None and redaction.timestamp >= not_before:
+                await self.router.handle_redaction(redaction)
 
     async def _on_unreadable(self, room_id: str, kind: RoomKind, event: dict[str, Any]) -> None:
         """An event we hold no key for: ask for the key, and (in a DM) for a resend.

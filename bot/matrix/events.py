@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.commands.context import IncomingMessage, Reaction, RoomKind
+from bot.commands.context import IncomingMessage, Reaction, Redaction, RoomKind
 
 # Only text a person typed; m.notice is what bots send (answering it loops bots).
 ANSWERED_MSGTYPES = frozenset({"m.text"})
@@ -82,6 +82,29 @@ def to_reaction(
         sender=str(event["sender"]),
         key=str(relates.get("key", "")),
         target_event_id=target,
+        timestamp=event_time(event),
+        room_kind=room_kind,
+    )
+
+
+def to_redaction(
+    event: dict[str, Any], room_id: str, room_kind: RoomKind, bot_user_id: str
+) -> Redaction | None:
+    """A :class:`Redaction` for someone's ``m.room.redaction``, else None.
+
+    The redacted event id is at the top level before room version 11, in the content
+    from 11 on; both are read.
+    """
+    if event.get("type") != "m.room.redaction" or event.get("sender") == bot_user_id:
+        return None
+    redacts = _object(event.get("content")).get("redacts") or event.get("redacts")
+    if not isinstance(redacts, str) or not redacts:
+        return None
+    return Redaction(
+        event_id=str(event["event_id"]),
+        room_id=room_id,
+        sender=str(event["sender"]),
+        redacts=redacts,
         timestamp=event_time(event),
         room_kind=room_kind,
     )

@@ -12,7 +12,7 @@ from bot.clock import ManualClock
 from bot.commands.context import IncomingMessage, RoomKind
 from bot.commands.router import Router
 from bot.config import Settings
-from bot.features.tips import handlers
+from bot.features.tips import handlers, stuck
 from bot.features.tips.service import TipsService
 from bot.services import Services
 from bot.storage import Database
@@ -86,7 +86,9 @@ def make_router(services: Services) -> tuple[Router, TipsService]:
     router = Router(services)
     tips = TipsService.from_settings(services)
     handlers.register(router, tips)
+    stuck.register(router, tips)
     router.on_reaction(tips.on_reaction)
+    router.on_redaction(tips.on_redaction)
     return router, tips
 
 

@@ -27,8 +27,9 @@ def test_tips_post_has_heading_body_link_and_footer() -> None:
     assert text.startswith("🔐 Campaign month — day 1 of 5: Tip 1 of month")
     assert "Do **thing 1** today." in text
     assert "Guide: https://example.org/guide?a=1&b=2" in text
-    assert "Reply here or send !ticket — no judgement" in text
+    assert "Reply to this post in a thread and a no-judgement ticket opens" in text
+    assert "send !stuck to me in a direct message (!stuck anonymous" in text
     assert "React with ✅" in text
     assert "<strong>thing 1</strong>" in html
     assert 'href="https://example.org/guide?a=1&amp;b=2"' in html
-    assert "<code>!ticket</code>" in html and "✅" in html
+    assert "<code>!stuck</code>" in html and "✅" in html

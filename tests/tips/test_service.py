@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -10,8 +11,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.clock import ManualClock
-from bot.commands.context import Reaction, RoomKind
-from bot.features.tips.models import MISSED, POSTED, SKIPPED, TipDone, TipPost
+from bot.commands.context import Reaction, Redaction, RoomKind
+from bot.features.tips.models import MISSED, POSTED, SKIPPED, TipMark, TipPost
 from bot.outbox import txn_id_for
 from bot.storage import Database
 from bot.storage.models import OutboxMessage
@@ -121,7 +122,7 @@ async def test_tips_reactions_counted_per_person_without_names(
     db: Database, tips_file: Path
 ) -> None:
     clock = ManualClock(utc(2026, 12, 2, 8, 1))
-    services = make_services(db, tips_file, clock)
+    services = make_services(db, tips_file, clock, min_count=1)
     router, tips = make_router(services)
     await tips.tick()
     async with db.sessions.begin() as s:  # as the outbox does once sent
@@ -132,13 +133,23 @@ async def test_tips_reactions_counted_per_person_without_names(
     await _react(router, "@carol:localhost", "👍", "$tip2", 4)  # not "done"
     await _react(router, "@dave:localhost", "✅", "$other", 5)  # not a tip
     async with db.sessions() as s:
-        done = list(await s.scalars(select(TipDone)))
-    assert len(done) == 2
-    assert all(ALICE not in d.reactor and "bob" not in d.reactor for d in done)
+        done = list(await s.scalars(select(TipMark)))
+    assert len({d.marker for d in done}) == 2
+    for d in done:
+        assert "alice" not in d.marker + (d.event_ref or "")
+        assert "$r" not in (d.event_ref or "")
     await router.handle(message("!tip stats", sender=LEAD, room=TRIAGE))
     out = (await outbox_rows(db))[-1]
-    assert "02 Dec day 2 (Tip 2 of month): 2" in out.content["body"]
+    assert "02 Dec day 2 (Tip 2 of month): done 2, stuck 0" in out.content["body"]
     assert "alice" not in out.content["body"] and "bob" not in out.content["body"]
+    # Alice takes back one of her two ✅: still counted; then the other: no longer.
+    redact = Redaction("$x1", HELPDESK, ALICE, "$r1", utc(2026, 12, 2, 9), RoomKind.HELPDESK)
+    await router.handle_redaction(redact)
+    await router.handle(message("!tip stats", sender=LEAD, room=TRIAGE))
+    assert "done 2," in await last_reply(db)
+    await router.handle_redaction(dataclasses.replace(redact, event_id="$x2", redacts="$r2"))
+    await router.handle(message("!tip stats", sender=LEAD, room=TRIAGE))
+    assert "done 1," in await last_reply(db)
 
 
 async def last_reply(db: Database) -> str:
@@ -150,7 +161,7 @@ async def test_tips_command_today_next_and_day(db: Database, tips_file: Path) ->
     router, _ = make_router(make_services(db, tips_file, clock))
     await router.handle(message("!tip"))
     body = await last_reply(db)
-    assert "day 3 of 5" in body and "Tip 3 of month" in body and "no judgement" in body
+    assert "day 3 of 5" in body and "Tip 3 of month" in body and "No judgement" in body
     await router.handle(message("!tip 2"))
     assert "Tip 2 of month" in await last_reply(db)
     await router.handle(message("!tip 5"))  # in the future: no spoilers for everyone

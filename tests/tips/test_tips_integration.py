@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.clock import ManualClock
 from bot.devserver import LocalSynapse, free_port
 from bot.features.tips import tips_service
-from bot.features.tips.models import MISSED, TipDone, TipPost
+from bot.features.tips.models import MISSED, TipMark, TipPost
 from bot.storage import Database
 from tests.support.botworld import BotWorld, InProcessBot, make_world, wait_joined
 from tests.support.databases import truncate_all
@@ -24,7 +24,8 @@ pytestmark = pytest.mark.integration
 
 
 def tips_settings(world: BotWorld, tips_file: Path, **overrides):
-    return world.settings(tips={"file": str(tips_file), "check_interval": 0.1}, **overrides)
+    tips = {"file": str(tips_file), "check_interval": 0.1, "min_count": 1}
+    return world.settings(tips={**tips, **overrides.pop("tips", {})}, **overrides)
 
 
 def is_tip(world: BotWorld, title: str | None = None):
@@ -92,7 +93,7 @@ async def test_tips_posted_once_at_local_time_and_not_after_restart(
         tip = await alice.wait_for(is_tip(world, "Tip 2 of month"), 30)
         assert tip is not None, "no tip at 09:00 local"
         assert tip["content"]["msgtype"] == "m.notice"
-        assert "no judgement" in tip["content"]["body"] and "✅" in tip["content"]["body"]
+        assert "No judgement" in tip["content"]["body"] and "✅" in tip["content"]["body"]
         assert "<strong>thing 2</strong>" in tip["content"]["formatted_body"]
     finally:
         await bot.stop()
@@ -108,13 +109,13 @@ async def test_tips_posted_once_at_local_time_and_not_after_restart(
         db = bot.app.db  # type: ignore[union-attr]
         for _ in range(300):
             async with db.sessions() as s:
-                if await s.scalar(select(func.count()).select_from(TipDone)):
+                if await s.scalar(select(func.count()).select_from(TipMark)):
                     break
             await asyncio.sleep(0.1)
         question = await world.lead.send(world.triage, "!tip stats")
         reply = await world.lead.wait_for(lambda e: reply_to(e) == question, 30)
         assert reply is not None
-        assert "day 2 (Tip 2 of month): 1" in reply["content"]["body"]
+        assert "day 2 (Tip 2 of month): done 1, stuck 0" in reply["content"]["body"]
         assert alice.user_id not in reply["content"]["body"]
     finally:
         await bot.stop()

@@ -10,7 +10,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 from bot.features import Feature
-from bot.features.tips import handlers
+from bot.features.tips import handlers, stuck
 from bot.features.tips.cli import add_cli
 from bot.features.tips.service import TipsService
 
@@ -31,7 +31,9 @@ def _setup(services: Services, router: Router) -> None:
     tips = TipsService.from_settings(services)
     _instances[id(services)] = tips
     handlers.register(router, tips)
+    stuck.register(router, tips)
     router.on_reaction(tips.on_reaction)
+    router.on_redaction(tips.on_redaction)
 
 
 async def _on_ready(services: Services) -> None:

@@ -14,12 +14,24 @@ from bot.features.tips.models import MISSED, POSTED, SKIPPED
 from bot.features.tips.render import tip_message
 from bot.features.tips.schedule import local_instant, local_today, next_slot_date
 from bot.features.tips.service import TipsService
+from bot.features.tips.tracking import expired_until, shown
 
-_TEAM_ONLY = ("preview", "skip", "stats")
+_TEAM_ONLY = ("preview", "skip", "unskip", "stats", "reload")
 
 
 def _fmt(day: date) -> str:
     return day.strftime("%a %d %b %Y")
+
+
+def _parse_date(word: str, today: date) -> date:
+    """``2026-12-24``, ``today`` or ``tomorrow``."""
+    low = word.lower()
+    if low in ("today", "tomorrow"):
+        return today + timedelta(days=1 if low == "tomorrow" else 0)
+    try:
+        return date.fromisoformat(low)
+    except ValueError:
+        raise UsageError(f"{word!r} is not a date like 2026-12-24.") from None
 
 
 def _when(campaign: Campaign) -> str:
@@ -74,7 +86,13 @@ class TipCommands:
                 return await self.preview(ctx, argv[1:])
             if action == "skip":
                 return await self.skip(ctx, argv[1:])
+            if action == "unskip":
+                return await self.unskip(ctx, argv[1:])
+            if action == "reload":
+                return await self.reload(ctx)
             return await self.stats(ctx, argv[1:])
+        if argv and argv[0].lower() == "progress":
+            return await self.progress(ctx, argv[1:])
         if not argv:
             return self.today(ctx)
         if argv[0].isdigit():
@@ -159,14 +177,7 @@ class TipCommands:
             raise UsageError("Which date? For example: tip skip 2026-12-24")
         campaign = self._pick(ctx, argv[1] if len(argv) > 1 else None)
         today = local_today(campaign, ctx.now)
-        word = argv[0].lower()
-        if word in ("today", "tomorrow"):
-            when = today + timedelta(days=1 if word == "tomorrow" else 0)
-        else:
-            try:
-                when = date.fromisoformat(word)
-            except ValueError:
-                raise UsageError(f"{argv[0]!r} is not a date like 2026-12-24.") from None
+        when = _parse_date(argv[0], today)
         if when < today:
             raise UserError(f"{_fmt(when)} is in the past; nothing to skip.")
         if campaign.day_of(when) is None:
@@ -184,32 +195,104 @@ class TipCommands:
             raise UserError(f"{campaign.title} has no room I can post in.")
         return Reply(f"OK: no {campaign.title} tip on {_fmt(when)}.")
 
+    async def unskip(self, ctx: CommandContext, argv: list[str]) -> Reply:
+        if not argv:
+            raise UsageError("Which date? For example: tip unskip 2026-12-24")
+        campaign = self._pick(ctx, argv[1] if len(argv) > 1 else None)
+        today = local_today(campaign, ctx.now)
+        when = _parse_date(argv[0], today)
+        if when < today:
+            raise UserError(f"{_fmt(when)} is in the past; it cannot be posted any more.")
+        if not await self.tips.unskip(ctx.session, campaign, when):
+            raise UserError(f"{_fmt(when)} of {campaign.title} is not skipped.")
+        late = when == today and ctx.now >= local_instant(today, campaign.at, campaign.tz)
+        extra = " It goes out within the catch-up window, or not today." if late else ""
+        return Reply(f"OK: the {campaign.title} tip of {_fmt(when)} will be posted.{extra}")
+
+    async def reload(self, ctx: CommandContext) -> Reply:
+        if self.tips.source is None:
+            raise UserError("Tips are turned off (tips.enabled).")
+        change = await self.tips.reload()
+        if change.ok:
+            names = ", ".join(c.name for c in self.tips.campaigns) or "none"
+            return Reply(f"Reloaded {self.tips.source.path}: campaigns {names}.")
+        kept = (
+            "I keep using the last good version."
+            if self.tips.source.good_digest
+            else "No tips are posted until it is fixed."
+        )
+        lines = [f"{self.tips.source.path} has {len(change.problems)} problem(s). {kept}"]
+        lines += [f"- {p}" for p in change.problems]
+        return Reply("\n".join(lines))
+
     async def stats(self, ctx: CommandContext, argv: list[str]) -> Reply:
         campaign = self._pick(ctx, argv[0] if argv else None)
         today = local_today(campaign, ctx.now)
         run = self._run(campaign, today)
         if run is None:
             raise UserError(f"{campaign.title} has no run to report on.")
+        settings = ctx.services.settings.tips
+        floor = settings.min_count
         rows = await self.tips.stats(ctx.session, campaign, run)
-        head = f"{campaign.title} {run[0].year}: people who reacted ✅ (counts only, no names)"
+        head = (
+            f"{campaign.title} {run[0].year}: people who did it (✅) and who got stuck — "
+            f'counts only, no names; under {floor} shown as "fewer than {floor}"'
+        )
         if not rows:
             return Reply(f"{head}\nNothing posted yet.")
         lines = []
         for row in rows:
             label = f"{row.local_date.strftime('%d %b')} day {row.day} ({row.title})"
             if row.status == POSTED:
-                lines.append(f"{label}: {row.done}")
+                lines.append(
+                    f"{label}: done {shown(row.done, floor)}, stuck {shown(row.stuck, floor)}"
+                )
             elif row.status == SKIPPED:
                 lines.append(f"{label}: skipped")
             elif row.status == MISSED:
                 lines.append(f"{label}: missed (the bot was down)")
-        plain = "\n".join([head, *lines])
+        notes = []
+        if self.tips.tracker.markers is None:
+            notes.append("Counting is off: no tips.marker_key and no Matrix secret to derive one.")
+        if expired_until(campaign, today, settings.keep_days) == run[1]:
+            notes.append(f"The marks of this run were deleted {settings.keep_days} days after it.")
+        plain = "\n".join([head, *lines, *notes])
         rich = (
             f"<p><strong>{escape(head)}</strong></p><ul>"
             + "".join(f"<li>{escape(line)}</li>" for line in lines)
             + "</ul>"
+            + "".join(f"<p>{escape(n)}</p>" for n in notes)
         )
         return Reply(plain, rich)
+
+    async def progress(self, ctx: CommandContext, argv: list[str]) -> Reply:
+        if not ctx.message.is_direct:
+            raise UserError(
+                f"Your progress is yours only: send {self.p}tip progress to me in a DM."
+            )
+        campaign = self._pick(ctx, argv[0] if argv else None)
+        today = local_today(campaign, ctx.now)
+        run = self._run(campaign, today)
+        if run is None or run[0] > today:
+            raise UserError(f"{campaign.title} has not started yet.")
+        done = await self.tips.tracker.progress(ctx.session, campaign, run, ctx.sender)
+        if done is None:
+            raise UserError("Marks are not kept on this bot, so I cannot show progress.")
+        last = min(today, run[1])
+        days = [run[0] + timedelta(days=i) for i in range((last - run[0]).days + 1)]
+        marks = " ".join("✅" if d in done else "·" for d in days)
+        head = f"{campaign.title}: you marked {len(done)} of {len(days)} day(s) done so far."
+        lines = [head, marks]
+        lines += [
+            f"{d.strftime('%d %b')} day {(d - run[0]).days + 1}: "
+            f"{'done' if d in done else 'not marked'}"
+            for d in days
+        ]
+        lines.append(
+            f"Only you see this; it comes from your own ✅ reactions. Missed one? "
+            f"{self.p}tip <day> shows it again."
+        )
+        return Reply("\n".join(lines))
 
 
 def register(router: Router, tips: TipsService) -> None:
@@ -217,8 +300,14 @@ def register(router: Router, tips: TipsService) -> None:
     commands = TipCommands(tips, router.prefix)
     router.command(
         "tip",
-        summary="Today's security tip (or: tip <day>); team: tip preview|skip|stats",
-        usage="tip [<day> | preview <day> | skip <date> | stats] [campaign]",
+        summary=(
+            "Today's security tip (or: tip <day>, tip progress in a DM); "
+            "team: tip preview|skip|unskip|stats|reload"
+        ),
+        usage=(
+            "tip [<day> | progress | preview <day> | skip <date> | unskip <date> | stats "
+            "| reload] [campaign]"
+        ),
         group="Security tips",
     )(commands.tip)
     router.command(

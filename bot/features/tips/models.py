@@ -1,4 +1,4 @@
-"""Tables of the tips feature: one row per claimed slot, and anonymous ✅ marks."""
+"""Tables of the tips feature: one row per claimed slot, and keyed per-person marks."""
 
 from __future__ import annotations
 
@@ -39,17 +39,25 @@ class TipPost(Base):
     skipped_by: Mapped[str | None] = mapped_column(String(255))
 
 
-class TipDone(Base):
-    """Someone reacted ✅ to a tip post.
+class TipMark(Base):
+    """One person's ✅ on a tip (``done``) or "I'm stuck" on a day (``stuck``).
 
-    Only a hash of (post, user) is kept: enough to count each person once per post,
-    without a list of who did (or did not do) their homework.
+    ``marker`` is a keyed hash of (kind, campaign, date, person) and ``event_ref`` one of
+    the reaction event (see :mod:`bot.features.tips.markers`): enough to count each person
+    once and to take a removed ✅ back, never enough to list who did (or did not) do it.
+    Deleted ``tips.keep_days`` after the campaign run ends.
     """
 
-    __tablename__ = "tip_done"
-    __table_args__ = (UniqueConstraint("post_id", "reactor"),)
+    __tablename__ = "tip_marks"
+    __table_args__ = (UniqueConstraint("event_ref"),)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    post_id: Mapped[int] = mapped_column(ForeignKey("tip_posts.id", ondelete="CASCADE"))
-    reactor: Mapped[str] = mapped_column(String(64))
-    reacted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(8))
+    campaign: Mapped[str] = mapped_column(String(64), index=True)
+    local_date: Mapped[date] = mapped_column(Date)
+    post_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tip_posts.id", ondelete="CASCADE"), index=True
+    )
+    marker: Mapped[str] = mapped_column(String(64), index=True)
+    event_ref: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -27,14 +27,19 @@ def markdown_html(text: str) -> str:
 
 
 def footer(prefix: str) -> tuple[str, str]:
-    """How to get help, and the ✅ invitation (plain, HTML)."""
+    """How to get help about this tip, and the ✅ invitation (plain, HTML)."""
+    p = escape(prefix)
     plain = (
-        f"Stuck? Reply here or send {prefix}ticket — no judgement, ever. "
+        "Stuck on this one? Reply to this post in a thread and a no-judgement ticket opens "
+        f"for you, already tagged with this tip. Or send {prefix}stuck to me in a direct "
+        f"message ({prefix}stuck anonymous to stay anonymous). No judgement, ever. "
         f"Done? React with {DONE_KEY}."
     )
     rich = (
-        f"<p><em>Stuck? Reply here or send <code>{escape(prefix)}ticket</code> — "
-        f"no judgement, ever. Done? React with {DONE_KEY}.</em></p>"
+        "<p><em>Stuck on this one? Reply to this post in a thread and a no-judgement ticket "
+        f"opens for you, already tagged with this tip. Or send <code>{p}stuck</code> to me "
+        f"in a direct message (<code>{p}stuck anonymous</code> to stay anonymous). "
+        f"No judgement, ever. Done? React with {DONE_KEY}.</em></p>"
     )
     return plain, rich
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.features.tips.models import POSTED, TipDone, TipPost
+from bot.features.tips.models import POSTED, SKIPPED, TipMark, TipPost
 from bot.features.tips.schedule import Slot, SlotKey
-from bot.storage.models import OutboxMessage
+from bot.storage.models import KeyValue, OutboxMessage
 
 
 async def claimed_keys(session: AsyncSession, *, since: date) -> set[SlotKey]:
@@ -100,28 +100,141 @@ async def post_by_event(session: AsyncSession, *, event_id: str) -> TipPost | No
     return post
 
 
-async def mark_done(session: AsyncSession, *, post_id: int, reactor: str) -> bool:
-    """Record one ✅ (by a hashed reactor). Returns False if already counted."""
-    exists = await session.scalar(
-        select(TipDone.id).where(TipDone.post_id == post_id, TipDone.reactor == reactor)
+async def unskip(session: AsyncSession, *, campaign: str, local_date: date) -> int:
+    """Delete the skipped claims of ``campaign`` on ``local_date``. Returns how many."""
+    result = await session.execute(
+        delete(TipPost).where(
+            TipPost.campaign == campaign,
+            TipPost.local_date == local_date,
+            TipPost.status == SKIPPED,
+        )
     )
-    if exists is not None:
-        return False
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def add_mark(
+    session: AsyncSession,
+    *,
+    kind: str,
+    campaign: str,
+    local_date: date,
+    marker: str,
+    post_id: int | None = None,
+    event_ref: str | None = None,
+) -> bool:
+    """Record one mark. Returns False when that person was already counted that day."""
+    exists = await session.scalar(
+        select(TipMark.id).where(
+            TipMark.kind == kind,
+            TipMark.campaign == campaign,
+            TipMark.local_date == local_date,
+            TipMark.marker == marker,
+        )
+    )
     try:
         async with session.begin_nested():
-            session.add(TipDone(post_id=post_id, reactor=reactor))
-    except IntegrityError:  # the same person's concurrent reaction, via another replica
+            session.add(
+                TipMark(
+                    kind=kind,
+                    campaign=campaign,
+                    local_date=local_date,
+                    post_id=post_id,
+                    marker=marker,
+                    event_ref=event_ref,
+                )
+            )
+    except IntegrityError:  # the same reaction event, via another replica
         return False
-    return True
+    return exists is None
 
 
-async def done_counts(session: AsyncSession, *, post_ids: list[int]) -> dict[int, int]:
-    """How many distinct people marked each post done."""
-    if not post_ids:
-        return {}
+async def remove_mark(session: AsyncSession, *, event_ref: str) -> TipMark | None:
+    """Delete the mark made by one (now redacted) event; returns it, or None."""
+    mark = await session.scalar(select(TipMark).where(TipMark.event_ref == event_ref))
+    if mark is not None:
+        await session.delete(mark)
+        await session.flush()
+    return mark
+
+
+async def mark_counts(
+    session: AsyncSession, *, campaign: str, first: date, last: date
+) -> dict[tuple[str, date], int]:
+    """Distinct people per (kind, local date) of ``campaign`` between two dates."""
     rows = await session.execute(
-        select(TipDone.post_id, func.count())
-        .where(TipDone.post_id.in_(post_ids))
-        .group_by(TipDone.post_id)
+        select(TipMark.kind, TipMark.local_date, func.count(func.distinct(TipMark.marker)))
+        .where(
+            TipMark.campaign == campaign,
+            TipMark.local_date >= first,
+            TipMark.local_date <= last,
+        )
+        .group_by(TipMark.kind, TipMark.local_date)
     )
-    return {post_id: int(count) for post_id, count in rows}
+    return {(kind, day): int(n) for kind, day, n in rows}
+
+
+async def present_markers(session: AsyncSession, *, markers: list[str]) -> set[str]:
+    """Which of ``markers`` exist."""
+    if not markers:
+        return set()
+    rows = await session.scalars(select(TipMark.marker).where(TipMark.marker.in_(markers)))
+    return set(rows)
+
+
+async def mark_days(session: AsyncSession) -> list[tuple[str, str, date]]:
+    """Every distinct (kind, campaign, local date) that has marks."""
+    rows = await session.execute(
+        select(TipMark.kind, TipMark.campaign, TipMark.local_date).distinct()
+    )
+    return [(k, c, d) for k, c, d in rows]
+
+
+async def marks_by_marker(session: AsyncSession, *, markers: list[str]) -> list[str]:
+    """The kind of each distinct (kind, campaign, day) mark in ``markers``."""
+    if not markers:
+        return []
+    rows = await session.execute(
+        select(TipMark.kind, TipMark.campaign, TipMark.local_date)
+        .where(TipMark.marker.in_(markers))
+        .distinct()
+    )
+    return [kind for kind, _, _ in rows]
+
+
+async def delete_markers(session: AsyncSession, *, markers: list[str]) -> int:
+    """Delete every mark in ``markers``. Returns how many rows went."""
+    if not markers:
+        return 0
+    result = await session.execute(delete(TipMark).where(TipMark.marker.in_(markers)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def expire_marks(
+    session: AsyncSession, *, campaign: str | None, first: date | None, last: date
+) -> int:
+    """Delete marks of ``campaign`` (None: any) dated ``first``..``last``. Returns how many."""
+    query = delete(TipMark).where(TipMark.local_date <= last)
+    if campaign is not None:
+        query = query.where(TipMark.campaign == campaign)
+    if first is not None:
+        query = query.where(TipMark.local_date >= first)
+    result = await session.execute(query)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def mark_campaigns(session: AsyncSession) -> set[str]:
+    """Names of the campaigns that have marks."""
+    return set(await session.scalars(select(TipMark.campaign).distinct()))
+
+
+async def get_kv(session: AsyncSession, *, key: str) -> str | None:
+    row = await session.get(KeyValue, key)
+    return row.value if row else None
+
+
+async def set_kv(session: AsyncSession, *, key: str, value: str) -> None:
+    row = await session.get(KeyValue, key)
+    if row is None:
+        session.add(KeyValue(key=key, value=value))
+    else:
+        row.value = value

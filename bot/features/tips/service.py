@@ -2,77 +2,78 @@
 
 The job is thin: :func:`plan_posts` decides, this claims each due slot in the database
 and queues the message in the outbox *in the same transaction*. A slot claimed by
-another replica (or an earlier run) fails the unique constraint and is skipped.
+another replica (or an earlier run) fails the unique constraint and is skipped. Each
+tick also picks up an edited campaigns file (:mod:`bot.features.tips.live`), resolves
+campaign rooms given as aliases, and deletes expired marks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.context import Outbound, Reaction
 from bot.features.tips import repository as repo
 from bot.features.tips.campaigns import Campaign
-from bot.features.tips.loader import CampaignFileError, load_campaigns
+from bot.features.tips.live import CampaignSource, Change
 from bot.features.tips.models import MISSED, POSTED, SKIPPED
-from bot.features.tips.render import DONE_KEY, tip_message
-from bot.features.tips.schedule import (
-    Slot,
-    campaign_rooms,
-    local_today,
-    plan_posts,
-    slot_for,
-)
+from bot.features.tips.render import tip_message
+from bot.features.tips.schedule import Slot, campaign_rooms, local_today, plan_posts, slot_for
+from bot.features.tips.tracking import DONE_KEYS, DayStats, Tracker
 from bot.matrix.content import message_content
 from bot.outbox import txn_id_for
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-# Reactions that count as "done" (with and without the emoji variation selector).
-DONE_KEYS = {DONE_KEY, DONE_KEY + "\ufe0f", "✔️", "✔", "☑️"}
+__all__ = ["DONE_KEYS", "DayStats", "TipsService"]
 
-
-@dataclass(frozen=True)
-class DayStats:
-    local_date: date
-    day: int
-    title: str
-    status: str
-    done: int
+ALIAS_REFRESH_SECONDS = 600.0  # aliases are looked up again this often (they can move)
+ALIAS_RETRY_SECONDS = 60.0  # an alias that did not resolve is tried again this often
+_ALIAS_KEY = "tips:alias:"
 
 
 class TipsService:
-    """Campaigns loaded once at start, the posting job, and read-only views."""
+    """Campaigns (kept current from the file), the posting job, and read-only views."""
 
-    def __init__(self, services: Services, campaigns: list[Campaign], problems: list[str]):
+    def __init__(self, services: Services, source: CampaignSource | None):
         self.services = services
-        self.campaigns = campaigns
-        self.problems = problems  # why the file could not be loaded, if it could not
+        self.source = source  # None when tips are disabled
+        self.tracker = Tracker(services)
+        self.aliases: dict[str, str] = {}
         self.ticks = 0
         self._ticked = asyncio.Condition()
         self._started = False
+        self._pending: Change | None = None  # a broken file at start, reported on first tick
+        self._aliases_checked_at: float | None = None
+        self._missing_tried_at = 0.0
 
     @classmethod
     def from_settings(cls, services: Services) -> TipsService:
-        """Load the campaigns file; a broken file disables tips (logged), not the bot."""
+        """Load the campaigns file; a broken file disables posting (logged), not the bot."""
         settings = services.settings.tips
         if not settings.enabled:
-            return cls(services, [], [])
-        try:
-            return cls(services, load_campaigns(settings.file), [])
-        except CampaignFileError as exc:
-            log.error("tips disabled: %s has %d problem(s)", exc.source, len(exc.problems))
-            for problem in exc.problems:
-                log.error("  tips file: %s", problem)
-            return cls(services, [], exc.problems)
+            return cls(services, None)
+        tips = cls(services, CampaignSource(settings.file))
+        assert tips.source is not None
+        change = tips.source.check()
+        if change is not None and not change.ok:
+            tips._log_problems(change)
+            tips._pending = change
+        return tips
+
+    @property
+    def campaigns(self) -> list[Campaign]:
+        return self.source.campaigns if self.source else []
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the newest version of the file is not in use (empty when it is)."""
+        return self.source.problems if self.source else []
 
     # -- lookup -----------------------------------------------------------------
 
@@ -82,7 +83,7 @@ class TipsService:
         return next((c for c in self.campaigns if c.name == name.lower()), None)
 
     def resolve_room(self, ref: str) -> str | None:
-        """A campaign's room entry -> room id (helpdesk/triage keywords, configured aliases)."""
+        """A campaign's room entry -> room id (keywords, configured aliases, other aliases)."""
         rooms, configured = self.services.rooms, self.services.settings.rooms
         if ref in ("helpdesk", configured.helpdesk):
             return rooms.helpdesk
@@ -90,9 +91,7 @@ class TipsService:
             return rooms.triage
         if ref.startswith("!"):
             return ref
-        # Other aliases would need a directory lookup, which only bot/matrix may do;
-        # docs/tips.md asks for the room id instead.
-        return None
+        return self.aliases.get(ref)
 
     def rooms_of(self, campaign: Campaign) -> list[str]:
         """The campaign's room ids; logs each entry that cannot be posted to."""
@@ -101,21 +100,116 @@ class TipsService:
                 log.error("tips: campaign %s room %s is not resolvable", campaign.name, ref)
         return campaign_rooms(campaign, self.resolve_room)
 
+    # -- the campaigns file -----------------------------------------------------
+
+    def _log_problems(self, change: Change) -> None:
+        assert self.source is not None
+        kept = "keeping the last good version" if self.source.good_digest else "no tips posted"
+        log.error("tips: %s has %d problem(s); %s", self.source.path, len(change.problems), kept)
+        for problem in change.problems:
+            log.error("  tips file: %s", problem)
+
+    async def reload(self) -> Change:
+        """Re-read the campaigns file now (``!tip reload``)."""
+        assert self.source is not None
+        change = self.source.check(force=True)
+        assert change is not None
+        await self._on_change(change)
+        return change
+
+    async def _on_change(self, change: Change) -> None:
+        assert self.source is not None
+        if change.ok:
+            log.info(
+                "tips: %s loaded, %d campaign(s)", self.source.path, len(self.source.campaigns)
+            )
+            await self._refresh_aliases(force=True)
+            return
+        self._log_problems(change)
+        triage = self.services.rooms.triage
+        if triage is None:
+            self._pending = change  # told once the triage room is known
+            return
+        kept = (
+            "I keep posting from the last good version."
+            if self.source.good_digest
+            else "No tips are posted until it is fixed."
+        )
+        lines = [
+            f"⚠️ The tips campaigns file {self.source.path} has "
+            f"{len(change.problems)} problem(s). {kept}",
+            *(f"- {p}" for p in change.problems),
+            f"Fix it and save; I pick it up within {self.services.settings.tips.check_interval}"
+            f" (or say {self.services.settings.bot.command_prefix}tip reload).",
+        ]
+        async with self.services.db.sessions.begin() as session:
+            # Keyed by the broken version: told once, whatever the replicas or restarts.
+            await self.services.outbox.add(
+                session,
+                txn_key=f"tips-file:{change.digest}",
+                room_id=triage,
+                content=message_content("\n".join(lines)),
+            )
+        self.services.outbox.wake()
+
+    async def _refresh_aliases(self, *, force: bool = False) -> None:
+        """Resolve campaign rooms given as aliases; remember each answer in the database."""
+        configured = {self.services.settings.rooms.helpdesk, self.services.settings.rooms.triage}
+        wanted = {
+            ref
+            for c in self.campaigns
+            for ref in c.rooms
+            if ref.startswith("#") and ref not in configured
+        }
+        now = asyncio.get_running_loop().time()
+        stale = (
+            self._aliases_checked_at is None
+            or now - self._aliases_checked_at >= ALIAS_REFRESH_SECONDS
+        )
+        missing = wanted - set(self.aliases)
+        if force or stale:
+            todo, self._aliases_checked_at = wanted, now
+        elif missing and now - self._missing_tried_at >= ALIAS_RETRY_SECONDS:
+            todo = missing
+        else:
+            return
+        self._missing_tried_at = now
+        resolver = getattr(self.services.directory, "resolve_alias", None)
+        for alias in sorted(todo):
+            await self._resolve_alias(alias, resolver)
+
+    async def _resolve_alias(self, alias: str, resolver: Any) -> None:
+        room_id, answered = None, False
+        if resolver is not None:
+            try:
+                room_id, answered = await resolver(alias), True
+            except Exception as exc:  # the homeserver is away: use the stored answer
+                log.warning("tips: cannot resolve %s now (%s)", alias, type(exc).__name__)
+        async with self.services.db.sessions.begin() as session:
+            if room_id is not None:
+                await repo.set_kv(session, key=_ALIAS_KEY + alias, value=room_id)
+            elif not answered:
+                room_id = await repo.get_kv(session, key=_ALIAS_KEY + alias)
+        if room_id is None:
+            log.error("tips: campaign room %s does not resolve; not posting there", alias)
+            self.aliases.pop(alias, None)
+        elif self.aliases.get(alias) != room_id:
+            log.info("tips: campaign room %s is %s", alias, room_id)
+            self.aliases[alias] = room_id
+
     # -- the job ----------------------------------------------------------------
 
     def start(self) -> None:
         """Start the periodic job (once, from ``on_ready``)."""
-        if self._started or not self.campaigns:
+        if self._started or self.source is None:
             return
         self._started = True
-        for campaign in self.campaigns:
-            self.rooms_of(campaign)  # logs every room that cannot be posted to, once
         self.services.scheduler.every(
             self.services.settings.tips.check_interval, self.tick, "tips-daily"
         )
 
     async def tick(self) -> None:
-        """Post what is due now, record what was missed, copy sent event ids."""
+        """Reload an edited file, post what is due, record misses, expire old marks."""
         try:
             await self._tick()
         finally:
@@ -130,6 +224,14 @@ class TipsService:
             await self._ticked.wait_for(lambda: self.ticks >= target)
 
     async def _tick(self) -> None:
+        if self.source is not None:
+            change = self.source.check()
+            if change is None and self._pending is not None:
+                change = self._pending
+            self._pending = None
+            if change is not None:
+                await self._on_change(change)
+        await self._refresh_aliases()
         now = self.services.clock()
         db = self.services.db
         earliest = min((local_today(c, now) for c in self.campaigns), default=now.date())
@@ -147,6 +249,7 @@ class TipsService:
             self.services.outbox.wake()
         async with db.sessions.begin() as session:
             await repo.fill_event_ids(session)
+            await self.tracker.expire(session, self.campaigns, now.date())
 
     async def _claim(self, slot: Slot, status: str, content: dict[str, Any] | None) -> bool:
         """Claim ``slot`` (and queue ``content`` for it) in one transaction.
@@ -207,38 +310,30 @@ class TipsService:
             count += 1
         return count
 
+    async def unskip(self, session: AsyncSession, campaign: Campaign, local_date: date) -> int:
+        """Undo a skip: the date's tip is posted as usual. Returns rooms un-skipped."""
+        return await repo.unskip(session, campaign=campaign.name, local_date=local_date)
+
     async def stats(
         self, session: AsyncSession, campaign: Campaign, run: tuple[date, date]
     ) -> list[DayStats]:
-        """Per day of ``run``: status and how many people reacted ✅ (all rooms summed)."""
-        posts = await repo.posts_for(session, campaign=campaign.name, first=run[0], last=run[1])
-        counts = await repo.done_counts(session, post_ids=[p.id for p in posts])
-        by_day: dict[date, DayStats] = {}
-        for post in posts:
-            tip = campaign.tip_for(post.local_date)
-            prev = by_day.get(post.local_date)
-            status = POSTED if POSTED in (post.status, prev and prev.status) else post.status
-            by_day[post.local_date] = DayStats(
-                local_date=post.local_date,
-                day=post.day,
-                title=tip.title if tip else "?",
-                status=status,
-                done=(prev.done if prev else 0) + counts.get(post.id, 0),
-            )
-        return [by_day[d] for d in sorted(by_day)]
+        """Per day of ``run``: status, people who reacted ✅ and people who got stuck."""
+        return await self.tracker.stats(session, campaign, run)
 
-    # -- reactions --------------------------------------------------------------
+    # -- reactions and privacy --------------------------------------------------
 
-    async def on_reaction(
-        self, reaction: Reaction, session: AsyncSession, services: Services
-    ) -> list[Outbound] | None:
-        """Count a ✅ on a tip post, once per person; no message is sent."""
-        if reaction.key not in DONE_KEYS:
-            return None
-        post = await repo.post_by_event(session, event_id=reaction.target_event_id)
-        if post is None:
-            return None
-        reactor = hashlib.sha256(f"{post.id}:{reaction.sender}".encode()).hexdigest()
-        if await repo.mark_done(session, post_id=post.id, reactor=reactor):
-            log.info("tip post %s marked done by one more person", post.id)
-        return None
+    async def on_reaction(self, *args: Any) -> Any:
+        """Count a ✅ on a tip post (see :meth:`Tracker.on_reaction`)."""
+        return await self.tracker.on_reaction(*args)
+
+    async def on_redaction(self, *args: Any) -> None:
+        """Take back a redacted ✅ (see :meth:`Tracker.on_redaction`)."""
+        await self.tracker.on_redaction(*args)
+
+    async def privacy_summary(self, session: AsyncSession, user_id: str) -> str | None:
+        """What tips data exists about ``user_id`` (counts only), for ``!privacy``."""
+        return await self.tracker.privacy_summary(session, user_id)
+
+    async def forget(self, session: AsyncSession, user_id: str) -> str:
+        """Delete every tips mark of ``user_id``, for ``!privacy``; says what went."""
+        return await self.tracker.forget(session, user_id)
