@@ -139,8 +139,9 @@ class TipsService:
             f"⚠️ The tips campaigns file {self.source.path} has "
             f"{len(change.problems)} problem(s). {kept}",
             *(f"- {p}" for p in change.problems),
-            f"Fix it and save; I pick it up within {self.services.settings.tips.check_interval}"
-            f" (or say {self.services.settings.bot.command_prefix}tip reload).",
+            f"Fix it and save; I pick it up within "
+            f"{self.services.settings.tips.check_interval.total_seconds():g} s "
+            f"(or say {self.services.settings.bot.command_prefix}tip reload).",
         ]
         async with self.services.db.sessions.begin() as session:
             # Keyed by the broken version: told once, whatever the replicas or restarts.
