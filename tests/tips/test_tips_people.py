@@ -113,8 +113,18 @@ async def test_tips_reply_to_a_tip_opens_a_ticket_and_other_replies_do_not(
     await router.handle(stuck)
     (ticket,) = await tickets(db)
     assert "day-2" in ticket.tags and ticket.text.endswith("I can't find the setting")
+    again = desk.incoming("found it, thanks", sender=BOB, room_id=HELPDESK,
+                          kind=RoomKind.HELPDESK, timestamp=utc(2026, 12, 2, 9),
+                          thread_root="$tip2")  # fmt: skip
+    await router.handle(again)
+    assert len(await tickets(db)) == 1  # one ticket per person and tip from the thread
+    other = desk.incoming("anonymous: same here", sender=ALICE, room_id=HELPDESK,
+                          kind=RoomKind.HELPDESK, timestamp=utc(2026, 12, 2, 9),
+                          thread_root="$tip2")  # fmt: skip
+    await router.handle(other)
+    assert (await tickets(db))[-1].anonymous
     await router.handle(message("!tip stats", sender=LEAD, room=TRIAGE))
-    assert "done 0, stuck 1" in await last_body(db, TRIAGE)
+    assert "done 0, stuck 2" in await last_body(db, TRIAGE)
 
 
 async def test_tips_progress_only_own_days_only_in_dm(db: Database, tips_file: Path) -> None:

@@ -125,7 +125,7 @@ class StuckCommands:
         return self.tips.campaigns[0] if self.tips.campaigns else None
 
     async def on_reply(self, ctx: CommandContext) -> Reply | None:
-        """A reply to a tip post (thread or plain reply) opens a stuck ticket."""
+        """A person's first reply to a tip post (thread or plain reply) opens a stuck ticket."""
         msg = ctx.message
         target = msg.thread_root or msg.in_reply_to
         if target is None or msg.room_kind is RoomKind.DIRECT:
@@ -135,6 +135,10 @@ class StuckCommands:
             return None
         campaign = self.tips.campaign(post.campaign)
         if campaign is None or campaign.tip_for(post.local_date) is None:
+            return None
+        if await self.tips.tracker.is_stuck(ctx.session, campaign, post.local_date, ctx.sender):
+            # One ticket per person and tip from the thread: a thread is also where people
+            # talk it through; their ticket continues in the DM. (!stuck always files.)
             return None
         from bot.features.tickets.service import strip_reply_fallback
 

@@ -117,6 +117,15 @@ class Tracker:
             post_id=post_id,
         )
 
+    async def is_stuck(
+        self, session: AsyncSession, campaign: Campaign, local_date: date, user_id: str
+    ) -> bool:
+        """Whether ``user_id`` already said they were stuck on that day."""
+        if self.markers is None:
+            return False
+        marker = self.markers.person(STUCK, campaign.name, local_date, user_id)
+        return bool(await repo.present_markers(session, markers=[marker]))
+
     # -- views ----------------------------------------------------------------------
 
     async def stats(
