@@ -163,3 +163,17 @@ def test_tips_preview_prints_the_post(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["tips", "preview", "--campaign", "nope", "--day", "1", "--file", str(path)]) == 1
     assert main(["tips", "preview", "--campaign", "month", "--day", "9", "--file", str(path)]) == 1
     assert "days 1 to 5" in capsys.readouterr().err
+
+
+def test_tips_redaction_events_read_in_both_room_versions() -> None:
+    from bot.commands.context import RoomKind
+    from bot.matrix.events import to_redaction
+
+    base = {"type": "m.room.redaction", "event_id": "$x", "sender": "@a:x", "origin_server_ts": 0}
+    old = to_redaction({**base, "redacts": "$r1", "content": {}}, "!r", RoomKind.HELPDESK, "@b:x")
+    new = to_redaction({**base, "content": {"redacts": "$r2"}}, "!r", RoomKind.HELPDESK, "@b:x")
+    assert old is not None and old.redacts == "$r1"
+    assert new is not None and new.redacts == "$r2"
+    assert to_redaction({**base, "content": {}}, "!r", RoomKind.HELPDESK, "@b:x") is None
+    own = {**base, "sender": "@b:x", "redacts": "$r"}
+    assert to_redaction(own, "!r", RoomKind.HELPDESK, "@b:x") is None
