@@ -33,3 +33,5 @@ def test_tips_post_has_heading_body_link_and_footer() -> None:
     assert "<strong>thing 1</strong>" in html
     assert 'href="https://example.org/guide?a=1&amp;b=2"' in html
     assert "<code>!stuck</code>" in html and "✅" in html
+    copy, _ = tip_message(c, c.tips[0], "!", post=False)  # an answer to !tip: no thread
+    assert "thread" not in copy and "Send !stuck to me in a direct message" in copy

@@ -106,7 +106,7 @@ class TipCommands:
         today = local_today(campaign, ctx.now)
         tip = campaign.tip_for(today)
         if tip is not None:
-            text, html = tip_message(campaign, tip, self.p, when=today)
+            text, html = tip_message(campaign, tip, self.p, when=today, post=False)
             return Reply(text, html)
         nxt = next_slot_date(campaign, ctx.now)
         if nxt is None:
@@ -129,7 +129,7 @@ class TipCommands:
                 f"Day {number} of {campaign.title} comes on {_fmt(when)} — no spoilers yet. "
                 f"Today's tip: {self.p}tip"
             )
-        text, html = tip_message(campaign, campaign.tips[number - 1], self.p, when=when)
+        text, html = tip_message(campaign, campaign.tips[number - 1], self.p, when=when, post=False)
         return Reply(text, html)
 
     # -- !tips --------------------------------------------------------------------

@@ -26,20 +26,28 @@ def markdown_html(text: str) -> str:
     return _md.render(text).strip()
 
 
-def footer(prefix: str) -> tuple[str, str]:
-    """How to get help about this tip, and the ✅ invitation (plain, HTML)."""
+def footer(prefix: str, *, post: bool = True) -> tuple[str, str]:
+    """How to get help about this tip, and the ✅ invitation (plain, HTML).
+
+    ``post``: the text of a tip *post* (a thread reply to it opens a ticket); a copy of a
+    tip sent as an answer to ``!tip`` points to ``!stuck`` only.
+    """
     p = escape(prefix)
+    thread = (
+        "Reply to this post in a thread and a no-judgement ticket opens for you, already "
+        "tagged with this tip. Or send "
+        if post
+        else "Send "
+    )
     plain = (
-        "Stuck on this one? Reply to this post in a thread and a no-judgement ticket opens "
-        f"for you, already tagged with this tip. Or send {prefix}stuck to me in a direct "
-        f"message ({prefix}stuck anonymous to stay anonymous). No judgement, ever. "
+        f"Stuck on this one? {thread}{prefix}stuck to me in a direct message "
+        f"({prefix}stuck anonymous to stay anonymous). No judgement, ever. "
         f"Done? React with {DONE_KEY}."
     )
     rich = (
-        "<p><em>Stuck on this one? Reply to this post in a thread and a no-judgement ticket "
-        f"opens for you, already tagged with this tip. Or send <code>{p}stuck</code> to me "
-        f"in a direct message (<code>{p}stuck anonymous</code> to stay anonymous). "
-        f"No judgement, ever. Done? React with {DONE_KEY}.</em></p>"
+        f"<p><em>Stuck on this one? {escape(thread)}<code>{p}stuck</code> to me in a direct "
+        f"message (<code>{p}stuck anonymous</code> to stay anonymous). No judgement, ever. "
+        f"Done? React with {DONE_KEY}.</em></p>"
     )
     return plain, rich
 
@@ -50,7 +58,13 @@ def heading(campaign: Campaign, tip: Tip, when: date | None) -> str:
 
 
 def tip_message(
-    campaign: Campaign, tip: Tip, prefix: str, *, when: date | None = None, with_footer: bool = True
+    campaign: Campaign,
+    tip: Tip,
+    prefix: str,
+    *,
+    when: date | None = None,
+    with_footer: bool = True,
+    post: bool = True,
 ) -> tuple[str, str]:
     """The post (plain body, HTML) for ``tip``.
 
@@ -60,6 +74,7 @@ def tip_message(
         prefix: the command prefix (for the ``!ticket`` hint).
         when: the local date it is (or was) posted, shown in the heading.
         with_footer: end with how to get help and the ✅ invitation.
+        post: the text of the daily post (False: a copy sent as an answer).
     """
     head = heading(campaign, tip, when)
     plain = [f"🔐 {head}", "", tip.body]
@@ -68,7 +83,7 @@ def tip_message(
         plain += ["", f"Guide: {tip.link}"]
         rich.append(f'<p>Guide: <a href="{escape(tip.link)}">{escape(tip.link)}</a></p>')
     if with_footer:
-        foot_plain, foot_rich = footer(prefix)
+        foot_plain, foot_rich = footer(prefix, post=post)
         plain += ["", foot_plain]
         rich.append(foot_rich)
     return "\n".join(plain), "".join(rich)
