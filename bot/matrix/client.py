@@ -104,12 +104,15 @@ class MatrixBot:
         """The room id ``alias`` points to now (None if it does not resolve).
 
         Raises:
-            OSError, TimeoutError: the homeserver could not be asked (try again later).
+            OSError, TimeoutError: the homeserver could not answer (try again later).
         """
         response = await self.client.room_resolve_alias(alias)
         if isinstance(response, RoomResolveAliasResponse):
             return response.room_id
-        return None
+        code = getattr(response, "status_code", None)
+        if code == "M_NOT_FOUND":
+            return None
+        raise ConnectionError(f"alias lookup failed: {code or type(response).__name__}")
 
     def room_kind(self, room_id: str) -> RoomKind:
         """Helpdesk, triage, a DM (the bot and one person), or some other room."""

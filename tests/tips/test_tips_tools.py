@@ -177,3 +177,43 @@ def test_tips_redaction_events_read_in_both_room_versions() -> None:
     assert to_redaction({**base, "content": {}}, "!r", RoomKind.HELPDESK, "@b:x") is None
     own = {**base, "sender": "@b:x", "redacts": "$r"}
     assert to_redaction(own, "!r", RoomKind.HELPDESK, "@b:x") is None
+
+
+class FakeDirectory:
+    """Answers alias lookups from a dict; ``None`` as a value means "homeserver away"."""
+
+    def __init__(self, answers: dict[str, str | None]):
+        self.answers = answers
+
+    def joined_members(self, room_id: str) -> set[str]:
+        return set()
+
+    async def resolve_alias(self, alias: str) -> str | None:
+        if alias in self.answers and self.answers[alias] is None:
+            raise ConnectionError("homeserver away")
+        return self.answers.get(alias, "") or None
+
+
+async def test_tips_alias_rooms_stored_and_re_resolved(db: Database, tmp_path: Path) -> None:
+    alias = "#extra:localhost"
+    path = write_campaigns(tmp_path / "tips.yaml", campaign_doc(rooms=["helpdesk", alias]))
+    clock = ManualClock(utc(2026, 12, 3, 10))
+    services = make_services(db, path, clock)
+    services.directory = FakeDirectory({alias: "!extra1:localhost"})
+    _, tips = make_router(services)
+    await tips.tick()
+    assert tips.resolve_room(alias) == "!extra1:localhost"
+    # Another process while the homeserver is away: the stored answer is used.
+    services2 = make_services(db, path, clock)
+    services2.directory = FakeDirectory({alias: None})
+    _, tips2 = make_router(services2)
+    await tips2.tick()
+    assert tips2.resolve_room(alias) == "!extra1:localhost"
+    # The alias moved; an edit of the file re-resolves at once.
+    services.directory = FakeDirectory({alias: "!extra2:localhost"})
+    write_campaigns(path, campaign_doc(rooms=[alias, "helpdesk"]))
+    await tips.tick()
+    assert tips.resolve_room(alias) == "!extra2:localhost"
+    services.directory = FakeDirectory({})  # the alias was deleted
+    await tips.reload()
+    assert tips.resolve_room(alias) is None

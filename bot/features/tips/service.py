@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.tips import repository as repo
+from bot.features.tips.aliases import AliasRooms
 from bot.features.tips.campaigns import Campaign
 from bot.features.tips.live import CampaignSource, Change
 from bot.features.tips.models import MISSED, POSTED, SKIPPED
@@ -32,10 +33,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DONE_KEYS", "DayStats", "TipsService"]
 
-ALIAS_REFRESH_SECONDS = 600.0  # aliases are looked up again this often (they can move)
-ALIAS_RETRY_SECONDS = 60.0  # an alias that did not resolve is tried again this often
-_ALIAS_KEY = "tips:alias:"
-
 
 class TipsService:
     """Campaigns (kept current from the file), the posting job, and read-only views."""
@@ -44,13 +41,11 @@ class TipsService:
         self.services = services
         self.source = source  # None when tips are disabled
         self.tracker = Tracker(services)
-        self.aliases: dict[str, str] = {}
+        self.aliases = AliasRooms(services)
         self.ticks = 0
         self._ticked = asyncio.Condition()
         self._started = False
         self._pending: Change | None = None  # a broken file at start, reported on first tick
-        self._aliases_checked_at: float | None = None
-        self._missing_tried_at = 0.0
 
     @classmethod
     def from_settings(cls, services: Services) -> TipsService:
@@ -123,7 +118,7 @@ class TipsService:
             log.info(
                 "tips: %s loaded, %d campaign(s)", self.source.path, len(self.source.campaigns)
             )
-            await self._refresh_aliases(force=True)
+            await self.aliases.refresh(self.campaigns, force=True)
             return
         self._log_problems(change)
         triage = self.services.rooms.triage
@@ -152,51 +147,6 @@ class TipsService:
                 content=message_content("\n".join(lines)),
             )
         self.services.outbox.wake()
-
-    async def _refresh_aliases(self, *, force: bool = False) -> None:
-        """Resolve campaign rooms given as aliases; remember each answer in the database."""
-        configured = {self.services.settings.rooms.helpdesk, self.services.settings.rooms.triage}
-        wanted = {
-            ref
-            for c in self.campaigns
-            for ref in c.rooms
-            if ref.startswith("#") and ref not in configured
-        }
-        now = asyncio.get_running_loop().time()
-        stale = (
-            self._aliases_checked_at is None
-            or now - self._aliases_checked_at >= ALIAS_REFRESH_SECONDS
-        )
-        missing = wanted - set(self.aliases)
-        if force or stale:
-            todo, self._aliases_checked_at = wanted, now
-        elif missing and now - self._missing_tried_at >= ALIAS_RETRY_SECONDS:
-            todo = missing
-        else:
-            return
-        self._missing_tried_at = now
-        resolver = getattr(self.services.directory, "resolve_alias", None)
-        for alias in sorted(todo):
-            await self._resolve_alias(alias, resolver)
-
-    async def _resolve_alias(self, alias: str, resolver: Any) -> None:
-        room_id, answered = None, False
-        if resolver is not None:
-            try:
-                room_id, answered = await resolver(alias), True
-            except Exception as exc:  # the homeserver is away: use the stored answer
-                log.warning("tips: cannot resolve %s now (%s)", alias, type(exc).__name__)
-        async with self.services.db.sessions.begin() as session:
-            if room_id is not None:
-                await repo.set_kv(session, key=_ALIAS_KEY + alias, value=room_id)
-            elif not answered:
-                room_id = await repo.get_kv(session, key=_ALIAS_KEY + alias)
-        if room_id is None:
-            log.error("tips: campaign room %s does not resolve; not posting there", alias)
-            self.aliases.pop(alias, None)
-        elif self.aliases.get(alias) != room_id:
-            log.info("tips: campaign room %s is %s", alias, room_id)
-            self.aliases[alias] = room_id
 
     # -- the job ----------------------------------------------------------------
 
@@ -232,7 +182,7 @@ class TipsService:
             self._pending = None
             if change is not None:
                 await self._on_change(change)
-        await self._refresh_aliases()
+        await self.aliases.refresh(self.campaigns)
         now = self.services.clock()
         db = self.services.db
         earliest = min((local_today(c, now) for c in self.campaigns), default=now.date())
