@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -75,8 +76,9 @@ async def react(router, sender: str, target: str, n: int) -> None:
 
 
 async def test_tips_stuck_in_dm_and_anonymous_open_tagged_tickets(
-    db: Database, tips_file: Path
+    db: Database, tips_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)  # the production level, every logger
     clock = ManualClock(utc(2026, 12, 3, 7))  # before today's tip: yesterday's is current
     router, _ = make_router(make_services(db, tips_file, clock, min_count=1))
     await router.handle(dm("!stuck the export button is missing"))
@@ -95,6 +97,9 @@ async def test_tips_stuck_in_dm_and_anonymous_open_tagged_tickets(
     async with db.sessions() as s:
         marks = list(await s.scalars(select(TipMark)))
     assert sorted((m.kind, m.local_date.day) for m in marks) == [("stuck", 1), ("stuck", 2)]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "tips: stuck ticket filed for month day 2" in logged
+    assert "bob" not in logged and "export button" not in logged
 
 
 async def test_tips_reply_to_a_tip_opens_a_ticket_and_other_replies_do_not(
@@ -144,8 +149,9 @@ async def test_tips_progress_only_own_days_only_in_dm(db: Database, tips_file: P
 
 
 async def test_tips_privacy_summary_forget_and_no_user_id_stored(
-    db: Database, tips_file: Path, db_url: str
+    db: Database, tips_file: Path, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)  # the production level, every logger
     clock = ManualClock(utc(2026, 12, 1, 8, 1))
     router, tips = make_router(make_services(db, tips_file, clock))
     await posted_days(db, router, tips, clock, [1, 2])
@@ -180,6 +186,9 @@ async def test_tips_privacy_summary_forget_and_no_user_id_stored(
         assert "nothing stored" in await tips.forget(s, ALICE)
         left = list(await s.scalars(select(TipMark)))
     assert len(left) == 1  # bob's
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "marked done by one more person" in logged
+    assert "alice" not in logged and "bob" not in logged
 
 
 async def test_tips_marks_need_the_key(db: Database, tips_file: Path) -> None:
