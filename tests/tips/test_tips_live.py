@@ -70,13 +70,13 @@ async def test_tips_live_edit_broken_edit_unskip_and_alias_room(
         await wait_joined(world, extra)
         await ticked(bot)
         # Tomorrow's tip fixed under the running bot: the next post is the new text.
-        doc["tips"][1]["title"] = "Fixed at 23:00"
+        doc["tips"][1]["title"] = "Fixed at 23:00 tonight"
         write_campaigns(tips_file, doc)
         await ticked(bot, 2)
         clock.set(utc(2026, 12, 2, 8, 0, 5))
-        assert await alice.wait_for(is_tip(world, "Fixed at 23:00"), 30) is not None
+        assert await alice.wait_for(is_tip(world, "Fixed at 23:00 tonight"), 30) is not None
         in_alias_room = await world.lead.wait_for(
-            lambda e: e.get("room_id") == extra and "Fixed at 23:00" in str(e.get("content")), 30
+            lambda e: e.get("room_id") == extra and "23:00 tonight" in str(e.get("content")), 30
         )
         assert in_alias_room is not None, "the alias room got no tip"
         # A broken edit: the last good version stays, triage is told once, with the line.

@@ -1,8 +1,9 @@
 """The campaigns file, watched: re-read when it changes, the last good version kept.
 
-The tips job calls :meth:`CampaignSource.check` on every tick. A change is noticed from
-the file's size and modification time, confirmed by a hash of its content (an editor
-that rewrites the same bytes changes nothing). A broken edit never replaces the
+The tips job calls :meth:`CampaignSource.check` on every tick, which hashes the file's
+content (a few kilobytes every ``check_interval``): a change is noticed even when an
+editor keeps the size and the modification time, and rewriting the same bytes changes
+nothing. A broken edit never replaces the
 campaigns in use: the last good version stays, and the problems are reported once per
 broken version (the hash identifies it).
 """
@@ -39,7 +40,6 @@ class CampaignSource:
         self.problems: list[str] = []  # of the newest version, when it is broken
         self.good_digest: str | None = None
         self._seen_digest: str | None = None
-        self._stat: tuple[int, int] | None = (-1, -1)  # never a real stat: read first time
 
     def _read(self) -> tuple[str | None, str]:
         """(text or None, digest); an unreadable file has a digest of its error."""
@@ -62,20 +62,14 @@ class CampaignSource:
             The change: ``ok`` with the campaigns now in use, or the problems of a
             broken version (the last good campaigns stay in use).
         """
-        try:
-            st = self.path.stat()
-            stat: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            stat = None
-        if not force and stat is not None and stat == self._stat:
-            return None
-        self._stat = stat
         text, digest = self._read()
         if not force and digest == self._seen_digest:
             return None
         self._seen_digest = digest
         if text is None:
-            reason = "does not exist" if digest == "missing" else "cannot be read as UTF-8 text"
+            reason = {"missing": "does not exist"}.get(digest, "cannot be read as UTF-8 text")
+            if digest.startswith("unreadable:"):
+                reason = f"cannot be read ({digest.split(':', 1)[1]})"
             self.problems = [f"{self.path} {reason}"]
             return Change(digest, False, self.problems)
         try:
