@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.commands.context import Outbound, Reaction, Redaction
 from bot.features.tips import repository as repo
 from bot.features.tips.aliases import AliasRooms
 from bot.features.tips.campaigns import Campaign
@@ -273,13 +274,17 @@ class TipsService:
 
     # -- reactions and privacy --------------------------------------------------
 
-    async def on_reaction(self, *args: Any) -> Any:
+    async def on_reaction(
+        self, reaction: Reaction, session: AsyncSession, services: Services
+    ) -> list[Outbound] | None:
         """Count a ✅ on a tip post (see :meth:`Tracker.on_reaction`)."""
-        return await self.tracker.on_reaction(*args)
+        return await self.tracker.on_reaction(reaction, session, services)
 
-    async def on_redaction(self, *args: Any) -> None:
+    async def on_redaction(
+        self, redaction: Redaction, session: AsyncSession, services: Services
+    ) -> None:
         """Take back a redacted ✅ (see :meth:`Tracker.on_redaction`)."""
-        await self.tracker.on_redaction(*args)
+        await self.tracker.on_redaction(redaction, session, services)
 
     async def privacy_summary(self, session: AsyncSession, user_id: str) -> str | None:
         """What tips data exists about ``user_id`` (counts only), for ``!privacy``."""
