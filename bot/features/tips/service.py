@@ -139,14 +139,20 @@ class TipsService:
             f"{self.services.settings.tips.check_interval.total_seconds():g} s "
             f"(or say {self.services.settings.bot.command_prefix}tip reload).",
         ]
-        async with self.services.db.sessions.begin() as session:
-            # Keyed by the broken version: told once, whatever the replicas or restarts.
-            await self.services.outbox.add(
-                session,
-                txn_key=f"tips-file:{change.digest}",
-                room_id=triage,
-                content=message_content("\n".join(lines)),
-            )
+        try:
+            async with self.services.db.sessions.begin() as session:
+                # Keyed by the broken version: told once, whatever the replicas or restarts.
+                await self.services.outbox.add(
+                    session,
+                    txn_key=f"tips-file:{change.digest}",
+                    room_id=triage,
+                    content=message_content("\n".join(lines)),
+                )
+        except IntegrityError:
+            return  # another replica queued the same notice at the same moment
+        except Exception:
+            self._pending = change  # e.g. the database is away: tell on a later tick
+            raise
         self.services.outbox.wake()
 
     # -- the job ----------------------------------------------------------------
