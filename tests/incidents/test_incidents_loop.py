@@ -259,7 +259,7 @@ async def test_incidents_merged_reporters_hear_the_outcome(harness: Harness) -> 
     )
     assert "merged into INC-1" in await h.say("!status INC-2", sender=BOB)
     await h.team("!status INC-1 closed")
-    assert told(await h.to_dm(ALICE), "INC-1: ") and told(await h.to_dm(ALICE), "is closed")
+    assert told(await h.to_dm(ALICE), "Your report INC-1 is closed")
     [bob_closed] = told(await h.to_dm(BOB), "is closed")
     assert "INC-2 (merged into INC-1)" in bob_closed
 

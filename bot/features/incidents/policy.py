@@ -114,12 +114,14 @@ class Step(BaseModel):
         return self
 
 
-def _default_steps() -> list[Step]:
+def default_steps(wait: timedelta | None = None) -> list[Step]:
+    """On-call, wait (default 15 min), backup, wait, every team member."""
+    wait = wait or minutes(15)
     return [
         Step(notify="oncall"),
-        Step(wait=minutes(15)),
+        Step(wait=wait),
         Step(notify="backup"),
-        Step(wait=minutes(15)),
+        Step(wait=wait),
         Step(notify="team"),
     ]
 
@@ -143,7 +145,7 @@ class EscalationPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    steps: list[Step] = Field(default_factory=_default_steps, min_length=1)
+    steps: list[Step] = Field(default_factory=default_steps, min_length=1)
     repeat: int = Field(1, ge=1, le=20)
     repeat_after: Duration = minutes(30)
 

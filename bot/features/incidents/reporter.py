@@ -63,9 +63,9 @@ async def tell(
         if user == services.bot_user_id:
             continue
         mine = (
-            f"Your report {ref(own)} (merged into {ref(incident.id)}): "
+            f"Your report {ref(own)} (merged into {ref(incident.id)}) "
             if own != incident.id
-            else f"Your report {ref(incident.id)}: "
+            else f"Your report {ref(incident.id)} "
         )
         text = mine + body
         await post(
@@ -84,7 +84,7 @@ async def tell(
 async def tell_acknowledged(
     services: Services, session: AsyncSession, incident: Incident, by: str
 ) -> None:
-    await tell(services, session, incident, "ack", f"a person is on it: {by}.")
+    await tell(services, session, incident, "ack", f"is acknowledged — a person is on it: {by}.")
 
 
 async def tell_state(

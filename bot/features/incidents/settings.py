@@ -17,6 +17,7 @@ from bot.features.incidents.policy import (
     check_timezone,
     default_ack_within,
     default_clocks,
+    default_steps,
     default_update_every,
     parse_window,
 )
@@ -102,6 +103,9 @@ class IncidentsSettings(BaseModel):
         defaults = default_ack_within()
         for severity in SEVERITY_KEYS:
             parse_window(self.ack_within.get(severity, defaults[severity]), 8.0)
+        if "escalation" not in self.model_fields_set:
+            # The default policy waits ``escalate_after`` between its steps.
+            self.escalation = EscalationPolicy(steps=default_steps(self.escalate_after))
         return self
 
     @property
