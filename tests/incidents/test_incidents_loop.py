@@ -128,13 +128,14 @@ async def test_incidents_ack_racing_an_escalation_tick_wins(
     h = harness
     await h.say("!incident other my screen shows strange pop-ups")
     h.clock.advance(timedelta(minutes=16))
-    claim = repo.claim_escalation
+    read = repo.unacknowledged
 
-    async def ack_lands_first(session, **kw):  # type: ignore[no-untyped-def]
+    async def ack_lands_after_the_read(session):  # type: ignore[no-untyped-def]
+        found = await read(session)
         await h.say("!ack INC-1", sender=PRIMARY, room=TRIAGE, kind=RoomKind.TRIAGE)
-        return await claim(session, **kw)
+        return found
 
-    monkeypatch.setattr(repo, "claim_escalation", ack_lands_first)
+    monkeypatch.setattr(repo, "unacknowledged", ack_lands_after_the_read)
     before = len(await h.rows())
     assert await escalate_due(h.services) == 0
     new = [r.content["body"] for r in (await h.rows())[before:]]
