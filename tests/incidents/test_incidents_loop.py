@@ -245,6 +245,18 @@ async def test_incidents_chain_detects_deletion_and_reorder(harness: Harness) ->
     assert check_chain([events[0], events[2], events[1], *events[3:]])
 
 
+async def test_incidents_concurrent_entries_keep_one_chain(harness: Harness) -> None:
+    from bot.features.incidents.chain import check_chain
+
+    h = harness
+    await h.say(PHISHED)
+    await asyncio.gather(*(h.team(f"!note INC-1 note {n}") for n in range(8)))
+    async with h.services.db.sessions() as session:
+        events = list(await repo.chain(session, incident_id=1))
+    assert len([e for e in events if e.kind == "note"]) == 8
+    assert check_chain(events) == []
+
+
 # -- 5. merges --------------------------------------------------------------------------
 
 

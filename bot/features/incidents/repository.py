@@ -62,6 +62,14 @@ async def add_event(
     """Append one line to the incident's timeline, chained to the previous line's hash."""
     from bot.features.incidents.chain import entry_hash
 
+    # Take the incident's row lock first (a no-op update): concurrent writers to one
+    # timeline queue here, so each reads the true last hash and the chain never forks.
+    await session.execute(
+        update(Incident)
+        .where(Incident.id == incident_id)
+        .values(escalation_level=Incident.escalation_level)
+        .execution_options(synchronize_session=False)
+    )
     prev = await session.scalar(
         select(IncidentEvent.hash)
         .where(IncidentEvent.incident_id == incident_id)
