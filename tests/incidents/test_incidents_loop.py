@@ -22,7 +22,16 @@ from bot.features.incidents.export import cli_export, cli_verify
 from bot.features.incidents.models import Incident, IncidentEvent
 from bot.features.incidents.playbooks import load_playbooks
 from bot.features.incidents.roles import remind_leads
-from tests.incidents.conftest import ALICE, BACKUP, LEAD, PRIMARY, TRIAGE, Harness, make_settings
+from tests.incidents.conftest import (
+    ALICE,
+    BACKUP,
+    HELPDESK,
+    LEAD,
+    PRIMARY,
+    TRIAGE,
+    Harness,
+    make_settings,
+)
 
 BOB = "@bob:test"
 PHISHED = "!incident phishing entered my password on a fake login page at paypa1.example"
@@ -188,6 +197,8 @@ async def test_incidents_reporter_hears_ack_states_and_close(harness: Harness) -
     other = await h.say("!status INC-1", sender=BOB)
     assert "no incident INC-1" in other and "Phishing" not in other
     assert "for the security team" in await h.say("!status INC-1 closed", sender=BOB)
+    public = await h.say("!status INC-1", room=HELPDESK, kind=RoomKind.HELPDESK)
+    assert "direct message" in public and "Phishing" not in public
 
 
 # -- 4. tamper-evident timeline -----------------------------------------------------------

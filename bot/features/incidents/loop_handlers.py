@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands.context import CommandContext, Outbound, Reply
+from bot.commands.context import CommandContext, Outbound, Reply, RoomKind
 from bot.commands.errors import UsageError, UserError
 from bot.commands.router import Permission, Router
 from bot.features.incidents import reporter, roles
@@ -30,6 +30,9 @@ async def _load(ctx: CommandContext, number: int) -> Incident:
 
 async def reporter_status(ctx: CommandContext, number: int) -> Reply:
     """``!status INC-N`` by its reporter: the state, never notes or other people's words."""
+    if ctx.message.room_kind is not RoomKind.DIRECT:
+        # Who reported what stays out of shared rooms.
+        raise UserError("Ask me about your reports in a direct message.")
     incident = await repo.get_incident(ctx.session, number=number)
     if incident is None or incident.reporter != ctx.sender:
         # The same answer whether it does not exist or is someone else's.
