@@ -119,14 +119,18 @@ async def test_incidents_low_unacknowledged_is_escalated_until_ack(world: BotWor
         up = await expect(world.lead, world, world.triage, "escalating to the on-call")
         assert "not acknowledged" in text_of(up) and primary.user_id in text_of(up)
         await expect(primary, world, None, "You are on call")
+        clock.set(deadline + timedelta(minutes=16))  # the default policy's next step
+        up = await expect(world.lead, world, world.triage, "escalating to the backup on-call")
+        assert backup.user_id in text_of(up)
+        await expect(backup, world, None, "You are on call")
 
         await ask(world.lead, world, world.triage, "!ack INC-1", "escalation stopped")
         await expect(alice, world, None, f"a person is on it: {world.lead.user_id}")
         clock.set(deadline + timedelta(hours=3))
-        await asyncio.sleep(1)  # several scheduler runs: the backup is never reached
+        await asyncio.sleep(1)  # several scheduler runs: the team step never comes
         await world.lead.sync(timeout_ms=0)
         ups = [e for e in world.lead.events if said(world, world.triage, "escalating")(e)]
-        assert len(ups) == 1
+        assert len(ups) == 2
 
         # A regulatory clock started by the team reminds the triage thread at 90 %.
         await ask(world.lead, world, world.triage, "!clock INC-1 gdpr", "GDPR")
