@@ -109,19 +109,19 @@ def stage_of(clock: IncidentClock, now: datetime) -> int:
     return max(reached, default=0)
 
 
-def _reminder(clock: IncidentClock, number: int, stage: int, now: datetime) -> str:
+def _reminder(clock: IncidentClock, number: int, stage: int, now: datetime, p: str) -> str:
     due = f"{clock.deadline_at:%Y-%m-%d %H:%M} UTC"
     if stage >= 100:
         return (
             f"⏰ INC-{number}: the deadline has passed — {clock.label} was due {due}. "
-            f"Record it with !clock INC-{number} met {clock.name} once done."
+            f"Record it with {p}clock INC-{number} met {clock.name} once done."
         )
     left = clock.deadline_at - now
     hours = int(left.total_seconds() // 3600)
     mins = int(left.total_seconds() % 3600 // 60)
     return (
         f'⏰ INC-{number}: {stage}% of the time for "{clock.label}" is used — due {due} '
-        f"({hours} h {mins} min left). Record it with !clock INC-{number} met {clock.name}."
+        f"({hours} h {mins} min left). Record it with {p}clock INC-{number} met {clock.name}."
     )
 
 
@@ -162,7 +162,7 @@ async def remind_clocks(services: Services) -> int:
             incident = await repo.get_incident(session, number=clock.incident_id)
             if incident is None or not services.rooms.triage:
                 continue
-            text = _reminder(clock, incident.id, stage, now)
+            text = _reminder(clock, incident.id, stage, now, services.settings.bot.command_prefix)
             await post(
                 services,
                 session,

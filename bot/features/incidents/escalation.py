@@ -84,18 +84,19 @@ async def _escalate(
     window = services.settings.incidents.ack_window(incident.severity)
     again = f" (round {stage.round})" if stage.round > 1 else ""
     key = f"escalate:{incident.id}:{level}"
+    p = services.settings.bot.command_prefix
     who = ", ".join(users) or "nobody configured"
     text = (
         f"⏫ {n} ({incident.type_name}, severity {sev.label(incident)}) is not acknowledged "
         f"after {waited} min (window {window}) — escalating to {label}{again}: {who}. "
-        f"Acknowledge with !ack {n}."
+        f"Acknowledge with {p}ack {n}."
     )
     html = (
         f"<p>⏫ <strong>{n}</strong> ({escape(incident.type_name)}, severity "
         f"{escape(sev.label(incident))}) is not acknowledged after {waited} min (window "
         f"{escape(str(window))}) — escalating to {escape(label)}{again}: "
         f"{', '.join(pill(u) for u in users) or 'nobody configured'}. "
-        f"Acknowledge with <code>!ack {n}</code>.</p>"
+        f"Acknowledge with <code>{p}ack {n}</code>.</p>"
     )
     if services.rooms.triage:
         await post(

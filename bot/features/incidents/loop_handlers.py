@@ -82,11 +82,12 @@ def register(router: Router) -> None:
             raise UsageError("Give an incident id and, to hand over, a user id.")
         incident = await _load(ctx, _number(ctx.argv[0]))
         n = ref(incident.id)
+        p = ctx.services.settings.bot.command_prefix
         if len(ctx.argv) == 1:
             return Reply(
                 f"{n} is led by {incident.lead}."
                 if incident.lead
-                else f"{n} has no lead yet: the first to !ack it leads, or !lead {n} @user."
+                else f"{n} has no lead yet: the first to {p}ack it leads, or {p}lead {n} @user."
             )
         user = ctx.argv[1]
         if not USER_ID.match(user):
@@ -98,7 +99,7 @@ def register(router: Router) -> None:
             ctx.send(
                 Outbound(
                     f"You now lead incident {n} ({incident.type_name}), handed over by "
-                    f"{ctx.sender}. See it with !show {n} in the triage room.",
+                    f"{ctx.sender}. See it with {p}show {n} in the triage room.",
                     dm_user_id=user,
                 )
             )

@@ -80,12 +80,13 @@ async def remind_leads(services: Services) -> int:
             if not claimed.rowcount:
                 continue
             n = ref(incident.id)
+            p = services.settings.bot.command_prefix
             minutes = int(every.total_seconds() // 60)
             text = (
                 f"🕑 You lead {n} ({incident.type_name}, {incident.status}). It is time for a "
                 f"status update (every {minutes} min until contained): post it in the "
-                f"incident's thread, !update {n} <text> for the reporter, or "
-                f"!status {n} contained."
+                f"incident's thread, {p}update {n} <text> for the reporter, or "
+                f"{p}status {n} contained."
             )
             assert incident.lead is not None
             await post(
