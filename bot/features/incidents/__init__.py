@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING
 
 from bot.features import Feature
 from bot.features.incidents.export import add_cli
+from bot.logs import log_unexpected
 
 if TYPE_CHECKING:
     from bot.commands.router import Router
     from bot.services import Services
+
+
+log = logging.getLogger(__name__)
 
 
 def _setup(services: Services, router: Router) -> None:
@@ -30,10 +36,14 @@ async def _on_ready(services: Services) -> None:
     from bot.features.incidents.roles import remind_leads
 
     async def check() -> None:
-        await escalate_due(services)
-        await expire_intakes(services)
-        await remind_clocks(services)
-        await remind_leads(services)
+        # Each job on its own: one failing (say, a bad row) must not stall escalation.
+        for job in (escalate_due, expire_intakes, remind_clocks, remind_leads):
+            try:
+                await job(services)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log_unexpected(log, exc, "incidents job %s failed; will retry", job.__name__)
 
     services.scheduler.every(
         services.settings.incidents.escalation_check_interval,
