@@ -337,3 +337,37 @@ async def test_incidents_timeline_hashes_cover_every_entry(harness: Harness) -> 
     async with harness.services.db.sessions() as session:
         rows = list(await session.scalars(select(IncidentEvent)))
     assert rows and all(r.hash and len(r.hash) == 64 for r in rows)
+
+
+def test_incidents_escalation_policy_is_data() -> None:
+    settings = make_settings(
+        escalation={
+            "steps": [{"notify": "oncall"}, {"wait": "10m"}, {"notify": "team"}],
+            "repeat": 2,
+            "repeat_after": "1h",
+        },
+        ack_within={"critical": "2m", "low": "4 business hours"},
+        rotation={"start": "2026-11-02", "weeks": [["@a:test"]], "timezone": "America/New_York"},
+    ).incidents
+    stages = [(s.after, s.notify, s.round) for s in settings.escalation.stages()]
+    assert stages == [
+        (timedelta(0), "oncall", 1),
+        (timedelta(minutes=10), "team", 1),
+        (timedelta(hours=1, minutes=10), "oncall", 2),
+        (timedelta(hours=1, minutes=20), "team", 2),
+    ]
+    assert settings.ack_deadline("critical", datetime(2026, 11, 23, 3, tzinfo=UTC)) == datetime(
+        2026, 11, 23, 3, 2, tzinfo=UTC
+    )
+    # 4 business hours from Monday 15:00 New York time: 2 today, 2 on Tuesday from 09:00.
+    start = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # 15:00 EST
+    assert settings.ack_deadline("low", start) == datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
+    for bad in (
+        {"escalation": {"steps": [{"notify": "oncall", "wait": "5m"}]}},
+        {"escalation": {"steps": [{"wait": "5m"}]}},
+        {"ack_within": {"low": "soon"}},
+        {"ack_within": {"urgent": "5m"}},
+        {"rotation": {"start": "2026-11-02", "weeks": [["@a:test"]], "timezone": "Mars/Base"}},
+    ):
+        with pytest.raises(ValueError):
+            make_settings(**bad)
