@@ -28,6 +28,7 @@ def upgrade() -> None:
     with op.batch_alter_table("incident_events") as batch:
         batch.add_column(sa.Column("prev_hash", sa.String(64), nullable=True))
         batch.add_column(sa.Column("hash", sa.String(64), nullable=True))
+    _chain_existing_timelines()
     op.create_table(
         "incident_clocks",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -50,6 +51,39 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_incident_clocks_incident_id"), "incident_clocks", ["incident_id"], unique=False
     )
+
+
+def _chain_existing_timelines() -> None:
+    """Hash-chain the timelines written before this revision, in the order written."""
+    from types import SimpleNamespace
+
+    from bot.features.incidents.chain import entry_hash
+
+    events = sa.table(
+        "incident_events",
+        sa.column("id", sa.Integer()),
+        sa.column("incident_id", sa.Integer()),
+        sa.column("at", UTCDateTime()),
+        sa.column("author", sa.String()),
+        sa.column("kind", sa.String()),
+        sa.column("text", sa.Text()),
+        sa.column("source_event_id", sa.String()),
+        sa.column("prev_hash", sa.String()),
+        sa.column("hash", sa.String()),
+    )
+    bind = op.get_bind()
+    rows = bind.execute(sa.select(events).order_by(events.c.incident_id, events.c.id)).all()
+    last: dict[int, str] = {}
+    for row in rows:
+        entry = SimpleNamespace(**row._mapping)
+        entry.prev_hash = last.get(row.incident_id)
+        digest = entry_hash(entry)  # type: ignore[arg-type]
+        bind.execute(
+            events.update()
+            .where(events.c.id == row.id)
+            .values(prev_hash=entry.prev_hash, hash=digest)
+        )
+        last[row.incident_id] = digest
 
 
 def downgrade() -> None:

@@ -371,3 +371,47 @@ def test_incidents_escalation_policy_is_data() -> None:
     ):
         with pytest.raises(ValueError):
             make_settings(**bad)
+
+
+async def test_incidents_migration_chains_existing_timelines(db_url: str) -> None:
+    from sqlalchemy import insert
+
+    from bot.features.incidents.chain import check_chain
+    from bot.storage import Database
+    from bot.storage.migrate import downgrade, upgrade
+
+    await downgrade(db_url, "0006_intake_incident")
+    db = Database(db_url)
+    try:
+        incidents_t = Incident.__table__
+        events_t = IncidentEvent.__table__
+        old_cols = {"id", "incident_id", "at", "author", "kind", "text", "source_event_id"}
+        async with db.sessions.begin() as session:
+            await session.execute(
+                insert(incidents_t).values(
+                    id=1, type_key="other", type_name="Other", summary="s", status="reported",
+                    reporter=ALICE, first_steps=[], created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                    escalation_level=0,
+                )
+            )  # fmt: skip
+            for n in range(3):
+                values = {
+                    "incident_id": 1,
+                    "at": datetime(2026, 1, 1, 0, n, 0, 123456, tzinfo=UTC),
+                    "author": LEAD,
+                    "kind": "note",
+                    "text": f"before the chain {n}",
+                }
+                await session.execute(
+                    insert(events_t).values(**{k: v for k, v in values.items() if k in old_cols})
+                )
+    finally:
+        await db.close()
+    await upgrade(db_url)
+    db = Database(db_url)
+    try:
+        async with db.sessions() as session:
+            events = list(await repo.chain(session, incident_id=1))
+        assert len(events) == 3 and events[0].hash and check_chain(events) == []
+    finally:
+        await db.close()
