@@ -28,7 +28,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from bot.features.incidents.playbooks import check_playbooks
+
     settings = _load(args)
+    check_playbooks(settings)  # raises ConfigError naming each problem and its line
     print(
         f"configuration OK: {settings.matrix.user_id} on {settings.matrix.homeserver}, "
         f"rooms {settings.rooms.helpdesk} and {settings.rooms.triage}"

@@ -14,7 +14,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import CommandContext, Reply
-from bot.commands.errors import UsageError, UserError
+from bot.commands.errors import PermissionDenied, UsageError, UserError
 from bot.commands.router import Permission, Router
 from bot.ids import USER_ID
 
@@ -109,13 +109,23 @@ class TriageVerbs:
 
         @router.command(
             "status",
-            summary="Change the state of a ticket or incident",
+            summary="Change the state of a ticket or incident (reporters: see their incident)",
             usage="status T-N|INC-N <state>",
-            permission=team,
             group="Triage",
         )
         async def status(ctx: CommandContext) -> Reply:
             parts = ctx.args.split(maxsplit=1)
+            if not ctx.is_security_team:
+                # A reporter may ask about their own case (kinds that offer it).
+                kind = self.kinds.get(_prefix(parts[0])) if len(parts) == 1 else None
+                match = _ID.match(parts[0].strip()) if len(parts) == 1 else None
+                if kind is not None and match and hasattr(kind, "reporter_status"):
+                    return await kind.reporter_status(ctx, int(match["number"]))
+                p = self.router.prefix
+                raise PermissionDenied(
+                    f"Sorry, {p}status is for the security team. If you need their help, "
+                    f"{p}ticket reaches them privately."
+                )
             if len(parts) != 2:
                 raise UsageError("Give a case id and the new state.")
             kind, number = await self.resolve(ctx, parts[0])
@@ -135,6 +145,11 @@ class TriageVerbs:
                 raise UsageError("Give a case id and the note.")
             kind, number = await self.resolve(ctx, parts[0])
             return await kind.note(ctx, number, parts[1])
+
+
+def _prefix(ref: str) -> str:
+    match = _ID.match(ref.strip())
+    return (match["prefix"] or "").upper() if match else ""
 
 
 def triage_verbs(router: Router) -> TriageVerbs:

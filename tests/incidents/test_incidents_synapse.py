@@ -129,7 +129,8 @@ async def test_incidents_intake_survives_restart_and_cancel(world: BotWorld) -> 
         await bot.stop()
     bot = await start_bot(world, team=[])
     try:
-        await ask(alice, world, dm, "I typed my password on a fake page", "When did it happen")
+        # The shipped phishing playbook asks its key question next.
+        await ask(alice, world, dm, "I typed my password on a fake page", "yes / no / skip")
         # Cancel after the type: the questions stop, the incident stays, the reporter is told.
         stopped = await ask(alice, world, dm, "cancel", "already know")
         assert "INC-1" in text_of(stopped)
@@ -157,12 +158,14 @@ async def test_incidents_escalates_with_controlled_clock(world: BotWorld) -> Non
         await ask(alice, world, dm, "!incident key my seed phrase was photographed", "INC-1")
         await expect(primary, world, None, "You are on call")
         post = await expect(world.lead, world, world.triage, "New incident INC-1")
+        # Not acknowledged within 15 min (high): re-raised, the on-call again, then the backup.
         clock.advance(timedelta(minutes=16))
-        up = await expect(world.lead, world, world.triage, "escalating to backup on-call")
+        up = await expect(world.lead, world, world.triage, "escalating to the on-call")
+        assert primary.user_id in text_of(up) and reply_to(up) == post["event_id"]
+        clock.advance(timedelta(minutes=15))
+        up = await expect(world.lead, world, world.triage, "escalating to the backup on-call")
         assert backup.user_id in text_of(up) and reply_to(up) == post["event_id"]
         await expect(backup, world, None, "You are on call")
-        clock.advance(timedelta(minutes=15))
-        await expect(world.lead, world, world.triage, "escalating to the whole security team")
         await asyncio.sleep(1)  # several more scheduler runs: nothing is repeated
         await world.lead.sync(timeout_ms=0)
         ups = [e for e in world.lead.events if said(world, world.triage, "escalating")(e)]

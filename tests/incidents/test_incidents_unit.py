@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,7 @@ from tests.incidents.conftest import (
     make_settings,
 )
 
-SECRET = "I typed my password into paypa1-login.example"
+SECRET = "A mail asked me to log in at paypa1-login.example"
 
 
 async def incidents_in(h: Harness) -> list[Incident]:
@@ -43,7 +43,8 @@ async def incidents_in(h: Harness) -> list[Incident]:
 async def guided(h: Harness, severity: str = "high", kind: str = "lost my laptop") -> str:
     await h.say("!incident")
     await h.say(kind)
-    await h.say("Left it on the train")
+    if "(yes / no / skip)" in await h.say("Left it on the train"):
+        await h.say("no")  # the type's key question
     await h.say("skip")
     await h.say("work laptop with ssh keys")
     return await h.say(severity)
@@ -103,8 +104,9 @@ async def test_incidents_severity_answer_pages_if_not_paged_yet(harness: Harness
     await h.say("!incident")
     assert "INC-1" in await h.say("phishing")
     assert len(await h.to_room(TRIAGE)) == 1
-    assert await h.to_dm(PRIMARY) == []  # phishing is not urgent: no page yet
+    assert await h.to_dm(PRIMARY) == []  # phishing is medium until a signal: no page yet
     await h.say(SECRET)
+    await h.say("no")
     await h.say("skip")
     await h.say("skip")
     done = await h.say("high")
@@ -120,7 +122,9 @@ async def test_incidents_low_severity_posts_without_paging(harness: Harness) -> 
     assert len(await harness.to_room(TRIAGE)) == 2  # the post and the end-of-intake update
     assert await harness.to_dm(PRIMARY) == []
     [incident] = await incidents_in(harness)
-    assert incident.paged_at is None and incident.severity == "low"
+    # The reporter's "low" never lowers the assumed severity: only the team rates it down.
+    assert incident.paged_at is None and incident.severity == "medium"
+    assert incident.severity_set_by is None
 
 
 async def test_incidents_cancel_before_the_type_files_nothing(harness: Harness) -> None:
@@ -184,7 +188,7 @@ async def test_incidents_late_answer_after_expiry_keeps_the_incident(harness: Ha
     h.clock.advance(timedelta(minutes=31))
     reply = await h.say("my antivirus flagged a file")  # before the expiry job ran
     assert "INC-1" in reply and "stopped asking" in reply
-    assert [k for k, _ in await timeline(h)] == ["reported", "intake"]
+    assert [k for k, _ in await timeline(h)] == ["reported", "paged", "intake"]  # malware: high
     assert await expire_intakes(h.services) == 0
     assert len(await h.to_room(TRIAGE)) == 2
 
@@ -232,7 +236,7 @@ async def test_incidents_intake_resumes_after_restart(harness: Harness) -> None:
     h.router = Router(h.services)
     builtin.register(h.router)
     incidents.feature.setup(h.services, h.router)
-    assert "When did it happen" in await h.say(SECRET)
+    assert "control funds" in await h.say(SECRET)  # the type's key question, next
     [incident] = await incidents_in(h)
     assert incident.summary == SECRET
 
@@ -283,7 +287,7 @@ async def test_incidents_one_shot_in_public_room_keeps_text_private(harness: Har
     assert "Do not click anything else" in dm and "INC-1" in dm
     assert all(SECRET not in body for body in await h.to_room(HELPDESK))
     assert SECRET in (await h.to_room(TRIAGE))[0]
-    assert await h.to_dm(PRIMARY) == []  # phishing is not urgent and has no severity
+    assert await h.to_dm(PRIMARY) == []  # phishing is medium unless the report says worse
 
 
 async def test_incidents_one_shot_finds_type_in_text(harness: Harness) -> None:
@@ -332,21 +336,25 @@ async def test_incidents_triage_verbs_and_timeline(harness: Harness) -> None:
 
 async def test_incidents_escalation_once_per_level(harness: Harness) -> None:
     h = harness
-    await guided(h, severity="high")
+    await guided(h, severity="high")  # paged at once; must be acknowledged within 15 min
     assert await escalate_due(h.services) == 0
     h.clock.advance(timedelta(minutes=15))
-    assert await escalate_due(h.services) == 1
+    assert await escalate_due(h.services) == 1  # re-raised: the on-call again
     assert await escalate_due(h.services) == 0  # each level once
-    assert any("escalating to backup on-call" in b for b in await h.to_room(TRIAGE))
+    assert any("escalating to the on-call" in b for b in await h.to_room(TRIAGE))
+    h.clock.advance(timedelta(minutes=15))
+    assert await escalate_due(h.services) == 1
+    assert any("escalating to the backup on-call" in b for b in await h.to_room(TRIAGE))
     assert any("You are on call" in b for b in await h.to_dm(BACKUP))
     h.clock.advance(timedelta(minutes=15))
     assert await escalate_due(h.services) == 1
     team_post = (await h.to_room(TRIAGE))[-1]
-    assert "whole security team" in team_post and LEAD in team_post
+    assert "every team member" in team_post and LEAD in team_post
+    assert any("You are on call" in b for b in await h.to_dm(LEAD))  # everyone by DM
     h.clock.advance(timedelta(hours=2))
-    assert await escalate_due(h.services) == 0  # nothing beyond the team
+    assert await escalate_due(h.services) == 0  # one round by default: nothing more
     shown = await h.team("!export INC-1")
-    assert "Escalation 1 to backup on-call" in shown and "Escalation 2" in shown
+    assert "Escalation 1 to the on-call" in shown and "Escalation 3 to every team" in shown
 
 
 async def test_incidents_ack_stops_escalation(harness: Harness) -> None:
@@ -412,6 +420,20 @@ def test_incidents_weekly_rotation() -> None:
     ).incidents
     assert settings.oncall_for(START.date()) == ["@c:test"]  # week 3 → index 1
     assert settings.oncall_for(START.date() + timedelta(days=7)) == ["@a:test", "@b:test"]
+
+
+def test_incidents_rotation_changes_over_at_a_local_hour() -> None:
+    settings = make_settings(
+        rotation={
+            "start": "2026-11-02",
+            "weeks": [["@a:test"], ["@c:test"]],
+            "timezone": "Europe/Berlin",
+            "changeover_hour": 10,
+        }
+    ).incidents
+    monday = datetime(2026, 11, 30, 8, 30, tzinfo=UTC)  # 09:30 in Berlin: before change-over
+    assert settings.oncall_at(monday) == ["@c:test"]
+    assert settings.oncall_at(monday + timedelta(hours=1)) == ["@a:test"]  # 10:30 Berlin
 
 
 async def test_incidents_cli_export(harness: Harness, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

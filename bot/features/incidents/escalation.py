@@ -1,7 +1,12 @@
-"""Escalation of paged incidents nobody acknowledged: backup on-call, then the whole team.
+"""Every incident gets acknowledged: past its window it is re-raised and escalated.
 
-Each level goes out once: the level is stored on the incident and every message is
-queued under the outbox key ``escalate:<id>:<level>``.
+Each incident must be acknowledged within ``incidents.ack_within`` for its severity
+(business time for ``low``). Past that deadline the steps of ``incidents.escalation``
+run: each notify step re-raises the incident in the triage room (a reply to its post)
+and DMs its people. Each step goes out once: the job moves ``escalation_level`` with a
+compare-and-set on the level it read and on ``acked_at`` (see
+:func:`repository.claim_escalation`), so an acknowledgement that lands between the read
+and the write always wins, and the messages are queued under ``escalate:<id>:<level>``.
 """
 
 from __future__ import annotations
@@ -13,42 +18,50 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import escape, pill
 from bot.features.incidents import repository as repo
+from bot.features.incidents import severity as sev
 from bot.features.incidents.models import Incident
+from bot.features.incidents.policy import Stage
 from bot.features.incidents.service import oncall, page_dm, post, ref
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
+LABELS = {"oncall": "the on-call", "backup": "the backup on-call", "team": "every team member"}
 
-def escalation_levels(services: Services, now: datetime) -> list[tuple[str, list[str], bool]]:
-    """Escalation steps after the first page: (label, users, send a DM)."""
-    people = oncall(services, now)
-    levels: list[tuple[str, list[str], bool]] = []
-    if len(people) > 1:
-        levels.append(("backup on-call", people[1:2], True))
-    team = sorted(services.security_team() - set(people[:2]))
-    levels.append(("the whole security team", team or sorted(services.security_team()), False))
-    return levels
+
+def people(services: Services, notify: str, now: datetime) -> list[str]:
+    """Who a notify step reaches: the primary, the backup, or the whole team."""
+    rota = oncall(services, now)
+    if notify == "oncall":
+        return rota[:1]
+    if notify == "backup":
+        return rota[1:2]
+    return sorted(services.security_team())
 
 
 async def escalate_due(services: Services) -> int:
-    """Escalate every paged incident that is not acknowledged in time; one level per run.
+    """Re-raise and escalate every incident past its acknowledgement window; one step per run.
 
     Returns:
-        How many escalations were queued.
+        How many escalation steps were queued.
     """
     settings = services.settings.incidents
     now = services.clock()
+    stages = settings.escalation.stages()
     queued = 0
-    levels = escalation_levels(services, now)  # the same for every incident of this run
     async with services.db.sessions.begin() as session:
-        for incident in await repo.unacknowledged_paged(session):
-            assert incident.paged_at is not None
-            level = incident.escalation_level + 1
-            if level > len(levels) or now < incident.paged_at + settings.escalate_after * level:
+        for incident in await repo.unacknowledged(session):
+            level = incident.escalation_level
+            if level >= len(stages):
                 continue
-            label, users, dm = levels[level - 1]
-            await _escalate(services, session, incident, level, label, users, dm, now)
+            deadline = settings.ack_deadline(incident.severity, incident.created_at)
+            if now < deadline + stages[level].after:
+                continue
+            # Compare-and-set: an acknowledgement since the read above makes this a no-op.
+            if not await repo.claim_escalation(session, number=incident.id, level=level):
+                continue
+            await session.refresh(incident)
+            await _escalate(services, session, incident, level + 1, stages[level], deadline, now)
             queued += 1
     if queued:
         services.outbox.wake()
@@ -60,22 +73,30 @@ async def _escalate(
     session: AsyncSession,
     incident: Incident,
     level: int,
-    label: str,
-    users: list[str],
-    dm: bool,
+    stage: Stage,
+    deadline: datetime,
     now: datetime,
 ) -> None:
     n = ref(incident.id)
-    minutes = int((now - (incident.paged_at or now)).total_seconds() // 60)
+    users = people(services, stage.notify, now)
+    label = LABELS[stage.notify]
+    waited = int((now - incident.created_at).total_seconds() // 60)
+    window = services.settings.incidents.ack_window(incident.severity)
+    again = f" (round {stage.round})" if stage.round > 1 else ""
     key = f"escalate:{incident.id}:{level}"
+    p = services.settings.bot.command_prefix
+    who = ", ".join(users) or "nobody configured"
     text = (
-        f"⏫ {n} is not acknowledged after {minutes} min — escalating to {label}: "
-        f"{', '.join(users) or 'nobody configured'}. Acknowledge with !ack {n}."
+        f"⏫ {n} ({incident.type_name}, severity {sev.label(incident)}) is not acknowledged "
+        f"after {waited} min (window {window}) — escalating to {label}{again}: {who}. "
+        f"Acknowledge with {p}ack {n}."
     )
     html = (
-        f"<p>⏫ <strong>{n}</strong> is not acknowledged after {minutes} min — escalating to "
-        f"{escape(label)}: {', '.join(pill(u) for u in users) or 'nobody configured'}. "
-        f"Acknowledge with <code>!ack {n}</code>.</p>"
+        f"<p>⏫ <strong>{n}</strong> ({escape(incident.type_name)}, severity "
+        f"{escape(sev.label(incident))}) is not acknowledged after {waited} min (window "
+        f"{escape(str(window))}) — escalating to {escape(label)}{again}: "
+        f"{', '.join(pill(u) for u in users) or 'nobody configured'}. "
+        f"Acknowledge with <code>{p}ack {n}</code>.</p>"
     )
     if services.rooms.triage:
         await post(
@@ -88,16 +109,16 @@ async def _escalate(
             mentions=tuple(users),
             in_reply_to=await repo.post_event_id(session, incident=incident),
         )
-    if dm:
-        for user in users:
-            await page_dm(services, session, incident, user, f"{key}:dm:{user}")
-    incident.escalation_level = level
+    for user in users:
+        await page_dm(services, session, incident, user, f"{key}:dm:{user}")
+    if users and incident.paged_at is None:
+        incident.paged_at = now
     await repo.add_event(
         session,
         incident_id=incident.id,
         at=now,
         author=None,
         kind="escalated",
-        text=f"Escalation {level} to {label}: {', '.join(users) or 'nobody'}",
+        text=f"Escalation {level} to {label}{again}: {', '.join(users) or 'nobody'}",
     )
     log.info("incident %s escalated to level %d", n, level)

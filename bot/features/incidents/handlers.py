@@ -9,11 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands.context import CommandContext, Outbound, Reaction, Reply, RoomKind, escape
 from bot.commands.errors import UsageError, UserError
 from bot.commands.router import Permission, Router
+from bot.features.incidents import loop_handlers, reporter, service
 from bot.features.incidents import repository as repo
-from bot.features.incidents import service
+from bot.features.incidents.clocks import clock_rows
 from bot.features.incidents.export import export_incident, parse_ref, render_markdown
 from bot.features.incidents.intake import Intake
 from bot.features.incidents.models import OPEN_STATUSES, SEVERITIES, STATUSES, Incident
+from bot.features.incidents.severity import label as severity_label
 from bot.features.triage import triage_verbs
 from bot.services import Services
 
@@ -49,7 +51,8 @@ class IncidentKind:
         require_private(ctx, "!show")
         incident = await load(ctx, number)
         events = await repo.timeline(ctx.session, incident_id=number)
-        return Reply(render_markdown(incident, events))
+        clocks = await clock_rows(ctx.session, number)
+        return Reply(render_markdown(incident, events, clocks=clocks))
 
     async def assign(self, ctx: CommandContext, number: int, user_id: str) -> Reply:
         incident = await load(ctx, number)
@@ -78,13 +81,21 @@ class IncidentKind:
         incident = await load(ctx, number)
         old = incident.status
         if state != "reported" and incident.acked_at is None:
-            await service.acknowledge(ctx.session, incident, by=ctx.sender, now=ctx.now)
+            if await service.acknowledge(ctx.session, incident, by=ctx.sender, now=ctx.now):
+                await reporter.tell_acknowledged(ctx.services, ctx.session, incident, ctx.sender)
         incident.status = state
+        incident.last_update_at = ctx.now
         text = f"Status {old} → {state}" + (f": {rest}" if rest else "")
         await repo.add_event(
             ctx.session, incident_id=number, at=ctx.now, author=ctx.sender, kind="status", text=text
         )
+        if state != old:
+            await reporter.tell_state(ctx.services, ctx.session, incident, state)
         return Reply(f"INC-{number} is now {state}.")
+
+    async def reporter_status(self, ctx: CommandContext, number: int) -> Reply:
+        """``!status INC-N`` asked by someone outside the team: only their own incident."""
+        return await loop_handlers.reporter_status(ctx, number)
 
     async def note(self, ctx: CommandContext, number: int, text: str) -> Reply:
         await load(ctx, number)
@@ -129,7 +140,7 @@ def register(router: Router, intake: Intake) -> None:
         if not rows:
             return Reply("No open incidents." if scope == "open" else "No incidents yet.")
         lines = [
-            f"INC-{i.id} [{i.status}] {i.type_name}, severity {i.severity or 'unset'}, "
+            f"INC-{i.id} [{i.status}] {i.type_name}, severity {severity_label(i)}, "
             f"reported {i.created_at:%Y-%m-%d %H:%M} by {i.reporter}"
             + (f", assigned {i.assignee}" if i.assignee else "")
             for i in rows
@@ -145,6 +156,7 @@ def register(router: Router, intake: Intake) -> None:
         incident = await load(ctx, number)
         if not await service.acknowledge(ctx.session, incident, by=ctx.sender, now=ctx.now):
             return Reply(f"INC-{number} was already acknowledged by {incident.acked_by}.")
+        await reporter.tell_acknowledged(ctx.services, ctx.session, incident, ctx.sender)
         return Reply(f"INC-{number} acknowledged by {ctx.sender}; escalation stopped.")
 
     @router.command(
@@ -175,6 +187,7 @@ def register(router: Router, intake: Intake) -> None:
         number = _number(parts[0])
         incident = await load(ctx, number)
         text = parts[1].strip()
+        incident.last_update_at = ctx.now
         await repo.add_event(
             ctx.session, incident_id=number, at=ctx.now, author=ctx.sender, kind="update", text=text
         )
@@ -195,7 +208,7 @@ def register(router: Router, intake: Intake) -> None:
     async def export(ctx: CommandContext) -> Reply:
         require_private(ctx, "!export")
         number = _number((ctx.argv or [None])[0])
-        report = await export_incident(ctx.session, number)
+        report = await export_incident(ctx.session, number, by=ctx.sender, now=ctx.now)
         if report is None:
             raise UserError(f"There is no incident INC-{number}.")
         return Reply(report, f"<pre><code>{escape(report)}</code></pre>")

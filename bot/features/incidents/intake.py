@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 
 CANCEL_WORDS = frozenset({"cancel", "stop", "abort", "quit"})
 SKIP_WORDS = frozenset({"skip", "-", "don't know", "dont know", "not sure", "unknown", "n/a"})
-STEPS = ("type", "what", "when", "affected", "severity")
+STEPS = ("type", "what", "question", "when", "affected", "severity")
+YES_WORDS = frozenset({"yes", "y", "yeah", "yep", "i did", "yes i did", "oui", "ja"})
+NO_WORDS = frozenset({"no", "n", "nope", "i didn't", "i did not", "no i didn't"})
 QUESTIONS = {
     "what": "What happened? A few sentences are enough.",
     "when": "When did it happen, roughly? (Send skip if you don't know.)",
@@ -236,6 +238,13 @@ class Intake:
             if word in SKIP_WORDS:
                 return Reply("I need at least a sentence about what happened. " + QUESTIONS["what"])
             value = answer
+        elif step == "question":
+            if word in YES_WORDS:
+                value = "yes"
+            elif word in NO_WORDS:
+                value = "no"
+            elif word not in SKIP_WORDS:
+                return Reply("Please answer yes, no, or skip if you are not sure.")
         elif step == "severity":
             if word not in SKIP_WORDS:
                 value = _severity(word)
@@ -246,20 +255,37 @@ class Intake:
         if value is not None:
             answers[step] = value
         incident = await repo.get_incident(ctx.session, number=number) if number else None
+        playbook = self.playbooks.get(str(answers.get("type", "")))
         paged: list[str] = []
         if incident is not None:
             paged = await intake_incident.add_answer(
-                ctx.services, ctx.session, incident, step, value, by=ctx.sender, now=ctx.now
-            )
+                ctx.services, ctx.session, incident, step, value, by=ctx.sender, now=ctx.now,
+                playbook=playbook,
+            )  # fmt: skip
+        if paged:
+            answers["paged"] = sorted(set(answers.get("paged", [])) | set(paged))
         next_step = STEPS[STEPS.index(step) + 1] if step != STEPS[-1] else None
+        if next_step == "question" and (playbook is None or not playbook.question):
+            next_step = "when"  # this type has no key question
         if next_step is not None:
             await self._save(ctx, next_step, answers, number)
-            return Reply(QUESTIONS[next_step])
+            question = (
+                playbook.question if next_step == "question" and playbook else None
+            ) or QUESTIONS[next_step]
+            if next_step == "question":
+                question += " (yes / no / skip)"
+            if paged:
+                question = (
+                    f"That makes it urgent: I have paged the on-call responder "
+                    f"{', '.join(paged)}.\n\n{question}"
+                )
+            return Reply(question)
         await repo.delete_intake(ctx.session, user_id=ctx.sender)
         if incident is None:
             # An intake begun before incidents were filed at the type: file it now.
             playbook = self.playbooks.get(answers["type"]) or self.playbooks.types[-1]
             return await self._file(ctx, playbook, answers)
+        paged = sorted(set(paged) | set(answers.get("paged", [])))
         await intake_incident.end_intake(
             ctx.services, ctx.session, incident, "completed", now=ctx.now, paged=paged
         )

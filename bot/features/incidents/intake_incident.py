@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands.context import escape, pill
 from bot.features.incidents import repository as repo
 from bot.features.incidents import service
+from bot.features.incidents import severity as sev
 from bot.features.incidents.models import Incident
 from bot.features.incidents.playbooks import Playbook
 from bot.services import Services
@@ -77,15 +78,31 @@ async def add_answer(
     *,
     by: str,
     now: datetime,
+    playbook: Playbook | None = None,
 ) -> list[str]:
     """Add one intake answer (None: skipped) to the incident and its timeline.
 
     Returns:
         The users paged because of it (a high or critical severity), else empty.
     """
-    label = LABELS[step]
+    label = LABELS.get(step, step)
     if step == "severity" and value is not None:
-        return await service.set_severity(services, session, incident, value, by=by, now=now)
+        # The reporter may make it worse, never better: assume the worst until the team rates it.
+        return await service.raise_severity(
+            services, session, incident, value, why="the reporter's rating", by=by, now=now
+        )
+    paged: list[str] = []
+    if step == "question" and playbook is not None and playbook.question:
+        text = f"{playbook.question} {'yes' if value == 'yes' else value or 'skipped'}"
+        await repo.add_event(
+            session, incident_id=incident.id, at=now, author=by, kind="answer", text=text
+        )
+        if value == "yes" and playbook.question_raises_to:
+            paged = await service.raise_severity(
+                services, session, incident, playbook.question_raises_to,
+                why="the reporter answered yes to the key question", by=by, now=now,
+            )  # fmt: skip
+        return paged
     if step == "what" and value is not None:
         incident.summary = value
     elif step == "when":
@@ -99,7 +116,14 @@ async def add_answer(
     log.info(
         "incident %s: %s answered (%d chars)", service.ref(incident.id), step, len(value or "")
     )
-    return []
+    if step == "what" and value is not None and playbook is not None:
+        found = sev.signal(playbook, value)
+        if found:
+            paged = await service.raise_severity(
+                services, session, incident, found[0],
+                why=f"the report's words {found[1]!r}", by=None, now=now,
+            )  # fmt: skip
+    return paged
 
 
 async def end_intake(
@@ -124,7 +148,7 @@ async def end_intake(
         ("What happened", incident.summary or "— (not answered)"),
         ("When", incident.occurred or "—"),
         ("Affected", incident.affected or "—"),
-        ("Severity", incident.severity or "unset"),
+        ("Severity", sev.label(incident)),
     ]
     lines = [f"📝 {n}: {headline}:"] + [f"{k}: {v}" for k, v in fields]
     html = f"<p>📝 <strong>{n}</strong>: {escape(headline)}:</p><ul>"

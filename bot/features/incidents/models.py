@@ -40,6 +40,13 @@ class Incident(Base):
     # Outbox transaction id of the triage-room post (its event id is in the outbox row).
     triage_txn_id: Mapped[str | None] = mapped_column(String(255))
     triage_event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # Who on the team rated the severity (None: assumed, from the playbook or "high").
+    severity_set_by: Mapped[str | None] = mapped_column(String(255))
+    lead: Mapped[str | None] = mapped_column(String(255))
+    # A duplicate report: the incident it was merged into (its reporter hears that outcome).
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+    last_update_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    update_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class IncidentEvent(Base):
@@ -57,6 +64,9 @@ class IncidentEvent(Base):
     text: Mapped[str] = mapped_column(Text)
     # The Matrix event this line came from (a pinned message), to pin it only once.
     source_event_id: Mapped[str | None] = mapped_column(String(255))
+    # SHA-256 chain: ``hash`` covers this entry and ``prev_hash`` (the previous entry's hash).
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class IncidentIntake(Base):
@@ -91,3 +101,22 @@ class IncidentMessage(Base):
     sender: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IncidentClock(Base):
+    """One regulatory deadline of an incident (GDPR 72 h, NIS2 24 h...), from awareness."""
+
+    __tablename__ = "incident_clocks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The last reminder stage sent: 0, 50, 90 or 100 (percent of the time used).
+    reminded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    met_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    met_by: Mapped[str | None] = mapped_column(String(255))

@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.config import ConfigError
+from bot.features.incidents.severity import normalise
 from bot.paths import resolve_data_file
 
 # The project root, where the shipped config/playbooks.yaml lives.
+
+
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class _SignalModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    raise_to: Severity
+    phrases: list[str] = Field(min_length=1)
+
+
+class _QuestionModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ask: str = Field(min_length=1)
+    yes_raises_to: Severity
 
 
 class _TypeModel(BaseModel):
@@ -22,6 +41,15 @@ class _TypeModel(BaseModel):
     name: str
     aliases: list[str] = Field(default_factory=list)
     urgent: bool = False
+    # The severity assumed until the team rates it (none: "high", if unsure assume worse).
+    default_severity: Severity | None = None
+    # Phrases in the report that raise the severity ("entered my password").
+    signals: list[_SignalModel] = Field(default_factory=list)
+    # The one question that matters for this type, asked right after "what happened".
+    question: _QuestionModel | None = None
+    # Regulatory clocks started when an incident of this type is filed (names in
+    # incidents.clocks, e.g. gdpr).
+    clocks: list[str] = Field(default_factory=list)
     first_steps: list[str] = Field(min_length=1)
 
 
@@ -49,6 +77,12 @@ class Playbook:
     aliases: tuple[str, ...]
     urgent: bool
     first_steps: tuple[str, ...]
+    default_severity: str | None = None
+    # (severity, phrases) pairs, normalised to lower-case words.
+    signals: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    question: str | None = None
+    question_raises_to: str | None = None
+    clocks: tuple[str, ...] = field(default_factory=tuple)
 
 
 class Playbooks:
@@ -99,12 +133,68 @@ def load_playbooks(path: Path) -> Playbooks:
     try:
         model = _FileModel.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors]
+        root = yaml.compose(resolved.read_text(encoding="utf-8"))
+        problems = []
+        for e in exc.errors(include_url=False):
+            line = _line_of(root, e["loc"])
+            where = f"line {line}: " if line else ""
+            problems.append(f"{where}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}")
         raise ConfigError(problems, str(resolved)) from None
     return Playbooks(
         [
-            Playbook(t.key, t.name, tuple(t.aliases), t.urgent, tuple(t.first_steps))
+            Playbook(
+                t.key,
+                t.name,
+                tuple(t.aliases),
+                t.urgent,
+                tuple(t.first_steps),
+                default_severity=t.default_severity,
+                signals=tuple(
+                    (s.raise_to, tuple(normalise(p) for p in s.phrases)) for s in t.signals
+                ),
+                question=t.question.ask if t.question else None,
+                question_raises_to=t.question.yes_raises_to if t.question else None,
+                clocks=tuple(t.clocks),
+            )
             for t in model.types
         ]
     )
+
+
+def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at pydantic's ``loc`` (the deepest one found)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = [v for k, v in node.value if getattr(k, "value", None) == part]
+            if not found:
+                break
+            node = found[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def check_playbooks(settings: Any) -> Playbooks:
+    """Load the configured playbooks and check them against the config (``check-config``).
+
+    Raises:
+        ConfigError: the file is invalid, or a type names a clock not in incidents.clocks.
+    """
+    incidents = settings.incidents
+    playbooks = load_playbooks(incidents.playbooks_file)
+    problems = [
+        f"types.{t.key}.clocks: unknown clock {name!r} (configured: "
+        f"{', '.join(sorted(incidents.clocks)) or 'none'})"
+        for t in playbooks.types
+        for name in t.clocks
+        if name not in incidents.clocks
+    ]
+    if problems:
+        raise ConfigError(problems, str(resolve_data_file(incidents.playbooks_file)))
+    return playbooks

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.incidents.models import (
@@ -59,7 +59,23 @@ async def add_event(
     text: str,
     source_event_id: str | None = None,
 ) -> IncidentEvent:
-    """Append one line to the incident's timeline."""
+    """Append one line to the incident's timeline, chained to the previous line's hash."""
+    from bot.features.incidents.chain import entry_hash
+
+    # Take the incident's row lock first (a no-op update): concurrent writers to one
+    # timeline queue here, so each reads the true last hash and the chain never forks.
+    await session.execute(
+        update(Incident)
+        .where(Incident.id == incident_id)
+        .values(escalation_level=Incident.escalation_level)
+        .execution_options(synchronize_session=False)
+    )
+    prev = await session.scalar(
+        select(IncidentEvent.hash)
+        .where(IncidentEvent.incident_id == incident_id)
+        .order_by(IncidentEvent.id.desc())
+        .limit(1)
+    )
     event = IncidentEvent(
         incident_id=incident_id,
         at=at,
@@ -67,10 +83,70 @@ async def add_event(
         kind=kind,
         text=text,
         source_event_id=source_event_id,
+        prev_hash=prev,
     )
+    event.hash = entry_hash(event)
     session.add(event)
     await session.flush()
     return event
+
+
+async def chain(session: AsyncSession, *, incident_id: int) -> Sequence[IncidentEvent]:
+    """The timeline in the order it was written (the hash chain's order)."""
+    query = (
+        select(IncidentEvent)
+        .where(IncidentEvent.incident_id == incident_id)
+        .order_by(IncidentEvent.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def claim_ack(session: AsyncSession, *, number: int, by: str, now: datetime) -> bool:
+    """Acknowledge ``number`` if nobody has (compare-and-set on ``acked_at``).
+
+    Returns:
+        Whether this call acknowledged it. Racing an escalation tick, exactly one of the
+        two conditional updates wins the row; the loser changes nothing.
+    """
+    result = await session.execute(
+        update(Incident)
+        .where(Incident.id == number, Incident.acked_at.is_(None))
+        .values(acked_at=now, acked_by=by)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+async def claim_escalation(session: AsyncSession, *, number: int, level: int) -> bool:
+    """Move ``number`` from escalation ``level`` to ``level + 1`` if still unacknowledged.
+
+    Compare-and-set on the level read and on ``acked_at``: an acknowledgement that
+    landed after the job read the incident makes this a no-op.
+    """
+    result = await session.execute(
+        update(Incident)
+        .where(
+            Incident.id == number,
+            Incident.escalation_level == level,
+            Incident.acked_at.is_(None),
+            Incident.merged_into.is_(None),
+            Incident.status.in_(OPEN_STATUSES),
+        )
+        .values(escalation_level=level + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+async def unacknowledged(session: AsyncSession) -> Sequence[Incident]:
+    """Open incidents nobody has acknowledged (each must be within its window)."""
+    query = (
+        select(Incident)
+        .where(Incident.acked_at.is_(None), Incident.merged_into.is_(None))
+        .where(Incident.status.in_(OPEN_STATUSES))
+        .order_by(Incident.id)
+    )
+    return (await session.scalars(query)).all()
 
 
 async def timeline(session: AsyncSession, *, incident_id: int) -> Sequence[IncidentEvent]:

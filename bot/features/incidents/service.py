@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import escape, pill
 from bot.features.incidents import repository as repo
+from bot.features.incidents import severity as sev
 from bot.features.incidents.models import SEVERITIES, Incident
 from bot.features.incidents.playbooks import Playbook
 from bot.matrix.content import message_content
@@ -36,15 +37,15 @@ class Filed:
 
 
 def oncall(services: Services, now: datetime) -> list[str]:
-    """Today's on-call: ``[primary, backup, ...]``."""
-    return services.settings.incidents.oncall_for(now.date())
+    """The on-call at ``now``: ``[primary, backup, ...]`` (rotation time zone, change-over)."""
+    return services.settings.incidents.oncall_at(now)
 
 
 def needs_page(severity: str | None, playbook_urgent: bool) -> bool:
     """High/critical incidents page; so do unrated ones of a type flagged urgent."""
     if severity is None:
         return playbook_urgent
-    return severity in PAGE_SEVERITIES
+    return severity in PAGE_SEVERITIES or playbook_urgent
 
 
 async def post(
@@ -91,6 +92,8 @@ async def file_incident(
         details_pending: filed by the guided intake as soon as the type is known; the
             reporter's answers follow (``summary`` is empty until then).
     """
+    given = severity
+    severity, why = sev.initial(playbook, given, summary)
     incident = await repo.create_incident(
         session,
         type_key=playbook.key,
@@ -111,19 +114,19 @@ async def file_incident(
         at=now,
         author=reporter,
         kind="reported",
-        text=f"Reported ({playbook.name}, severity {severity or 'unset'}); "
+        text=f"Reported ({playbook.name}, severity {severity}: {why}); "
         f"{len(playbook.first_steps)} first steps given"
         + ("; the details follow from the guided intake" if details_pending else ""),
     )
-    page = needs_page(severity, playbook.urgent)
+    page = needs_page(severity, playbook.urgent and given is None)
     targets = oncall(services, now)[:1] if page else []
     lines = [
-        f"🚨 New incident {ref(n)}: {playbook.name} — severity {severity or 'unset'}",
+        f"🚨 New incident {ref(n)}: {playbook.name} — severity {sev.label(incident)}",
         f"Reported by {reporter}",
     ]
     html = [
         f"<p>🚨 <strong>New incident {ref(n)}</strong>: {escape(playbook.name)} — severity "
-        f"{escape(severity or 'unset')}</p>",
+        f"{escape(sev.label(incident))}</p>",
         f"<p>Reported by {pill(reporter)}</p>",
     ]
     if details_pending:
@@ -161,6 +164,11 @@ async def file_incident(
         )
     if page:
         await _page(services, session, incident, targets, now)
+    if playbook.clocks:
+        from bot.features.incidents.clocks import start_clocks
+
+        for name in playbook.clocks:
+            await start_clocks(services, session, incident, name, by=None, now=now)
     return Filed(incident, targets)
 
 
@@ -192,13 +200,13 @@ async def page_dm(
     )
     text = (
         f"🚨 You are on call: incident {n} ({incident.type_name}, severity "
-        f"{incident.severity or 'unset'}) reported by {incident.reporter}.\n"
+        f"{sev.label(incident)}) reported by {incident.reporter}.\n"
         f"What happened: {what}\n"
         f"Acknowledge with !ack {n} (here or in the triage room)."
     )
     html = (
         f"<p>🚨 You are on call: incident <strong>{n}</strong> ({escape(incident.type_name)}, "
-        f"severity {escape(incident.severity or 'unset')}) reported by "
+        f"severity {escape(sev.label(incident))}) reported by "
         f"{pill(incident.reporter)}.</p><p>What happened: {escape(what)}</p>"
         f"<p>Acknowledge with <code>!ack {n}</code>.</p>"
     )
@@ -206,16 +214,80 @@ async def page_dm(
 
 
 async def acknowledge(session: AsyncSession, incident: Incident, *, by: str, now: datetime) -> bool:
-    """Mark acknowledged (stops escalation). Returns False if it already was."""
-    if incident.acked_at is not None:
+    """Mark acknowledged (stops escalation). Returns False if it already was.
+
+    A compare-and-set on ``acked_at``: of an acknowledgement and an escalation tick that
+    race, exactly one changes the row, so no page follows "escalation stopped".
+    """
+    if not await repo.claim_ack(session, number=incident.id, by=by, now=now):
+        await session.refresh(incident)
         return False
-    incident.acked_at, incident.acked_by = now, by
+    await session.refresh(incident)
     if incident.status == "reported":
         incident.status = "acknowledged"
+    if incident.lead is None:
+        incident.lead = by  # the first acknowledger leads until someone hands over
     await repo.add_event(
         session, incident_id=incident.id, at=now, author=by, kind="ack", text="Acknowledged"
     )
     return True
+
+
+async def raise_severity(
+    services: Services,
+    session: AsyncSession,
+    incident: Incident,
+    severity: str,
+    *,
+    why: str,
+    by: str | None,
+    now: datetime,
+) -> list[str]:
+    """Raise an unrated incident's severity (signals, the reporter); never lowers it.
+
+    Returns:
+        The users paged now (empty if none).
+    """
+    if incident.severity_set_by is not None or sev.rank(severity) <= sev.rank(incident.severity):
+        return []
+    old = incident.severity
+    incident.severity = severity
+    await repo.add_event(
+        session,
+        incident_id=incident.id,
+        at=now,
+        author=by,
+        kind="severity",
+        text=f"Severity {old or 'unset'} → {severity} ({why})",
+    )
+    paged = await _page_if_needed(services, session, incident, now)
+    if services.rooms.triage:
+        text = f"⏫ {ref(incident.id)}: severity {old or 'unset'} → {severity} ({why})."
+        if paged:
+            text += " Paging on-call: " + ", ".join(paged)
+        await post(
+            services,
+            session,
+            f"incident:{incident.id}:raised:{severity}",
+            text,
+            f"<p>{escape(text)}</p>",
+            room_id=services.rooms.triage,
+            mentions=tuple(paged),
+            thread_root=await repo.post_event_id(session, incident=incident),
+        )
+    return paged
+
+
+async def _page_if_needed(
+    services: Services, session: AsyncSession, incident: Incident, now: datetime
+) -> list[str]:
+    if incident.severity not in PAGE_SEVERITIES or incident.paged_at is not None:
+        return []
+    if incident.acked_at is not None:
+        return []  # someone is on it already
+    targets = oncall(services, now)[:1]
+    await _page(services, session, incident, targets, now)
+    return targets
 
 
 async def set_severity(
@@ -235,6 +307,7 @@ async def set_severity(
     assert severity in SEVERITIES
     old = incident.severity
     incident.severity = severity
+    incident.severity_set_by = by
     await repo.add_event(
         session,
         incident_id=incident.id,
@@ -243,10 +316,4 @@ async def set_severity(
         kind="severity",
         text=f"Severity {old or 'unset'} → {severity}",
     )
-    if severity not in PAGE_SEVERITIES or incident.paged_at is not None:
-        return []
-    if incident.acked_at is not None:
-        return []  # someone is on it already
-    targets = oncall(services, now)[:1]
-    await _page(services, session, incident, targets, now)
-    return targets
+    return await _page_if_needed(services, session, incident, now)

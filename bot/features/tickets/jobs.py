@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.features.tickets import repository as repo
 from bot.features.tickets import texts
+from bot.features.tickets.claims import claim_nudge
 from bot.features.tickets.models import TicketEvent
 from bot.matrix.content import message_content
 from bot.services import Services
@@ -43,6 +44,11 @@ async def nudge_new_tickets(services: Services) -> int:
             due = int(age / interval)
             if due <= ticket.nudges_sent:
                 continue
+            # Compare-and-set: a !claim (or another run) since the read above wins.
+            if not await claim_nudge(
+                session, ticket_id=ticket.id, seen=ticket.nudges_sent, due=due
+            ):
+                continue
             text = (
                 f"Reminder: {ticket.ref} ({texts.KIND_LABELS.get(ticket.kind, ticket.kind)}) "
                 f"has been waiting in 'new' for {_age(age)}. {prefix}claim {ticket.ref} to "
@@ -54,7 +60,6 @@ async def nudge_new_tickets(services: Services) -> int:
                 room_id=triage,
                 content=message_content(text),
             )
-            ticket.nudges_sent = due
             session.add(
                 TicketEvent(
                     ticket_id=ticket.id, at=now, actor="bot", action="nudged", detail=f"#{due}"

@@ -11,6 +11,7 @@ from bot.commands.errors import UsageError, UserError
 from bot.features.tickets import repository as repo
 from bot.features.tickets import service, texts, views
 from bot.features.tickets.models import Ticket
+from bot.features.tickets.owner_hint import owner_pointer
 
 _REF = re.compile(r"^(?:T-?)?#?(\d+)$", re.IGNORECASE)
 _RESOLUTIONS = {
@@ -135,7 +136,7 @@ class TicketKind:
                 raise UserError(f"T-{ticket.duplicate_of} can't be the original of {ticket.ref}.")
             why = rest.strip()
         elif resolution == "not_security":
-            pointer = (
+            pointer = await owner_pointer(ctx, ticket, rest) or (
                 "This isn't something the security team owns. To find who does, ask "
                 f"{p}owner <thing> in the helpdesk room."
             )

@@ -1,0 +1,156 @@
+"""Commands that close the loop: ``!lead``, ``!merge``, ``!clock``, and a reporter's ``!status``."""
+
+from __future__ import annotations
+
+from bot.commands.context import CommandContext, Outbound, Reply, RoomKind
+from bot.commands.errors import UsageError, UserError
+from bot.commands.router import Permission, Router
+from bot.features.incidents import reporter, roles
+from bot.features.incidents import repository as repo
+from bot.features.incidents.clocks import clock_rows, clock_summary, mark_met, start_clocks
+from bot.features.incidents.export import parse_ref
+from bot.features.incidents.models import Incident
+from bot.features.incidents.service import ref
+from bot.ids import USER_ID
+
+
+def _number(text: str) -> int:
+    number = parse_ref(text)
+    if number is None:
+        raise UsageError("Give an incident id like INC-12.")
+    return number
+
+
+async def _load(ctx: CommandContext, number: int) -> Incident:
+    incident = await repo.get_incident(ctx.session, number=number)
+    if incident is None:
+        raise UserError(f"There is no incident {ref(number)}.")
+    return incident
+
+
+async def reporter_status(ctx: CommandContext, number: int) -> Reply:
+    """``!status INC-N`` by its reporter: the state, never notes or other people's words."""
+    if ctx.message.room_kind is not RoomKind.DIRECT:
+        # Who reported what stays out of shared rooms.
+        raise UserError("Ask me about your reports in a direct message.")
+    incident = await repo.get_incident(ctx.session, number=number)
+    if incident is None or incident.reporter != ctx.sender:
+        # The same answer whether it does not exist or is someone else's.
+        raise UserError(f"You have no incident {ref(number)}. You can ask about your own reports.")
+    target = await reporter.final_target(ctx.session, incident)
+    return Reply(reporter.status_text(incident, target, ctx.now))
+
+
+async def merge(ctx: CommandContext, dup: Incident, target: Incident) -> Incident:
+    """Merge the duplicate ``dup`` into ``target``; returns the incident it ended in."""
+    final = await reporter.final_target(ctx.session, target)
+    if final.id == dup.id:
+        raise UserError(f"{ref(target.id)} is itself merged into {ref(dup.id)}.")
+    dup.merged_into = final.id
+    dup.status = "closed"
+    await repo.add_event(
+        ctx.session, incident_id=dup.id, at=ctx.now, author=ctx.sender, kind="merged",
+        text=f"Merged into {ref(final.id)} (duplicate report)",
+    )  # fmt: skip
+    await repo.add_event(
+        ctx.session, incident_id=final.id, at=ctx.now, author=ctx.sender, kind="merged",
+        text=f"{ref(dup.id)} merged in (reported by {dup.reporter})",
+    )  # fmt: skip
+    # Duplicates merged into dup follow it.
+    for other in await reporter.merged_into(ctx.session, dup.id):
+        if other.merged_into == dup.id:
+            other.merged_into = final.id
+    text = (
+        f"Your report {ref(dup.id)} is the same incident as one the team is already handling "
+        f"({ref(final.id)}); it was merged there. You will hear the outcome when it closes."
+    )
+    ctx.send(Outbound(text, dm_user_id=dup.reporter))
+    return final
+
+
+def register(router: Router) -> None:
+    """Add ``!lead``, ``!merge`` and ``!clock`` (security team)."""
+    team = Permission.SECURITY_TEAM
+    group = "Incidents"
+
+    @router.command(
+        "lead", summary="Show or hand over an incident's lead (incident commander)",
+        usage="lead INC-N [@user]", permission=team, group=group,
+    )  # fmt: skip
+    async def lead(ctx: CommandContext) -> Reply:
+        if not 1 <= len(ctx.argv) <= 2:
+            raise UsageError("Give an incident id and, to hand over, a user id.")
+        incident = await _load(ctx, _number(ctx.argv[0]))
+        n = ref(incident.id)
+        p = ctx.services.settings.bot.command_prefix
+        if len(ctx.argv) == 1:
+            return Reply(
+                f"{n} is led by {incident.lead}."
+                if incident.lead
+                else f"{n} has no lead yet: the first to {p}ack it leads, or {p}lead {n} @user."
+            )
+        user = ctx.argv[1]
+        if not USER_ID.match(user):
+            raise UsageError("Give a user id like @name:server.")
+        if user == incident.lead:
+            return Reply(f"{user} already leads {n}.")
+        old = await roles.set_lead(ctx.session, incident, user, by=ctx.sender, now=ctx.now)
+        if user != ctx.sender:
+            ctx.send(
+                Outbound(
+                    f"You now lead incident {n} ({incident.type_name}), handed over by "
+                    f"{ctx.sender}. See it with {p}show {n} in the triage room.",
+                    dm_user_id=user,
+                )
+            )
+        return Reply(f"{user} now leads {n}" + (f" (was {old})." if old else "."))
+
+    @router.command(
+        "merge", summary="Merge a duplicate report into an incident (reporters hear the end)",
+        usage="merge INC-M INC-N", permission=team, group=group,
+    )  # fmt: skip
+    async def merge_cmd(ctx: CommandContext) -> Reply:
+        if len(ctx.argv) != 2:
+            raise UsageError("Give the duplicate and the incident to merge it into.")
+        dup = await _load(ctx, _number(ctx.argv[0]))
+        target = await _load(ctx, _number(ctx.argv[1]))
+        if dup.id == target.id:
+            raise UserError("An incident cannot be merged into itself.")
+        if dup.merged_into is not None:
+            raise UserError(f"{ref(dup.id)} is already merged into {ref(dup.merged_into)}.")
+        final = await merge(ctx, dup, target)
+        return Reply(
+            f"{ref(dup.id)} merged into {ref(final.id)}; its reporter will hear the outcome."
+        )
+
+    @router.command(
+        "clock", summary="Start a regulatory clock (e.g. gdpr), or record it met",
+        usage="clock INC-N <name> | clock INC-N met <name>", permission=team, group=group,
+    )  # fmt: skip
+    async def clock(ctx: CommandContext) -> Reply:
+        names = ", ".join(sorted(ctx.services.settings.incidents.clocks)) or "none configured"
+        if not 1 <= len(ctx.argv) <= 3:
+            raise UsageError(f"Give an incident id and a clock ({names}).")
+        incident = await _load(ctx, _number(ctx.argv[0]))
+        n = ref(incident.id)
+        args = [a.lower() for a in ctx.argv[1:]]
+        if not args:
+            rows = await clock_rows(ctx.session, incident.id)
+            return Reply("\n".join(clock_summary(rows)) if rows else f"{n} has no clocks running.")
+        if args[0] == "met":
+            if len(args) != 2:
+                raise UsageError("Which clock was met?")
+            if not await mark_met(ctx.session, incident.id, args[1], by=ctx.sender, now=ctx.now):
+                raise UserError(f"{n} has no open {args[1]} clock.")
+            return Reply(f"Recorded: {args[1]} met for {n}.")
+        if args[0] not in ctx.services.settings.incidents.clocks:
+            raise UserError(f"I don't know the clock {args[0]!r}; configured: {names}.")
+        started = await start_clocks(
+            ctx.services, ctx.session, incident, args[0], by=ctx.sender, now=ctx.now
+        )
+        if not started:
+            return Reply(f"The {args[0]} clock is already running for {n}.")
+        return Reply(
+            f"Started for {n} (from now, the moment of awareness):\n"
+            + "\n".join(clock_summary(started))
+        )
