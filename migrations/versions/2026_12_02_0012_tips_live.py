@@ -5,7 +5,7 @@ thrown away: the counts stay, but nobody (not even with the member list) can lin
 to a person any more. They cannot be taken back by removing the reaction.
 
 Revision ID: 0012_tips_live
-Revises: 0006_intake_incident
+Revises: 0010_incidents_loop
 Create Date: 2026-12-02
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from bot.storage.base import UTCDateTime
 
 revision = "0012_tips_live"
-down_revision = "0006_intake_incident"
+down_revision = "0010_incidents_loop"
 branch_labels = None
 depends_on = None
 
