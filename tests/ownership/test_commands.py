@@ -59,11 +59,20 @@ async def test_ownership_unknown_thing_gets_fallback_without_owner(bot: Harness)
     assert ":example.org" not in reply["body"]
 
 
-async def test_ownership_ambiguous_lists_three_without_owners(bot: Harness) -> None:
+async def test_ownership_ambiguous_lists_candidates_without_owners(bot: Harness) -> None:
+    reply = await bot.say("!owner wallet")
+    assert reply is not None
+    assert reply["body"].startswith("Several areas match 'wallet'")
+    assert reply["body"].count("\n  ") == 2
+    assert ":example.org" not in reply["body"]
+
+
+async def test_ownership_generic_word_gets_fallback_with_hints_no_owner(bot: Harness) -> None:
+    # "security" is generic: it cannot carry a match alone (issue 13)
     reply = await bot.say("!owner security")
     assert reply is not None
-    assert reply["body"].startswith("Several areas match 'security'")
-    assert reply["body"].count("\n  ") == 3
+    assert reply["body"].startswith("The responsibilities map has no owner for 'security'")
+    assert "Incident response" in reply["body"]  # a hint, by name only
     assert ":example.org" not in reply["body"]
 
 

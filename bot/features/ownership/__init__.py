@@ -15,7 +15,7 @@ def _setup(services: Services, router: Router) -> None:
     from bot.features.ownership.handlers import register
     from bot.features.ownership.service import OwnershipService
 
-    register(router, OwnershipService(services.settings.ownership))
+    register(router, OwnershipService(services.settings.ownership, services))
 
 
 def _add_cli(subparsers, common) -> None:  # type: ignore[no-untyped-def]

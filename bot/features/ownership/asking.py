@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from bot.features.ownership.matching import MapIndex, SearchResult
 from bot.features.ownership.phrasing import match_owner_question, match_situation
 
-_CLAUSE = re.compile(
-    r"\b(?:i|i'm|my|me|we|someone|somebody|if|when|got)\b", re.IGNORECASE
-)
+_CLAUSE = re.compile(r"\b(?:i|i'm|my|me|we|someone|somebody|if|when|got)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

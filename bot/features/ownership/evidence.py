@@ -22,6 +22,7 @@ normalisation remain of BM25. Only anchored areas may win.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -110,7 +111,7 @@ def best_anchor(
             if best is not None:
                 break
     if best is None or len(best.words) < 2:
-        for a, b in zip(desc_seq, desc_seq[1:], strict=False):
+        for a, b in itertools.pairwise(desc_seq):
             if a in matched and b in matched and carries_subject((a, b), df, limit):
                 return Phrase((a, b), f"{a} {b}", "description")
     return best

@@ -21,9 +21,9 @@ import re
 from bot.commands.context import CommandContext, Reply, escape
 from bot.commands.errors import UsageError, UserError
 from bot.commands.router import Router
-from bot.features.ownership import replies
+from bot.features.ownership import asking, replies
 from bot.features.ownership.matching import name_key
-from bot.features.ownership.phrasing import match_owner_question
+from bot.features.ownership.phrasing import match_owner_question, match_situation
 from bot.features.ownership.service import OwnershipService
 from bot.ids import USER_ID
 
@@ -70,17 +70,30 @@ def register(router: Router, service: OwnershipService) -> None:
     p = router.prefix
     settings = service.settings
 
-    async def ask(ctx: CommandContext, thing: str) -> Reply:
-        result, snap = await service.lookup(ctx.session, thing)
+    async def ask(ctx: CommandContext, question: asking.Question) -> Reply:
+        result, snap = await service.lookup(ctx.session, question)
+        thing = question.thing
         if result.kind == "answer" and result.best is not None:
-            return replies.answer(result.best.area, snap, ctx.now, settings.fallback_contact)
+            view = result.best.area
+            stale = service.stale_reason(view, ctx.now)
+            on_call = service.on_call(ctx.now) if (view.security or stale) else []
+            return replies.answer(
+                view, snap, ctx.now, settings.fallback_contact,
+                why=result.best.why, stale=stale, on_call=on_call,
+            )  # fmt: skip
+        await service.record_miss(ctx.session, result, ctx.now)
         if result.kind == "ambiguous":
             return replies.ambiguous(thing, result, p)
         return replies.fallback(thing, result, settings.fallback_contact, p)
 
-    async def natural(ctx: CommandContext) -> Reply:
-        return await ask(ctx, ctx.args)
+    async def situation(ctx: CommandContext) -> Reply:
+        return await ask(ctx, asking.Question(ctx.args, True))
 
+    async def natural(ctx: CommandContext) -> Reply:
+        return await ask(ctx, asking.Question(ctx.args, False))
+
+    # Situations first: "someone leaked a key, who handles that?" is not a look-up of "that".
+    router.natural("owner-situation", match_situation, situation)
     router.natural("owner-question", match_owner_question, natural)
 
     @router.command(
@@ -95,7 +108,7 @@ def register(router: Router, service: OwnershipService) -> None:
             raise UsageError("What are you looking for the owner of?")
         verb, _, rest = ctx.args.partition(" ")
         if verb.lower() not in EDIT_VERBS:
-            return await ask(ctx, ctx.args)
+            return await ask(ctx, asking.of_command(ctx.args))
         if not ctx.is_security_team:
             raise UserError(
                 "Sorry, changing the responsibilities map is for the security team. "

@@ -254,6 +254,7 @@ def area_document(area: Any) -> dict[str, Any]:
         "name": area.name,
         "description": area.description,
         "aliases": list(area.aliases),
+        "covers": list(area.covers or ()),
         "owners": list(area.owners),
         "backups": list(area.backups),
         "team": area.team,
@@ -261,6 +262,7 @@ def area_document(area: Any) -> dict[str, Any]:
         "security": bool(area.security),
         "links": list(area.links),
         "verified": verified,
+        "verified_by": area.verified_by,
     }
 
 
