@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("sent_at", UTCDateTime(), nullable=False),
         sa.Column("room_id", sa.String(255), nullable=True),
         sa.Column("event_id", sa.String(255), nullable=True),
+        sa.Column("txn_id", sa.String(255), nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("proposed_owner", sa.String(255), nullable=True),
         sa.Column("answered_at", UTCDateTime(), nullable=True),
@@ -48,6 +49,9 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_ownership_reconfirmations_event_id"), "ownership_reconfirmations", ["event_id"]
+    )
+    op.create_index(
+        op.f("ix_ownership_reconfirmations_txn_id"), "ownership_reconfirmations", ["txn_id"]
     )
     op.create_table(
         "ownership_misses",

@@ -88,6 +88,7 @@ class Reconfirmation(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     room_id: Mapped[str | None] = mapped_column(String(255))
     event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    txn_id: Mapped[str | None] = mapped_column(String(255), index=True)  # the DM's outbox row
     status: Mapped[str] = mapped_column(String(16), default="pending")
     proposed_owner: Mapped[str | None] = mapped_column(String(255))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

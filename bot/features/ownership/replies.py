@@ -159,8 +159,10 @@ def area_list(views: list[AreaView], title: str, page: int, pages: int, footer: 
     return Reply("\n".join(text), "".join(rich))
 
 
-def gap_list(gaps: list[Gap]) -> Reply:
-    if not gaps:
+def gap_list(gaps: list[Gap], changes: list | None = None, prefix: str = "!") -> Reply:
+    """Areas that need attention, then owners' answers waiting for the team."""
+    changes = changes or []
+    if not gaps and not changes:
         return Reply("No gaps: every area has an owner, a backup and a recent verification.")
     text = [f"{len(gaps)} area(s) need attention:"]
     rich = [f"<p>{len(gaps)} area(s) need attention:</p><ul>"]
@@ -168,4 +170,16 @@ def gap_list(gaps: list[Gap]) -> Reply:
         text.append(f"• {g.area.name}: {', '.join(g.problems)}")
         rich.append(f"<li>{escape(g.area.name)}: {escape(', '.join(g.problems))}</li>")
     rich.append("</ul>")
+    if changes:
+        text.append(f"{len(changes)} proposed change(s) from owners' answers:")
+        rich.append(f"<p>{len(changes)} proposed change(s) from owners' answers:</p><ul>")
+        for c in changes:
+            new = c.proposed_owner or "nobody named"
+            line = (
+                f"#{c.id} {c.area_name}: {c.owner} answered no; proposed owner: {new} "
+                f"→ {prefix}owners accept {c.id}"
+            )
+            text.append(f"• {line}")
+            rich.append(f"<li>{escape(line)}</li>")
+        rich.append("</ul>")
     return Reply("\n".join(text), "".join(rich))
