@@ -72,7 +72,8 @@ async def test_ownership_situation_in_the_room_says_why(bot: Harness) -> None:
 
 
 @pytest.mark.parametrize(
-    "trap", ["who is in charge of backups?", "who handles secrets?", "my chair broke, who can help?"]
+    "trap",
+    ["who is in charge of backups?", "who handles secrets?", "my chair broke, who can help?"],
 )
 async def test_ownership_traps_in_the_room_name_no_owner(bot: Harness, trap: str) -> None:
     reply = await bot.say(trap)

@@ -170,9 +170,14 @@ def register(router: Router, service: OwnershipService) -> None:
 
     async def reconfirm_reply(ctx: CommandContext) -> Reply | None:
         """An owner answering "reply with who" in the DM: record the proposed owner."""
-        if ctx.message.room_kind is not RoomKind.DIRECT or "@" not in ctx.message.body:
+        if ctx.message.room_kind is not RoomKind.DIRECT or not (
+            "@" in ctx.message.body or "matrix.to" in (ctx.message.formatted_body or "")
+        ):
             return None
-        area = await reconfirm.on_reply(ctx.session, ctx.sender, ctx.message.body, ctx.now)
+        # Element's mention pill shows a display name in the body: take the id from its link
+        pills = _PILL.findall(ctx.message.formatted_body or "")
+        text = " ".join([*pills, ctx.message.body])
+        area = await reconfirm.on_reply(ctx.session, ctx.sender, text, ctx.now)
         if area is None:
             return None
         return Reply(

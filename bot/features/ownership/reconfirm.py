@@ -10,6 +10,7 @@ security team sees in ``!owners gaps`` and accepts with ``!owners accept <n>``; 
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import Reaction, escape
 from bot.features.ownership.models import Area, Reconfirmation
-from bot.ids import USER_ID
 from bot.matrix.content import message_content
 from bot.storage.models import OutboxMessage
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
+# A user id inside a sentence (bot.ids.USER_ID matches a whole string only).
+_MENTION = re.compile(r"(?<![\w@])@[^:\s]+:[A-Za-z0-9.\-]+(?::\d+)?")
 YES = ("👍", "👍️", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿", "+1")
 NO = ("👎", "👎️", "👎🏻", "👎🏼", "👎🏽", "👎🏾", "👎🏿", "-1")
 OPEN = ("no", "proposed")  # answered, waiting for the security team
@@ -133,7 +135,7 @@ async def on_reply(session: AsyncSession, sender: str, text: str, now: datetime)
 
     Returns the area's name when the reply was taken as an answer, else None.
     """
-    found = USER_ID.search(text)
+    found = _MENTION.search(text)
     if found is None:
         return None
     row = await session.scalar(
@@ -143,7 +145,7 @@ async def on_reply(session: AsyncSession, sender: str, text: str, now: datetime)
     )
     if row is None:
         return None
-    row.status, row.proposed_owner, row.answered_at = "proposed", found[0], now
+    row.status, row.proposed_owner, row.answered_at = "proposed", found[0].rstrip("."), now
     return row.area_name
 
 
