@@ -7,6 +7,7 @@ The same reconfirmation against a real Synapse: test_reconfirm_synapse.py.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import yaml
@@ -18,6 +19,7 @@ from bot.features.ownership.importer import export_map, import_map
 from bot.features.ownership.models import Miss, Reconfirmation
 from bot.features.ownership.service import OwnershipService
 from bot.storage import Database
+from bot.storage.base import Base
 from tests.ownership.helpers import ALICE, LEAD, START, Harness
 
 OLD = "@old-owner:example.org"
@@ -145,3 +147,22 @@ async def test_ownership_misses_recorded_digest_weekly_and_learn(bot: Harness) -
     answer = (await bot.say("who owns build server?") or {})["body"]
     assert answer.startswith("Build runners: owned by")
     assert "'build server'" not in (await bot.say("!owners misses", sender=LEAD) or {})["body"]
+
+
+async def test_ownership_misses_never_keep_who_asked(bot: Harness) -> None:
+    """The asker of an unanswered question is in no table, nor in the raw SQLite file."""
+    asker = "@zed-privacy-probe:example.org"
+    await bot.say("who owns the quantum teleporter?", sender=asker)
+    await bot.say("I think my parrot escaped, who can help?", sender=asker)
+    await bot.mark_sent()
+    async with bot.db.sessions() as session:
+        kinds = sorted(m.kind for m in await session.scalars(select(Miss)))
+        assert kinds == ["fallback", "fallback"]
+        for table in Base.metadata.sorted_tables:
+            for row in (await session.execute(select(table))).all():
+                assert "zed-privacy-probe" not in repr(tuple(row)), table.name
+    url = bot.db.url if isinstance(bot.db.url, str) else str(bot.db.url)
+    if url.startswith("sqlite"):
+        await bot.db.close()
+        raw = Path(url.split(":///", 1)[1]).read_bytes()
+        assert b"zed-privacy-probe" not in raw
