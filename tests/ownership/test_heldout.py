@@ -50,3 +50,19 @@ def test_ownership_the_issue_examples() -> None:
     assert result.kind == "answer" and result.best is not None
     assert result.best.area.name == "Phishing and scams"
     assert result.best.why.startswith("matched: clicked a phishing link → Phishing and scams")
+
+
+@pytest.mark.parametrize(
+    "chatter",
+    [
+        "I fixed it, who wants coffee?",
+        "I am back, who is around?",
+        "who cares when it rains",
+        "it was great, who knew",
+        "hello there",
+    ],
+)
+def test_ownership_chatter_is_not_taken_for_a_situation(chatter: str) -> None:
+    from bot.features.ownership.phrasing import match_situation
+
+    assert match_situation(chatter) is None

@@ -57,13 +57,19 @@ def match_owner_question(text: str) -> str | None:
 
 
 # "<what happened>, who can help?" / "... who handles that?" / "... who do I tell?"
-_SITUATION_THEN_WHO = re.compile(
-    r"^(?P<clause>.+?)\s*[,.;:!?\-–—]+\s*(?:so\s+|and\s+|but\s+)?(?:who|whom)\b(?P<tail>[^,.;:]*)$",
-    re.IGNORECASE,
+_ASKING_TAIL = (
+    r"(?:can|could|should|shall|do|does|would|will|handles|deals|takes|fixes|owns|manages|"
+    r"knows|looks|to|is (?:responsible|in charge|the (?:right )?(?:person|contact|owner)))\b"
 )
 # "who should I talk to if I clicked a phishing link?"
 _WHO_IF = re.compile(
-    r"\b(?:who|whom)\b[^,.;:]*?\b(?:if|when|since|because|after|now that)\s+(?P<clause>.+)$",
+    rf"\b(?:who|whom)\s+{_ASKING_TAIL}[^,.;:]*?\b(?:if|when|since|because|after|now that)\s+"
+    r"(?P<clause>.+)$",
+    re.IGNORECASE,
+)
+_SITUATION_THEN_WHO = re.compile(
+    r"^(?P<clause>.+?)\s*[,.;:!?\-–—]+\s*(?:so\s+|and\s+|but\s+)?(?:who|whom)\s+"
+    rf"(?P<tail>{_ASKING_TAIL}[^,.;:]*)$",
     re.IGNORECASE,
 )
 _TAIL_NOISE = frozenset(
