@@ -118,3 +118,22 @@ async def test_ownership_deactivated_owner_is_stale_at_once(db: Database) -> Non
     body = (await bot.say("who owns printers?") or {})["body"]
     assert "the owner's account (@printer:example.org) is deactivated" in body
     assert f"Contact first: {ONCALL}" in body
+
+
+async def test_ownership_index_is_built_off_the_event_loop(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from bot.features.ownership import service as service_module
+
+    threads: list[str] = []
+    real = service_module.MapIndex.build
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service_module.MapIndex, "build", spy)
+    assert await bot.say("who owns dns?") is not None
+    assert threads and threads[0] != threading.main_thread().name
