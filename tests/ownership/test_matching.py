@@ -75,7 +75,7 @@ def test_ownership_description_words_match(index: MapIndex) -> None:
 def test_ownership_close_candidates_are_ambiguous_top_three() -> None:
     areas = [
         AreaView(id=i, name=name, description="Runs the key ceremonies of the project")
-        for i, name in enumerate(["Treasury", "Validators", "Bridges", "Oracles"])
+        for i, name in enumerate(["Treasury", "Validators", "Bridges"])
     ]
     result = MapIndex.build(areas).search("key ceremonies")
     assert result.kind == "ambiguous"

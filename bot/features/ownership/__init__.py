@@ -29,8 +29,15 @@ async def _on_ready(services: Services) -> None:
 
     service, prefix = _SERVICES[id(services)]  # type: ignore[misc]
 
+    started = False
+
     async def check() -> None:
-        await run_periodic(services, service, prefix)
+        # The first pass waits one interval: a restart must not greet the owners (and the
+        # outbox) with a burst of DMs before the bot has answered anyone.
+        nonlocal started
+        if started:
+            await run_periodic(services, service, prefix)
+        started = True
 
     services.scheduler.every(services.settings.ownership.check_interval, check, "ownership-jobs")
 

@@ -69,13 +69,25 @@ def common_limit(n_areas: int) -> int:
     return max(3, math.ceil(n_areas * 0.10))
 
 
-def carries_subject(phrase: Sequence[str], df: dict[str, int], limit: int) -> bool:
+def carries_subject(
+    phrase: Sequence[str], df: dict[str, int], limit: int, *, description: bool = False
+) -> bool:
     """Whether ``phrase`` can carry a match: one rare non-generic word, or several words
-    of which at least one is not generic."""
+    of which at least one is not generic. Two description words need one that is rare
+    by the stricter ``description_limit`` (derived from ``limit``): "internal api" in a
+    thousand descriptions anchors nothing."""
+    if description:
+        strict = description_limit(limit)
+        return any(w not in GENERIC and df.get(w, 0) <= strict for w in phrase)
     if len(phrase) == 1:
-        w = phrase[0]
-        return w not in GENERIC and df.get(w, 0) <= limit
+        return phrase[0] not in GENERIC and df.get(phrase[0], 0) <= limit
     return any(w not in GENERIC for w in phrase)
+
+
+def description_limit(limit: int) -> int:
+    """The common-word limit for description words: a tenth of ``limit`` (at least 3),
+    i.e. max(3, 1 % of the areas)."""
+    return max(3, limit // 10)
 
 
 def best_anchor(
@@ -112,7 +124,11 @@ def best_anchor(
                 break
     if best is None or len(best.words) < 2:
         for a, b in itertools.pairwise(desc_seq):
-            if a in matched and b in matched and carries_subject((a, b), df, limit):
+            if (
+                a in matched
+                and b in matched
+                and carries_subject((a, b), df, limit, description=True)
+            ):
                 return Phrase((a, b), f"{a} {b}", "description")
     return best
 

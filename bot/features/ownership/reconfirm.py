@@ -63,6 +63,8 @@ async def send_due(services: Services, service: OwnershipService) -> int:
             for owner in view.owners:
                 if (view.name, owner) in asked or owner in service.deactivated:
                     continue
+                if sent >= service.settings.reconfirm_batch:
+                    break
                 row = Reconfirmation(
                     area_name=view.name, owner=owner, sent_at=now, status="pending"
                 )

@@ -23,7 +23,10 @@ class OwnershipSettings(BaseModel):
     page_size: int = Field(15, ge=5, le=50)
     # Each owner is asked "still the owner of X?" once per area not verified this long.
     reconfirm_every: Duration = timedelta(days=90)
-    # How often the reconfirmation and misses-digest job looks for work.
+    # At most this many reconfirmation DMs per pass (the rest wait for the next pass).
+    reconfirm_batch: int = Field(20, ge=1)
+    # How often the reconfirmation and misses-digest job looks for work (first pass: one
+    # interval after start).
     check_interval: Duration = timedelta(hours=1)
     # Record unanswered questions (subject words only) and post a digest this often.
     record_misses: bool = True
