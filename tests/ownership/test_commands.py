@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import yaml
 from sqlalchemy import select
@@ -9,6 +11,7 @@ from sqlalchemy import select
 from bot.commands.context import RoomKind
 from bot.features.ownership.importer import export_map, import_map
 from bot.features.ownership.models import AuditEntry
+from bot.features.ownership.service import VERSION_TTL
 from bot.storage import Database
 from tests.ownership.helpers import ALICE, EXAMPLE_MAP, LEAD, START, Harness, make_harness
 
@@ -198,5 +201,6 @@ async def test_ownership_index_refreshes_after_import_elsewhere(bot: Harness) ->
     extra = "areas:\n  - name: Payroll\n    owners: ['@finance-lead:example.org']\n"
     async with bot.services.db.sessions.begin() as session:  # e.g. the CLI, another process
         await import_map(session, extra, actor="cli", now=bot.clock())
+    await asyncio.sleep(VERSION_TTL + 0.1)  # another process's change shows within the TTL
     reply = await bot.say("who owns payroll?")
     assert reply is not None and reply["body"].startswith("Payroll: owned by @finance-lead")

@@ -110,6 +110,7 @@ async def learn(
         )  # fmt: skip
         await session.flush()
         await repository.bump_version(session=session, now=now)
+        service.invalidate()
         done = f"New area {name} (no owner yet: set one with !owner set)"
     await session.execute(update(Miss).where(Miss.subject == miss.subject).values(resolved=True))
     return done

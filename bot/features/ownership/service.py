@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,10 @@ class Gap:
     problems: tuple[str, ...]
 
 
+# Seconds between two reads of the map's version token (see OwnershipService.snapshot).
+VERSION_TTL = 1.0
+
+
 class OwnershipService:
     """Keeps one in-memory index per process, rebuilt when the map's version changes.
 
@@ -66,16 +71,26 @@ class OwnershipService:
         self.settings = settings
         self.services = services
         self._snapshot: Snapshot | None = None
+        self._checked_at = 0.0  # time.monotonic() of the last version check
         # Owners whose Matrix account is deactivated: stale at once (set by the job).
         self.deactivated: set[str] = set()
 
     async def snapshot(self, session: AsyncSession) -> Snapshot:
         """The current map, rebuilt only if it changed since the last call.
 
+        The version token is read at most once per ``VERSION_TTL`` (a busy helpdesk
+        asks one key look-up a second, not one per question): a change made by another
+        process (an import, another replica) shows within that time; a change made
+        through this service shows at once (``invalidate``).
+
         The index is built in a worker thread (``asyncio.to_thread``): a map of 10,000
         areas takes seconds to index, and other rooms must not wait for it.
         """
+        checked = time.monotonic()
+        if self._snapshot is not None and checked - self._checked_at < VERSION_TTL:
+            return self._snapshot
         version = await repository.map_version(session=session)
+        self._checked_at = checked
         if self._snapshot is None or self._snapshot.version != version:
             areas = [view_of(a) for a in await repository.all_areas(session=session)]
             teams = await repository.all_teams(session=session)
@@ -84,6 +99,10 @@ class OwnershipService:
             )
             self._snapshot = Snapshot(version, index, {t.name: t.security_champion for t in teams})
         return self._snapshot
+
+    def invalidate(self) -> None:
+        """Read the version token again on the next question (after a change here)."""
+        self._checked_at = 0.0
 
     async def lookup(
         self, session: AsyncSession, question: str | asking.Question
@@ -158,6 +177,7 @@ class OwnershipService:
         )
         await session.flush()
         await repository.bump_version(session=session, now=now)
+        self.invalidate()
         return old
 
     async def edit(
@@ -191,6 +211,7 @@ class OwnershipService:
         )  # fmt: skip
         await session.flush()
         await repository.bump_version(session=session, now=now)
+        self.invalidate()
         return name
 
     async def resolve_name(self, session: AsyncSession, ref: str) -> str | None:
