@@ -238,6 +238,9 @@ class OwnershipService:
             problems = []
             if not view.owners:
                 problems.append("no owner")
+            gone = [o for o in view.owners if o in self.deactivated]
+            if gone:
+                problems.append(f"owner account deactivated ({', '.join(gone)})")
             if not view.backups:
                 problems.append("no backup")
             if view.last_verified is None:
