@@ -21,6 +21,7 @@ from bot.features.ownership.service import OwnershipService
 from bot.storage import Database
 from bot.storage.base import Base
 from tests.ownership.helpers import ALICE, LEAD, START, Harness
+from tests.support import desk
 
 OLD = "@old-owner:example.org"
 FRESH = "@fresh-owner:example.org"
@@ -97,10 +98,22 @@ async def test_ownership_reconfirm_one_dm_per_stale_area_then_thumbs(bot: Harnes
 
 async def test_ownership_reconfirm_reply_with_a_name_proposes(bot: Harness) -> None:
     await reconfirm.send_due(bot.services, service_of(bot))
-    reply = await bot.say("it's @new-lead:example.org now", sender=OLD, room_kind=RoomKind.DIRECT)
-    assert reply is not None and reply["body"].startswith("Thanks: recorded as a proposed owner")
+    await bot.mark_sent()
+    asked = await rows(bot)
+    # the same words in another room are not an answer
+    other = await bot.say("it's @x:example.org now", sender=OLD, room_kind=RoomKind.DIRECT)
+    assert other is None or not other["body"].startswith("Thanks")
+    assert all(r.status == "pending" for r in (await rows(bot)).values())
+    # a reply to the Build runners question, in the DM where it was asked
+    msg, _ = await desk.Desk.say(
+        bot, "it's @new-lead:example.org now", sender=OLD, room="dm",
+        in_reply_to=f"$sent-{asked['Build runners'].id}",
+    )  # fmt: skip
+    (reply,) = await bot.from_event(msg.event_id)
+    assert reply.content["body"].startswith("Thanks: recorded as a proposed owner of Build")
     proposed = [r for r in (await rows(bot)).values() if r.status == "proposed"]
     assert len(proposed) == 1 and proposed[0].proposed_owner == "@new-lead:example.org"
+    assert proposed[0].area_name == "Build runners"
     done = (await bot.say(f"!owners accept {proposed[0].id}", sender=LEAD) or {})["body"]
     assert done.endswith(f"{OLD} → @new-lead:example.org")
     assert (await bot.say(f"!owners accept {proposed[0].id}", sender=ALICE) or {})["body"] != done

@@ -177,7 +177,10 @@ def register(router: Router, service: OwnershipService) -> None:
         # Element's mention pill shows a display name in the body: take the id from its link
         pills = _PILL.findall(ctx.message.formatted_body or "")
         text = " ".join([*pills, ctx.message.body])
-        area = await reconfirm.on_reply(ctx.session, ctx.sender, text, ctx.now)
+        area = await reconfirm.on_reply(
+            ctx.session, ctx.sender, text, ctx.now,
+            room_id=ctx.message.room_id, in_reply_to=ctx.message.in_reply_to,
+        )  # fmt: skip
         if area is None:
             return None
         return Reply(

@@ -132,21 +132,38 @@ async def _verify(
     area.verified_by = row.owner
 
 
-async def on_reply(session: AsyncSession, sender: str, text: str, now: datetime) -> str | None:
-    """A DM from an owner with a pending question naming someone: a proposed owner.
+async def on_reply(
+    session: AsyncSession,
+    sender: str,
+    text: str,
+    now: datetime,
+    *,
+    room_id: str,
+    in_reply_to: str | None = None,
+) -> str | None:
+    """A reply naming someone, in the DM where ``sender`` was asked: a proposed owner.
 
-    Returns the area's name when the reply was taken as an answer, else None.
+    The question answered is the one replied to, else the latest pending one in that
+    room. Returns the area's name when the message was taken as an answer, else None.
     """
     found = _MENTION.search(text)
     if found is None:
         return None
-    row = await session.scalar(
-        select(Reconfirmation)
-        .where(Reconfirmation.owner == sender, Reconfirmation.status == "pending")
-        .order_by(Reconfirmation.sent_at.desc(), Reconfirmation.id.desc())
+    pending = list(
+        await session.execute(
+            select(Reconfirmation, OutboxMessage.sent_event_id)
+            .join(OutboxMessage, OutboxMessage.txn_id == Reconfirmation.txn_id)
+            .where(
+                Reconfirmation.owner == sender,
+                Reconfirmation.status == "pending",
+                OutboxMessage.room_id == room_id,
+            )
+            .order_by(Reconfirmation.sent_at.desc(), Reconfirmation.id.desc())
+        )
     )
-    if row is None:
+    if not pending:
         return None
+    row = next((r for r, sent in pending if in_reply_to and sent == in_reply_to), pending[0][0])
     row.status, row.proposed_owner, row.answered_at = "proposed", found[0].rstrip("."), now
     return row.area_name
 
