@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -128,10 +129,12 @@ async def run(n_areas: int, n_lookups: int, db_url: str | None) -> None:
 
             qs = questions(areas, n_lookups, rng)
             match_ms, service_ms, kinds = [], [], {"answer": 0, "ambiguous": 0, "none": 0}
+            cpu_ms, situ_ms, situ_cpu, service_cpu = [], [], [], []
             right = wrong = 0
             for q, expected in qs:
-                t0 = time.perf_counter_ns()
+                t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
                 result = snap.index.search(q)
+                cpu_ms.append((time.thread_time_ns() - c0) / 1e6)
                 match_ms.append((time.perf_counter_ns() - t0) / 1e6)
                 kinds[result.kind] += 1
                 if result.kind == "answer" and result.best is not None:
@@ -139,21 +142,40 @@ async def run(n_areas: int, n_lookups: int, db_url: str | None) -> None:
                         right += 1
                     else:
                         wrong += 1
+            for area in rng.sample(areas, min(len(areas), 1000)):
+                code, noun = area["name"].split(" ", 1)
+                q = f"I think the {noun} of project {code.lower()} was hacked"
+                t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
+                snap.index.search(q, situational=True)
+                situ_cpu.append((time.thread_time_ns() - c0) / 1e6)
+                situ_ms.append((time.perf_counter_ns() - t0) / 1e6)
             async with db.sessions() as session:
                 for q, _ in qs[: min(len(qs), 2000)]:
-                    t0 = time.perf_counter_ns()
+                    t0, c0 = time.perf_counter_ns(), time.process_time_ns()
                     await service.lookup(session, q)
                     service_ms.append((time.perf_counter_ns() - t0) / 1e6)
+                    service_cpu.append((time.process_time_ns() - c0) / 1e6)
         finally:
             await db.close()
     print(f"areas: {n_areas}, lookups: {n_lookups}, database: {url.split(':', 1)[0]}")
     print(f"import of the generated YAML: {import_s:.2f} s")
     print(f"index build (load + build):  {build_s:.2f} s")
     print(f"match only:        p50 {pct(match_ms, 50):.3f} ms  p99 {pct(match_ms, 99):.3f} ms")
+    print(f"match CPU time:    p50 {pct(cpu_ms, 50):.3f} ms  p99 {pct(cpu_ms, 99):.3f} ms")
+    print(f"situational match: p50 {pct(situ_ms, 50):.3f} ms  p99 {pct(situ_ms, 99):.3f} ms")
+    print(f"situational CPU:   p50 {pct(situ_cpu, 50):.3f} ms  p99 {pct(situ_cpu, 99):.3f} ms")
     print(f"service lookup:    p50 {pct(service_ms, 50):.3f} ms  p99 {pct(service_ms, 99):.3f} ms")
     print(f"outcomes: {kinds}; answers right: {right}, wrong (incl. out of scope): {wrong}")
+    print(
+        f"service CPU time:  p50 {pct(service_cpu, 50):.3f} ms  p99 {pct(service_cpu, 99):.3f} ms"
+    )
+    load = os.getloadavg()[0]
+    print(f"machine load average (1 min) at the end: {load:.1f} on {os.cpu_count()} CPUs")
     verdict = "OK" if pct(service_ms, 99) < 5.0 else "OVER BUDGET"
-    print(f"goal p99 < 5 ms per lookup: {verdict}")
+    print(f"goal p99 < 5 ms per lookup (wall clock): {verdict}")
+    cpu_verdict = "OK" if pct(service_cpu, 99) < 5.0 else "OVER BUDGET"
+    print(f"goal p99 < 5 ms per lookup (CPU time): {cpu_verdict}")
+    print("(wall-clock figures include waiting for a CPU; on a busy machine compare CPU time)")
 
 
 def main() -> None:

@@ -62,6 +62,19 @@ async def test_ownership_questions_answered_or_routed_in_helpdesk(
     assert 'href="https://matrix.to/#/@security-oncall:example.org"' in content["formatted_body"]
     assert "How to contact:" in content["body"]
 
+    situation = await alice.send(world.helpdesk, "I left my phone in a taxi, who can help?")
+    answered = await alice.wait_for(bot_reply(world, situation), 20)
+    assert answered is not None, "no answer to a situation"
+    assert answered["content"]["body"].startswith("Lost or stolen devices: owned by")
+    assert (
+        "(matched: left my phone → Lost or stolen devices (covers))"
+        in (answered["content"]["body"])
+    )
+
+    trap = await alice.send(world.helpdesk, "who is in charge of backups?")
+    no_owner = await alice.wait_for(bot_reply(world, trap), 20)
+    assert no_owner is not None and ":example.org" not in no_owner["content"]["body"]
+
     unknown = await alice.send(world.helpdesk, "who owns the coffee machine?")
     fallback = await alice.wait_for(bot_reply(world, unknown), 20)
     assert fallback is not None, "no answer to an unknown thing"

@@ -72,10 +72,21 @@ def test_ownership_description_words_match(index: MapIndex) -> None:
     assert result.best is not None and result.best.area.name == "Wallet keys and seed phrases"
 
 
-def test_ownership_close_candidates_are_ambiguous_top_three(index: MapIndex) -> None:
-    result = index.search("security")
+def test_ownership_close_candidates_are_ambiguous_top_three() -> None:
+    areas = [
+        AreaView(id=i, name=name, description="Runs the key ceremonies of the project")
+        for i, name in enumerate(["Treasury", "Validators", "Bridges"])
+    ]
+    result = MapIndex.build(areas).search("key ceremonies")
     assert result.kind == "ambiguous"
     assert len(result.matches) == 3
+
+
+def test_ownership_generic_word_alone_is_a_fallback_with_hints(index: MapIndex) -> None:
+    # "security" is in many areas' names: it cannot carry a match alone (issue 13)
+    result = index.search("security")
+    assert result.kind == "none"
+    assert result.near_misses
 
 
 def test_ownership_unknown_word_never_guesses(index: MapIndex) -> None:

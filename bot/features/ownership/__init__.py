@@ -11,11 +11,35 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 
+# The service of each running bot, for its background job (keyed by id(services)).
+_SERVICES: dict[int, object] = {}
+
+
 def _setup(services: Services, router: Router) -> None:
     from bot.features.ownership.handlers import register
     from bot.features.ownership.service import OwnershipService
 
-    register(router, OwnershipService(services.settings.ownership))
+    service = OwnershipService(services.settings.ownership, services)
+    _SERVICES[id(services)] = (service, router.prefix)
+    register(router, service)
+
+
+async def _on_ready(services: Services) -> None:
+    from bot.features.ownership.jobs import run_periodic
+
+    service, prefix = _SERVICES[id(services)]  # type: ignore[misc]
+
+    started = False
+
+    async def check() -> None:
+        # The first pass waits one interval: a restart must not greet the owners (and the
+        # outbox) with a burst of DMs before the bot has answered anyone.
+        nonlocal started
+        if started:
+            await run_periodic(services, service, prefix)
+        started = True
+
+    services.scheduler.every(services.settings.ownership.check_interval, check, "ownership-jobs")
 
 
 def _add_cli(subparsers, common) -> None:  # type: ignore[no-untyped-def]
@@ -24,4 +48,4 @@ def _add_cli(subparsers, common) -> None:  # type: ignore[no-untyped-def]
     add_cli(subparsers, common)
 
 
-feature = Feature(name="ownership", setup=_setup, add_cli=_add_cli)
+feature = Feature(name="ownership", setup=_setup, add_cli=_add_cli, on_ready=_on_ready)

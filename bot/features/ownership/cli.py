@@ -57,7 +57,7 @@ async def _import(settings: Settings, text: str, args: argparse.Namespace) -> in
         async with db.sessions.begin() as session:
             plan = await import_map(
                 session, text, actor=_actor(args), now=system_clock(),
-                prune=args.prune, dry_run=args.dry_run,
+                prune=args.prune, dry_run=args.dry_run, source=args.file,
             )  # fmt: skip
     except MapFileError as exc:
         print(str(exc), file=sys.stderr)

@@ -63,6 +63,8 @@ def render_handbook(
                 out.append(f"- **How to contact:** {_md(area.contact)}")
             if area.aliases:
                 out.append(f"- **Also known as:** {_md(', '.join(area.aliases))}")
+            if area.covers:
+                out.append(f"- **Ask them when:** {_md('; '.join(area.covers))}")
             for link in area.links:
                 out.append(f"- **See:** <{link}>")
             verified = f"{area.last_verified:%Y-%m-%d}" if area.last_verified else "never"

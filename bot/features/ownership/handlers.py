@@ -18,12 +18,12 @@ from __future__ import annotations
 import html
 import re
 
-from bot.commands.context import CommandContext, Reply, escape
+from bot.commands.context import CommandContext, Reply, RoomKind, escape
 from bot.commands.errors import UsageError, UserError
 from bot.commands.router import Router
-from bot.features.ownership import replies
+from bot.features.ownership import asking, misses, reconfirm, replies
 from bot.features.ownership.matching import name_key
-from bot.features.ownership.phrasing import match_owner_question
+from bot.features.ownership.phrasing import match_owner_question, match_situation
 from bot.features.ownership.service import OwnershipService
 from bot.ids import USER_ID
 
@@ -69,18 +69,32 @@ def split_area(rest: str, known: set[str]) -> tuple[str, str]:
 def register(router: Router, service: OwnershipService) -> None:
     p = router.prefix
     settings = service.settings
+    router.shared["ownership"] = service  # the reconfirmation job and tests reach it here
 
-    async def ask(ctx: CommandContext, thing: str) -> Reply:
-        result, snap = await service.lookup(ctx.session, thing)
+    async def ask(ctx: CommandContext, question: asking.Question) -> Reply:
+        result, snap = await service.lookup(ctx.session, question)
+        thing = question.thing
         if result.kind == "answer" and result.best is not None:
-            return replies.answer(result.best.area, snap, ctx.now, settings.fallback_contact)
+            view = result.best.area
+            stale = service.stale_reason(view, ctx.now)
+            on_call = service.on_call(ctx.now) if (view.security or stale) else []
+            return replies.answer(
+                view, snap, ctx.now, settings.fallback_contact,
+                why=result.best.why, stale=stale, on_call=on_call,
+            )  # fmt: skip
+        await service.record_miss(ctx.session, result, ctx.now)
         if result.kind == "ambiguous":
             return replies.ambiguous(thing, result, p)
         return replies.fallback(thing, result, settings.fallback_contact, p)
 
-    async def natural(ctx: CommandContext) -> Reply:
-        return await ask(ctx, ctx.args)
+    async def situation(ctx: CommandContext) -> Reply:
+        return await ask(ctx, asking.Question(ctx.args, True))
 
+    async def natural(ctx: CommandContext) -> Reply:
+        return await ask(ctx, asking.Question(ctx.args, False))
+
+    # Situations first: "someone leaked a key, who handles that?" is not a look-up of "that".
+    router.natural("owner-situation", match_situation, situation)
     router.natural("owner-question", match_owner_question, natural)
 
     @router.command(
@@ -95,7 +109,7 @@ def register(router: Router, service: OwnershipService) -> None:
             raise UsageError("What are you looking for the owner of?")
         verb, _, rest = ctx.args.partition(" ")
         if verb.lower() not in EDIT_VERBS:
-            return await ask(ctx, ctx.args)
+            return await ask(ctx, asking.of_command(ctx.args))
         if not ctx.is_security_team:
             raise UserError(
                 "Sorry, changing the responsibilities map is for the security team. "
@@ -129,6 +143,7 @@ def register(router: Router, service: OwnershipService) -> None:
             area, _ = await service.edit(
                 s, _strip_quotes(rest), "last_verified", today, actor=who, now=now
             )
+            area.verified_by = who
             return _done(f"{area.name} marked as verified today.")
         if verb == "remove":
             confirmed = rest.endswith(CONFIRM)
@@ -153,18 +168,61 @@ def register(router: Router, service: OwnershipService) -> None:
         what = {"aliases": "New alias", "description": "Description", "contact": "Contact"}
         return _done(f"{what[column]} of {area.name} saved: {text}")
 
+    async def reconfirm_reply(ctx: CommandContext) -> Reply | None:
+        """An owner answering "reply with who" in the DM: record the proposed owner."""
+        if ctx.message.room_kind is not RoomKind.DIRECT or not (
+            "@" in ctx.message.body or "matrix.to" in (ctx.message.formatted_body or "")
+        ):
+            return None
+        # Element's mention pill shows a display name in the body: take the id from its link
+        pills = _PILL.findall(ctx.message.formatted_body or "")
+        text = " ".join([*pills, ctx.message.body])
+        area = await reconfirm.on_reply(
+            ctx.session, ctx.sender, text, ctx.now,
+            room_id=ctx.message.room_id, in_reply_to=ctx.message.in_reply_to,
+        )  # fmt: skip
+        if area is None:
+            return None
+        return Reply(
+            f"Thanks: recorded as a proposed owner of {area}. "
+            "The security team will confirm the change."
+        )
+
+    router.intercept("ownership-reconfirm-reply", reconfirm_reply)
+    router.on_reaction(reconfirm.on_reaction(service))
+
     @router.command(
         "owners",
-        summary="List the responsibilities map (owners [page] | owners team <team> | owners gaps)",
-        usage="owners [page|team <team>|gaps]",
+        summary="List the responsibilities map (owners [page] | owners team <team> | owners gaps"
+        " | owners misses; team: owners accept <n> | owners learn <n>)",
+        usage="owners [page|team <team>|gaps|misses|accept <n>|learn <n>]",
         group="Responsibilities",
     )
     async def owners(ctx: CommandContext) -> Reply:
         argv = ctx.argv
-        if argv and argv[0].lower() == "gaps":
+        verb = argv[0].lower() if argv else ""
+        if verb in ("gaps", "misses", "accept", "learn"):
             if not ctx.is_security_team:
-                raise UserError(f"Sorry, {p}owners gaps is for the security team.")
-            return replies.gap_list(await service.gaps(ctx.session, ctx.now))
+                raise UserError(f"Sorry, {p}owners {verb} is for the security team.")
+        if verb == "gaps":
+            changes = await reconfirm.open_changes(ctx.session)
+            return replies.gap_list(await service.gaps(ctx.session, ctx.now), changes, p)
+        if verb == "misses":
+            groups = await misses.top_misses(ctx.session)
+            return misses.render(groups, p, "Questions the map could not answer")
+        if verb in ("accept", "learn"):
+            if len(argv) != 2 or not argv[1].lstrip("#").isdigit():
+                raise UsageError(f"Usage: {p}owners {verb} <number>")
+            number = int(argv[1].lstrip("#"))
+            if verb == "accept":
+                done = await reconfirm.accept(
+                    ctx.session, service, number, actor=ctx.sender, now=ctx.now
+                )
+            else:
+                done = await misses.learn(
+                    ctx.session, service, number, actor=ctx.sender, now=ctx.now
+                )
+            return _done(done)
         team = None
         page_arg = argv[0] if argv else "1"
         if argv and argv[0].lower() == "team":

@@ -19,7 +19,7 @@ from bot.features.ownership.models import Area, Team
 from bot.features.ownership.yamlmap import AreaSpec, MapFileError, dump_map, parse_map
 
 # Columns an import compares and writes, in the file's order (verified is handled apart).
-_COLUMNS = ("name", "description", "aliases", "owners", "backups", "team", "contact")
+_COLUMNS = ("name", "description", "aliases", "covers", "owners", "backups", "team", "contact")
 _COLUMNS += ("security", "links")
 
 
@@ -112,6 +112,7 @@ async def import_map(
     now: datetime,
     prune: bool = False,
     dry_run: bool = False,
+    source: str | None = None,
 ) -> ImportPlan:
     """Upsert the map in ``text``; with ``dry_run`` only say what would change.
 
@@ -160,10 +161,19 @@ async def import_map(
             plan.changes.append(Change("create", "area", spec.name, new=doc))
             new_areas.append(
                 dict(
-                    name_key=key, last_verified=verified, updated_at=now, updated_by=actor, **values
+                    name_key=key,
+                    last_verified=verified,
+                    updated_at=now,
+                    updated_by=actor,
+                    verified_by=(spec.verified_by or actor) if verified else None,
+                    source_file=source,
+                    source_line=parsed.lines.get((key, "")),
+                    **values,
                 )
             )
             continue
+        if write and source is not None:
+            area.source_file, area.source_line = source, parsed.lines.get((key, ""))
         diffs = [(c, getattr(area, c), v) for c, v in values.items() if getattr(area, c) != v]
         if key in parsed.has_verified and area.last_verified != verified:
             diffs.append(("verified", area.last_verified, verified))
@@ -176,6 +186,8 @@ async def import_map(
             )
             if write:
                 setattr(area, "last_verified" if column == "verified" else column, new)
+                if column == "verified":
+                    area.verified_by = spec.verified_by or actor
         if write:
             area.updated_at, area.updated_by = now, actor
 

@@ -33,6 +33,7 @@ hint of a fallback) are looked for more widely, but only on the fallback path.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -41,6 +42,9 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
+from bot.features.ownership import evidence
+from bot.features.ownership.evidence import Phrase
+
 THRESHOLD = 70.0
 MARGIN = 6.0
 DESCRIPTION_WEIGHT = 0.9
@@ -48,6 +52,8 @@ TYPO_CUTOFF = 80.0
 TYPO_MIN_LENGTH = 5
 NEAR_MISS = 45.0
 NEAR_MISS_SCAN_LIMIT = 500
+SITUATION_POSTINGS_CAP = 500
+SITUATION_ANCHOR_CAP = 16
 
 STOPWORDS = frozenset(
     """
@@ -87,6 +93,12 @@ def words(text: str) -> list[str]:
     return list(seen)
 
 
+def sequence(text: str) -> list[str]:
+    """The meaningful words of ``text`` in order, repeats kept (for neighbouring words)."""
+    folded = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
+    return [_stem(raw) for raw in _NON_WORD.split(folded) if raw and raw not in STOPWORDS]
+
+
 def name_key(text: str) -> str:
     """How names and aliases compare for identity: case-folded, spacing collapsed."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
@@ -107,6 +119,15 @@ class AreaView:
     security: bool = False
     links: tuple[str, ...] = ()
     last_verified: object = None  # datetime | None
+    covers: tuple[str, ...] = ()
+    verified_by: str | None = None
+    source: str | None = None  # "file:line" of the YAML entry it was imported from
+
+
+def _anchor_rank(phrase: Phrase) -> float:
+    """As ``evidence.best_anchor`` prefers: longer names/aliases/covers; two description
+    words beat a one-word name or alias."""
+    return 1.5 if phrase.kind == "description" else float(len(phrase.words))
 
 
 @dataclass(frozen=True)
@@ -114,6 +135,7 @@ class Match:
     area: AreaView
     score: float
     why: str
+    anchor: str = ""  # the words the match rests on, as the map spells them
 
 
 @dataclass(frozen=True)
@@ -136,6 +158,9 @@ class _Entry:
     keys: list[tuple[str, ...]]
     key_words: frozenset[str]
     desc_words: frozenset[str]
+    phrases: list[Phrase] = field(default_factory=list)  # names, aliases, covers
+    cover_words: frozenset[str] = frozenset()
+    desc_seq: tuple[str, ...] = ()
 
 
 @dataclass
@@ -151,6 +176,13 @@ class MapIndex:
     by_key: dict[str, int] = field(default_factory=dict)
     # one-deletion neighbourhoods (SymSpell): variant -> vocabulary words
     typos: dict[str, list[str]] = field(default_factory=dict)
+    cover_postings: dict[str, list[int]] = field(default_factory=dict)
+    # Every anchor phrase of every area, filed under its rarest word: a situation finds
+    # its anchored areas without scoring the map (see _situation).
+    anchors: dict[str, list[tuple[int, Phrase]]] = field(default_factory=dict)
+    df: dict[str, int] = field(default_factory=dict)  # areas using a word, any field
+    avg_len: dict[str, float] = field(default_factory=dict)
+    limit: int = 3  # evidence.common_limit
     threshold: float = THRESHOLD
     margin: float = MARGIN
 
@@ -161,14 +193,28 @@ class MapIndex:
         for area in areas:
             keys = [tuple(words(k)) for k in (area.name, *area.aliases)]
             keys = [k for k in keys if k]
+            phrases = [
+                Phrase(tuple(words(t)), t, kind)
+                for kind, texts in (("name", (area.name,)), ("alias", area.aliases))
+                for t in texts
+            ]
+            covers = [Phrase(tuple(words(t)), t, "covers") for t in area.covers]
+            desc_seq = tuple(sequence(area.description))
             entry = _Entry(
                 area,
                 keys,
                 frozenset(w for k in keys for w in k),
-                frozenset(words(area.description)),
+                frozenset(desc_seq),
+                [p for p in (*phrases, *covers) if p.words],
+                frozenset(w for p in covers for w in p.words),
+                desc_seq,
             )
             pos = len(index.entries)
             index.entries.append(entry)
+            for w in entry.key_words | entry.cover_words | entry.desc_words:
+                index.df[w] = index.df.get(w, 0) + 1
+            for w in entry.cover_words:
+                index.cover_postings.setdefault(w, []).append(pos)
             for key in keys:
                 index.exact.setdefault(key, pos)
             for text in (area.name, *area.aliases):
@@ -177,7 +223,17 @@ class MapIndex:
                 index.key_postings.setdefault(w, []).append(pos)
             for w in entry.desc_words:
                 index.desc_postings.setdefault(w, []).append(pos)
-        index.vocabulary = sorted(set(index.key_postings) | set(index.desc_postings))
+        index.vocabulary = sorted(
+            set(index.key_postings) | set(index.desc_postings) | set(index.cover_postings)
+        )
+        index.limit = evidence.common_limit(len(index.entries))
+        index._file_anchors()
+        n = max(len(index.entries), 1)
+        index.avg_len = {
+            "key": sum(len(e.key_words) for e in index.entries) / n,
+            "covers": sum(len(e.cover_words) for e in index.entries) / n,
+            "desc": sum(len(e.desc_words) for e in index.entries) / n,
+        }
         for w in index.vocabulary:
             if len(w) >= TYPO_MIN_LENGTH - 1:
                 for variant in _deletions(w):
@@ -187,9 +243,22 @@ class MapIndex:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def _file_anchors(self) -> None:
+        def rarest(ws: tuple[str, ...]) -> str:
+            return min(ws, key=lambda w: (self.df.get(w, 0), w))
+
+        for pos, entry in enumerate(self.entries):
+            phrases = list(entry.phrases)
+            pairs = dict.fromkeys(itertools.pairwise(entry.desc_seq))
+            phrases += [Phrase(pair, " ".join(pair), "description") for pair in pairs]
+            for phrase in phrases:
+                desc = phrase.kind == "description"
+                if evidence.carries_subject(phrase.words, self.df, self.limit, description=desc):
+                    self.anchors.setdefault(rarest(phrase.words), []).append((pos, phrase))
+
     def _similar(self, word: str) -> dict[str, float]:
         """Vocabulary words close to ``word``, with their similarity (0-1)."""
-        if word in self.key_postings or word in self.desc_postings:
+        if word in self.df:
             return {word: 1.0}  # a word the map knows is taken as written, never as a typo
         found: dict[str, float] = {}
         if len(word) >= TYPO_MIN_LENGTH:
@@ -202,30 +271,105 @@ class MapIndex:
                     found.setdefault(other, score / 100.0)
         return found
 
-    def search(self, query: str) -> SearchResult:
-        """Rank the areas for ``query`` and decide: answer, ambiguous, or none."""
+    def search(self, query: str, *, situational: bool = False) -> SearchResult:
+        """Rank the areas for ``query`` and decide: answer, ambiguous, or none.
+
+        ``situational``: the query describes what happened ("I clicked a phishing
+        link"): filler words are dropped and the areas are ranked by BM25F
+        (see ``evidence``) instead of by coverage of the query's words.
+        """
         qwords = tuple(words(query))
+        if situational:
+            qwords = tuple(w for w in qwords if w not in evidence.FILLERS)
         if not qwords:
             return SearchResult("none", qwords)
-        if qwords in self.exact:
+        if not situational and qwords in self.exact:
             area = self.entries[self.exact[qwords]].area
-            return SearchResult("answer", qwords, (Match(area, 100.0, "exact name or alias"),))
+            why = f"matched: {query.strip()} → {area.name} (exact name or alias)"
+            return SearchResult("answer", qwords, (Match(area, 100.0, why, query.strip()),))
         similar = [self._similar(w) for w in qwords]
         matched_vocab = {w for sims in similar for w in sims}
+        if situational:
+            return self._situation(qwords, similar, matched_vocab)
         candidates: set[int] = set()
         for sims in self._rarest(similar):
             for w in sims:
-                candidates.update(self.key_postings.get(w, ()))
-                candidates.update(self.desc_postings.get(w, ()))
+                candidates.update(self._postings(w))
         scored = [self._score(self.entries[i], similar, matched_vocab) for i in candidates]
         scored.sort(key=lambda m: (-m.score, m.area.name.casefold()))
-        confident = [m for m in scored if m.score >= self.threshold]
+        # No answer from one shared word: a confident area needs an anchor.
+        confident = [m for m in scored if m.score >= self.threshold and m.anchor]
         if not confident:
             return SearchResult("none", qwords, near_misses=self._near_misses(similar, scored))
         close = [m for m in confident if m.score >= confident[0].score - self.margin]
         if len(close) > 1:
             return SearchResult("ambiguous", qwords, tuple(close[:3]))
         return SearchResult("answer", qwords, (confident[0],))
+
+    def _bm25f(self, entry: _Entry, weights: dict[str, float], n: int) -> float:
+        fields = {"key": entry.key_words, "covers": entry.cover_words, "desc": entry.desc_words}
+        lengths = {"key": len(entry.key_words), "covers": len(entry.cover_words)}
+        lengths["desc"] = len(entry.desc_words)
+        return evidence.bm25f(weights, fields, lengths, self.avg_len, self.df, n)
+
+    def _postings(self, word: str) -> list[int]:
+        return [
+            *self.key_postings.get(word, ()),
+            *self.cover_postings.get(word, ()),
+            *self.desc_postings.get(word, ()),
+        ]
+
+    def _anchor(self, entry: _Entry, matched: set[str], *, partial: bool = False) -> Phrase | None:
+        return evidence.best_anchor(
+            entry.phrases, entry.desc_seq, matched, self.df, self.limit, partial=partial
+        )
+
+    def _situation(
+        self, qwords: tuple[str, ...], similar: list[dict[str, float]], matched: set[str]
+    ) -> SearchResult:
+        """BM25F over names/aliases, covers and description; only anchored areas win."""
+        weights: dict[str, float] = {}
+        for sims in similar:
+            for w, sim in sims.items():
+                weights[w] = max(weights.get(w, 0.0), sim)
+        n = len(self.entries)
+        found: dict[int, Phrase] = {}
+        for w in weights:
+            for pos, phrase in self.anchors.get(w, ()):
+                if all(x in matched for x in phrase.words):
+                    current = found.get(pos)
+                    if current is None or _anchor_rank(phrase) > _anchor_rank(current):
+                        found[pos] = phrase
+        if len(found) > SITUATION_ANCHOR_CAP:
+            # Keep the areas anchored by the most specific words (rarest first, then longer
+            # anchors): one anchored only by words many areas share cannot outrank them.
+            def specificity(item: tuple[int, Phrase]) -> tuple[int, int]:
+                phrase = item[1]
+                return (min(self.df.get(w, 0) for w in phrase.words), -len(phrase.words))
+
+            found = dict(sorted(found.items(), key=specificity)[:SITUATION_ANCHOR_CAP])
+        ranked: list[Match] = []
+        for pos, anchor in found.items():
+            entry = self.entries[pos]
+            score = self._bm25f(entry, weights, n)
+            why = f"matched: {anchor.text} → {entry.area.name} ({anchor.kind})"
+            ranked.append(Match(entry.area, round(score, 2), why, anchor.text))
+        loose: list[Match] = []
+        if not ranked:  # hints for the fallback, from the question's less common words
+            sizes = {w: len(self._postings(w)) for w in weights}
+            readable = [w for w in weights if sizes[w] <= SITUATION_POSTINGS_CAP]
+            candidates = {i for w in readable for i in self._postings(w)}
+            for i in candidates:
+                entry = self.entries[i]
+                loose.append(Match(entry.area, round(self._bm25f(entry, weights, n), 2), ""))
+        ranked.sort(key=lambda m: (-m.score, m.area.name.casefold()))
+        if not ranked:
+            loose.sort(key=lambda m: (-m.score, m.area.name.casefold()))
+            return SearchResult("none", qwords, near_misses=tuple(loose[:3]))
+        close = [m for m in ranked if m.score >= ranked[0].score * evidence.AMBIGUOUS_RATIO]
+        if len(close) > 1:
+            return SearchResult("ambiguous", qwords, tuple(close[:3]))
+        return SearchResult("answer", qwords, (ranked[0],))
 
     def _near_misses(
         self, similar: list[dict[str, float]], scored: list[Match]
@@ -238,8 +382,7 @@ class MapIndex:
         everyone: set[int] = set()
         for sims in similar:
             for w in sims:
-                everyone.update(self.key_postings.get(w, ()))
-                everyone.update(self.desc_postings.get(w, ()))
+                everyone.update(self._postings(w))
         if len(everyone) <= NEAR_MISS_SCAN_LIMIT:
             matched = {w for sims in similar for w in sims}
             scored = [self._score(self.entries[i], similar, matched) for i in everyone]
@@ -258,9 +401,7 @@ class MapIndex:
         need = max(1, math.ceil(k * (self.threshold - 20.0) / 80.0 - 1e-9))
 
         def size(sims: dict[str, float]) -> int:
-            return sum(
-                len(self.key_postings.get(w, ())) + len(self.desc_postings.get(w, ())) for w in sims
-            )
+            return sum(len(self._postings(w)) for w in sims)
 
         return sorted(similar, key=size)[: k - need + 1]
 
@@ -274,7 +415,9 @@ class MapIndex:
             for w, s in sims.items():
                 if w in entry.key_words:
                     best = max(best, s)
-                elif w in entry.desc_words and s * DESCRIPTION_WEIGHT > best:
+                elif (
+                    w in entry.desc_words or w in entry.cover_words
+                ) and s * DESCRIPTION_WEIGHT > best:
                     best = s * DESCRIPTION_WEIGHT
                     via_description = True
             total += best
@@ -284,12 +427,16 @@ class MapIndex:
             default=0.0,
         )
         score = round(100.0 * (0.8 * query_coverage + 0.2 * name_coverage), 1)
+        anchor = self._anchor(entry, matched_vocab, partial=True)
+        if anchor is None:
+            why = f"no anchor; query {query_coverage:.0%} covered"
+            return Match(entry.area, score, why)
         why = (
+            f"matched: {anchor.text} → {entry.area.name} ({anchor.kind}); "
             f"query {query_coverage:.0%} covered"
-            f"{' (partly by the description)' if via_description else ''}, "
-            f"name {name_coverage:.0%} mentioned"
+            f"{' (partly by the description)' if via_description else ''}"
         )
-        return Match(entry.area, score, why)
+        return Match(entry.area, score, why, anchor.text)
 
     def area_by_key(self, text: str) -> AreaView | None:
         """The area whose name or alias is exactly ``text`` (for edits: never fuzzy)."""

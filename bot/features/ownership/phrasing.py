@@ -54,3 +54,52 @@ def match_owner_question(text: str) -> str | None:
             # "who owns this?" in passing is chatter: nothing to look up
             return thing if words(thing) else None
     return None
+
+
+# "<what happened>, who can help?" / "... who handles that?" / "... who do I tell?"
+_ASKING_TAIL = (
+    r"(?:can|could|should|shall|do|does|would|will|handles|deals|takes|fixes|owns|manages|"
+    r"knows|looks|to|is (?:responsible|in charge|the (?:right )?(?:person|contact|owner)))\b"
+)
+# "who should I talk to if I clicked a phishing link?"
+_WHO_IF = re.compile(
+    rf"\b(?:who|whom)\s+{_ASKING_TAIL}[^,.;:]*?\b(?:if|when|since|because|after|now that)\s+"
+    r"(?P<clause>.+)$",
+    re.IGNORECASE,
+)
+_SITUATION_THEN_WHO = re.compile(
+    r"^(?P<clause>.+?)\s*[,.;:!?\-–—]+\s*(?:so\s+|and\s+|but\s+)?(?:who|whom)\s+"
+    rf"(?P<tail>{_ASKING_TAIL}[^,.;:]*)$",
+    re.IGNORECASE,
+)
+_TAIL_NOISE = frozenset(
+    "can could should would will do does did i we me us help tell call ask contact talk to "
+    "about fix fixes handle handles deal deals with that this it report give handles".split()
+)
+_CLAUSE_START = re.compile(r"^(?:i|i'm|im|my|we|we're|our|someone|somebody|the|a|an|it|there)\b")
+
+
+def match_situation(text: str) -> str | None:
+    """The situation described in ``text`` when it ends or starts with a who-question.
+
+    "I left my phone in a taxi, who can help?" -> "I left my phone in a taxi";
+    "who do I contact if I lost my laptop" -> "I lost my laptop". Any content word of
+    the who-part ("who can restore it?") is kept. None if it is not such a question.
+    """
+    text = _normalise(text)
+    if len(text) > 300:
+        return None
+    body = _TRAIL.sub("", text)
+    found = _WHO_IF.search(body)
+    if found:
+        clause = found["clause"].strip()
+        return clause if words(clause) else None
+    found = _SITUATION_THEN_WHO.match(body)
+    if not found:
+        return None
+    clause = found["clause"].strip()
+    if not _CLAUSE_START.match(clause.lower()) and len(words(clause)) < 2:
+        return None  # "hey, who deals with spam?": a greeting, not a situation
+    extra = [w for w in found["tail"].split() if w.lower() not in _TAIL_NOISE]
+    situation = " ".join([clause, *extra])
+    return situation if words(clause) else None

@@ -25,11 +25,46 @@ def _verified(view: AreaView, now: datetime) -> str:
         return "never verified"
     days = (now - when).days
     ago = "today" if days <= 0 else f"{days} day{'s' if days != 1 else ''} ago"
-    return f"last verified {when:%Y-%m-%d} ({ago})"
+    by = f" by {view.verified_by}" if view.verified_by else ""
+    return f"last verified {when:%Y-%m-%d} ({ago}){by}"
 
 
-def answer(view: AreaView, snap: Snapshot, now: datetime, fallback_contact: str) -> Reply:
-    """The owner of ``view``, backups, how to contact them, champion, verification date."""
+def _provenance(view: AreaView, now: datetime) -> str:
+    """Where the entry lives and when it was last checked."""
+    if view.source:
+        file, _, line = view.source.rpartition(":")
+        where = f"source: {file} line {line}"
+    else:
+        where = "source: no file recorded (added in chat or imported from stdin)"
+    return f"{where}; {_verified(view, now)}"
+
+
+def first_contact(
+    view: AreaView, stale: str | None, on_call: list[str], fallback_contact: str
+) -> str:
+    """Whom to contact first: the owner, else (stale) backup → on-call → security team."""
+    if not stale and view.owners:
+        return view.owners[0]
+    if view.backups:
+        return view.backups[0]
+    if on_call:
+        return on_call[0]
+    return fallback_contact
+
+
+def answer(
+    view: AreaView,
+    snap: Snapshot,
+    now: datetime,
+    fallback_contact: str,
+    *,
+    why: str = "",
+    stale: str | None = None,
+    on_call: list[str] | None = None,
+) -> Reply:
+    """The owner of ``view``, backups, champion, on-call, how to contact them, why it
+    matched, where the entry lives; when the owner is stale, the chain to walk."""
+    on_call = on_call or []
     owners, owners_html = _people(view.owners)
     backups, backups_html = _people(view.backups)
     text = [f"{view.name}: owned by {owners}", f"Backup: {backups}"]
@@ -38,6 +73,14 @@ def answer(view: AreaView, snap: Snapshot, now: datetime, fallback_contact: str)
     if not view.owners:
         text.append(f"No owner is recorded yet: please ask {fallback_contact}.")
         rich.append(f"No owner is recorded yet: please ask {escape(fallback_contact)}.<br/>")
+    if stale:
+        first = first_contact(view, stale, on_call, fallback_contact)
+        warn = (
+            f"⚠ Careful: {stale}. Contact first: {first} "
+            "(then: owner → backup → on-call → security team)."
+        )
+        text.append(warn)
+        rich.append(f"<strong>{escape(warn)}</strong><br/>")
     if view.contact:
         text.append(f"How to contact: {view.contact}")
         rich.append(f"How to contact: {escape(view.contact)}<br/>")
@@ -47,6 +90,12 @@ def answer(view: AreaView, snap: Snapshot, now: datetime, fallback_contact: str)
         html_c = pill(champion) if champion else "<em>none named</em>"
         text.append(f"Team {view.team}, security champion: {plain_c}")
         rich.append(f"Team {escape(view.team)}, security champion: {html_c}<br/>")
+    if view.security or stale:
+        who, who_html = (
+            _people(on_call) if on_call else ("nobody configured", "<em>nobody configured</em>")
+        )
+        text.append(f"On call now for security: {who}")
+        rich.append(f"On call now for security: {who_html}<br/>")
     if view.security:
         note = "This is a security matter: never paste passwords, keys or seed phrases in chat."
         text.append(note)
@@ -54,8 +103,12 @@ def answer(view: AreaView, snap: Snapshot, now: datetime, fallback_contact: str)
     for link in view.links:
         text.append(f"See: {link}")
         rich.append(f'See: <a href="{escape(link)}">{escape(link)}</a><br/>')
-    text.append(f"({_verified(view, now)})")
-    rich.append(f"<em>({escape(_verified(view, now))})</em>")
+    if why:
+        reason = why.split(";")[0]
+        text.append(f"({reason})")
+        rich.append(f"<em>({escape(reason)})</em><br/>")
+    text.append(f"({_provenance(view, now)})")
+    rich.append(f"<em>({escape(_provenance(view, now))})</em>")
     return Reply("\n".join(text), "".join(rich))
 
 
@@ -106,8 +159,10 @@ def area_list(views: list[AreaView], title: str, page: int, pages: int, footer: 
     return Reply("\n".join(text), "".join(rich))
 
 
-def gap_list(gaps: list[Gap]) -> Reply:
-    if not gaps:
+def gap_list(gaps: list[Gap], changes: list | None = None, prefix: str = "!") -> Reply:
+    """Areas that need attention, then owners' answers waiting for the team."""
+    changes = changes or []
+    if not gaps and not changes:
         return Reply("No gaps: every area has an owner, a backup and a recent verification.")
     text = [f"{len(gaps)} area(s) need attention:"]
     rich = [f"<p>{len(gaps)} area(s) need attention:</p><ul>"]
@@ -115,4 +170,16 @@ def gap_list(gaps: list[Gap]) -> Reply:
         text.append(f"• {g.area.name}: {', '.join(g.problems)}")
         rich.append(f"<li>{escape(g.area.name)}: {escape(', '.join(g.problems))}</li>")
     rich.append("</ul>")
+    if changes:
+        text.append(f"{len(changes)} proposed change(s) from owners' answers:")
+        rich.append(f"<p>{len(changes)} proposed change(s) from owners' answers:</p><ul>")
+        for c in changes:
+            new = c.proposed_owner or "nobody named"
+            line = (
+                f"#{c.id} {c.area_name}: {c.owner} answered no; proposed owner: {new} "
+                f"→ {prefix}owners accept {c.id}"
+            )
+            text.append(f"• {line}")
+            rich.append(f"<li>{escape(line)}</li>")
+        rich.append("</ul>")
     return Reply("\n".join(text), "".join(rich))

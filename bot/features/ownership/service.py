@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.errors import UserError
-from bot.features.ownership import repository
+from bot.features.ownership import asking, repository
 from bot.features.ownership.matching import AreaView, MapIndex, SearchResult, name_key
-from bot.features.ownership.models import Area
+from bot.features.ownership.models import Area, Miss
+from bot.features.ownership.oncall import on_call_now
 from bot.features.ownership.settings import OwnershipSettings
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 def view_of(area: Area) -> AreaView:
@@ -29,6 +35,9 @@ def view_of(area: Area) -> AreaView:
         security=bool(area.security),
         links=tuple(area.links or ()),
         last_verified=area.last_verified,
+        covers=tuple(area.covers or ()),
+        verified_by=area.verified_by,
+        source=f"{area.source_file}:{area.source_line}" if area.source_file else None,
     )
 
 
@@ -47,6 +56,10 @@ class Gap:
     problems: tuple[str, ...]
 
 
+# Seconds between two reads of the map's version token (see OwnershipService.snapshot).
+VERSION_TTL = 1.0
+
+
 class OwnershipService:
     """Keeps one in-memory index per process, rebuilt when the map's version changes.
 
@@ -54,26 +67,81 @@ class OwnershipService:
     map; the token changes with every import and chat edit, in any process.
     """
 
-    def __init__(self, settings: OwnershipSettings):
+    def __init__(self, settings: OwnershipSettings, services: Services | None = None):
         self.settings = settings
+        self.services = services
         self._snapshot: Snapshot | None = None
+        self._checked_at = 0.0  # time.monotonic() of the last version check
+        # Owners whose Matrix account is deactivated: stale at once (set by the job).
+        self.deactivated: set[str] = set()
 
     async def snapshot(self, session: AsyncSession) -> Snapshot:
-        """The current map, rebuilt only if it changed since the last call."""
+        """The current map, rebuilt only if it changed since the last call.
+
+        The version token is read at most once per ``VERSION_TTL`` (a busy helpdesk
+        asks one key look-up a second, not one per question): a change made by another
+        process (an import, another replica) shows within that time; a change made
+        through this service shows at once (``invalidate``).
+
+        The index is built in a worker thread (``asyncio.to_thread``): a map of 10,000
+        areas takes seconds to index, and other rooms must not wait for it.
+        """
+        checked = time.monotonic()
+        if self._snapshot is not None and checked - self._checked_at < VERSION_TTL:
+            return self._snapshot
         version = await repository.map_version(session=session)
+        self._checked_at = checked
         if self._snapshot is None or self._snapshot.version != version:
             areas = [view_of(a) for a in await repository.all_areas(session=session)]
             teams = await repository.all_teams(session=session)
-            self._snapshot = Snapshot(
-                version,
-                MapIndex.build(areas, threshold=self.settings.min_confidence),
-                {t.name: t.security_champion for t in teams},
+            index = await asyncio.to_thread(
+                MapIndex.build, areas, threshold=self.settings.min_confidence
             )
+            self._snapshot = Snapshot(version, index, {t.name: t.security_champion for t in teams})
         return self._snapshot
 
-    async def lookup(self, session: AsyncSession, question: str) -> tuple[SearchResult, Snapshot]:
+    def invalidate(self) -> None:
+        """Read the version token again on the next question (after a change here)."""
+        self._checked_at = 0.0
+
+    async def lookup(
+        self, session: AsyncSession, question: str | asking.Question
+    ) -> tuple[SearchResult, Snapshot]:
+        """Search the map for ``question`` (a look-up text or a recognised question)."""
         snap = await self.snapshot(session)
-        return snap.index.search(question), snap
+        if isinstance(question, str):
+            question = asking.of_command(question)
+        return asking.search(snap.index, question), snap
+
+    async def record_miss(self, session: AsyncSession, result: SearchResult, now: datetime) -> None:
+        """Remember a fallback or "which one?": the subject words only, never who asked."""
+        if not self.settings.record_misses or not result.query_words:
+            return
+        near = result.near_misses[0].area.name if result.near_misses else None
+        if result.kind == "ambiguous" and result.matches:
+            near = result.matches[0].area.name
+        subject = " ".join(result.query_words)[:300]
+        kind = "ambiguous" if result.kind == "ambiguous" else "fallback"
+        session.add(Miss(at=now, subject=subject, kind=kind, near=near, resolved=False))
+
+    def stale_reason(self, view: AreaView, now: datetime) -> str | None:
+        """Why the owner of ``view`` cannot be trusted blindly (None: they can)."""
+        if not view.owners:
+            return "no owner is recorded"
+        gone = [o for o in view.owners if o in self.deactivated]
+        if gone and len(gone) == len(view.owners):
+            return f"the owner's account ({', '.join(gone)}) is deactivated"
+        if view.last_verified is None:
+            return "the owner was never verified"
+        limit = timedelta(days=self.settings.stale_after_days)
+        if now - view.last_verified > limit:
+            when = f"{view.last_verified:%Y-%m-%d}"
+            return f"the owner was last verified {when}, over {limit.days} days ago"
+        return None
+
+    def on_call(self, now: datetime) -> list[str]:
+        """Who is on call now for a security matter."""
+        return on_call_now(self.services, now)
 
     # -- edits (security team; the handlers check permission) ----------------------------
 
@@ -109,6 +177,7 @@ class OwnershipService:
         )
         await session.flush()
         await repository.bump_version(session=session, now=now)
+        self.invalidate()
         return old
 
     async def edit(
@@ -142,6 +211,7 @@ class OwnershipService:
         )  # fmt: skip
         await session.flush()
         await repository.bump_version(session=session, now=now)
+        self.invalidate()
         return name
 
     async def resolve_name(self, session: AsyncSession, ref: str) -> str | None:
@@ -168,6 +238,9 @@ class OwnershipService:
             problems = []
             if not view.owners:
                 problems.append("no owner")
+            gone = [o for o in view.owners if o in self.deactivated]
+            if gone:
+                problems.append(f"owner account deactivated ({', '.join(gone)})")
             if not view.backups:
                 problems.append("no backup")
             if view.last_verified is None:

@@ -19,7 +19,10 @@ from bot.features.ownership.matching import name_key
 from bot.ids import USER_ID
 
 _URL = re.compile(r"^https?://\S+$")
-AREA_FIELDS = "name description aliases owners backups team contact security links verified".split()
+AREA_FIELDS = (
+    "name description aliases covers owners backups team contact security links verified "
+    "verified_by"
+).split()
 
 
 def _user_ids(values: list[str]) -> list[str]:
@@ -35,6 +38,8 @@ class AreaSpec(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     aliases: list[str] = Field(default_factory=list)
+    # Situations and verbs the area answers for: "clicked a link", "lost", "leaked".
+    covers: list[str] = Field(default_factory=list)
     owners: list[str] = Field(default_factory=list)
     backups: list[str] = Field(default_factory=list)
     team: str | None = Field(None, max_length=100)
@@ -42,6 +47,7 @@ class AreaSpec(BaseModel):
     security: StrictBool = False
     links: list[str] = Field(default_factory=list)
     verified: date | None = None
+    verified_by: str | None = Field(None, max_length=255)
 
     @field_validator("owners", "backups")
     @classmethod
@@ -56,11 +62,11 @@ class AreaSpec(BaseModel):
                 raise ValueError(f"{link!r} is not an http(s) link")
         return value
 
-    @field_validator("aliases")
+    @field_validator("aliases", "covers")
     @classmethod
     def _aliases(cls, value: list[str]) -> list[str]:
         if any(not a.strip() for a in value):
-            raise ValueError("an alias is empty")
+            raise ValueError("an entry is empty")
         return [a.strip() for a in value]
 
 
@@ -248,6 +254,7 @@ def area_document(area: Any) -> dict[str, Any]:
         "name": area.name,
         "description": area.description,
         "aliases": list(area.aliases),
+        "covers": list(area.covers or ()),
         "owners": list(area.owners),
         "backups": list(area.backups),
         "team": area.team,
@@ -255,6 +262,7 @@ def area_document(area: Any) -> dict[str, Any]:
         "security": bool(area.security),
         "links": list(area.links),
         "verified": verified,
+        "verified_by": area.verified_by,
     }
 
 
