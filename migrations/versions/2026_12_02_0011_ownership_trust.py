@@ -1,7 +1,7 @@
 """ownership: covers, provenance, reconfirmations and misses
 
 Revision ID: 0011_ownership_trust
-Revises: 0006_intake_incident
+Revises: 0010_incidents_loop
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from bot.storage.base import UTCDateTime
 
 revision = "0011_ownership_trust"
-down_revision = "0006_intake_incident"
+down_revision = "0010_incidents_loop"
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,7 @@ thrown away: the counts stay, but nobody (not even with the member list) can lin
 to a person any more. They cannot be taken back by removing the reaction.
 
 Revision ID: 0012_tips_live
-Revises: 0010_incidents_loop
+Revises: 0011_ownership_trust
 Create Date: 2026-12-02
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from bot.storage.base import UTCDateTime
 
 revision = "0012_tips_live"
-down_revision = "0010_incidents_loop"
+down_revision = "0011_ownership_trust"
 branch_labels = None
 depends_on = None
 
