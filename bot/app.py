@@ -14,6 +14,7 @@ from bot.commands import builtin
 from bot.commands.router import Router
 from bot.config import Settings
 from bot.features import all_features
+from bot.leader import AnotherInstance, Leader
 from bot.maintenance import prune
 from bot.matrix.client import MatrixBot
 from bot.matrix.session import LoginFailed
@@ -52,7 +53,15 @@ class App:
             metrics=self.metrics,
             clock=clock,
             instance_id=f"{socket.gethostname()}:{settings.matrix.store_path.resolve()}",
+            settings=settings.outbox,
         )
+        # One active replica (bot/leader.py): only it syncs, sends and runs jobs.
+        self.leader = Leader(
+            self.db,
+            holder=self.outbox.instance_id,
+            on_lost=lambda: self.outbox.hold("not the active replica"),
+        )
+        self.outbox.fence = self.leader.fence
         self.scheduler = Scheduler()
         self.services = Services(
             settings=settings, db=self.db, outbox=self.outbox, scheduler=self.scheduler, clock=clock
@@ -61,11 +70,18 @@ class App:
         self.matrix = MatrixBot(settings, self.services, self.router)
         self.services.directory = self.matrix
         self.matrix.on_ready.append(self._features_ready)
+        self.outbox.triage_room = lambda: self.services.rooms.triage
         self.web = (
             WebServer(
                 settings.web.host,
                 settings.web.port,
-                Probes(synced=self.matrix.synced_once.is_set, database=self.db.ping),
+                Probes(
+                    synced=self.matrix.synced_recently,
+                    database=self.db.ping,
+                    role=lambda: self.leader.role,
+                    session=lambda: self.matrix.session.ok,
+                    outbox_moving=self.outbox.moving,
+                ),
                 self.metrics,
             )
             if settings.web.enabled
@@ -73,6 +89,8 @@ class App:
         )
         self._sync_task: asyncio.Task[None] | None = None
         self._outbox_task: asyncio.Task[None] | None = None
+        self._leader_task: asyncio.Task[None] | None = None
+        self._standby_stop = asyncio.Event()
 
     async def _features_ready(self) -> None:
         for feature in all_features():
@@ -84,9 +102,13 @@ class App:
         await upgrade(self.settings.database.url)
         if self.web is not None:
             await self.web.start()
+        if not await self.leader.acquire(self._standby_stop):  # standbys wait here
+            return
+        self.metrics.active.set(1)
+        self._leader_task = asyncio.create_task(self.leader.watch(), name="leader")
         await self.matrix.login()
         await self.matrix.resolve_rooms()
-        await self.outbox.release_own_leases()
+        await self.outbox.release_leases()
         self._outbox_task = asyncio.create_task(
             self.outbox.run(self.matrix.transport), name="outbox"
         )
@@ -106,6 +128,7 @@ class App:
     async def stop(self) -> None:
         """Stop syncing, finish in-flight handling, flush replies, close everything."""
         log.info("shutting down")
+        self._standby_stop.set()
         await self.matrix.stop()
         if self._sync_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -120,6 +143,12 @@ class App:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._outbox_task
         await self.scheduler.stop()
+        if self._leader_task is not None:
+            self._leader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leader_task
+        await self.leader.close()
+        self.metrics.active.set(0)
         if self.web is not None:
             await self.web.stop()
         await self.matrix.close()
@@ -128,12 +157,26 @@ class App:
 
 
 async def run_app(settings: Settings) -> int:
-    """Run until SIGTERM/SIGINT; returns the process exit code."""
-    app = App(settings)
+    """Run until SIGTERM/SIGINT; returns the process exit code.
+
+    A replica that loses the active role stops everything and waits as a standby again.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    while True:
+        app = App(settings)
+        code = await _run_once(app, stop)
+        if code != EXIT_LOST_ROLE or stop.is_set():
+            return 0 if code == EXIT_LOST_ROLE else code
+        log.warning("waiting as a standby again")
+
+
+EXIT_LOST_ROLE = -1
+
+
+async def _run_once(app: App, stop: asyncio.Event) -> int:
     starting = asyncio.create_task(app.start())
     waiter = asyncio.create_task(stop.wait())
     try:
@@ -144,14 +187,21 @@ async def run_app(settings: Settings) -> int:
                 await starting
             return 0
         starting.result()  # re-raise a start failure
-        log.info("running as %s", settings.matrix.user_id)
+        log.info("running as %s", app.settings.matrix.user_id)
         sync = asyncio.create_task(app.wait())
-        await asyncio.wait({waiter, sync}, return_when=asyncio.FIRST_COMPLETED)
+        lost = asyncio.create_task(app.leader.lost.wait())
+        await asyncio.wait({waiter, sync, lost}, return_when=asyncio.FIRST_COMPLETED)
+        lost.cancel()
+        if app.leader.lost.is_set():
+            return EXIT_LOST_ROLE
         if sync.done() and sync.exception():
             log.error("sync loop died: %r", sync.exception())
             return 1
     except LoginFailed as exc:
         log.error("cannot log in: %s", exc)
+        return 1
+    except AnotherInstance as exc:
+        log.error("%s", exc)
         return 1
     finally:
         waiter.cancel()

@@ -21,18 +21,26 @@ from nio import (
 )
 from nio.exceptions import EncryptionError, LocalProtocolError, SendRetryError
 
-from bot.outbox import SendError
+from bot.outbox import Failure, SendError, classify_http
 
-# Errors that will not go away by retrying the same request.
-PERMANENT = {
-    "M_FORBIDDEN",
-    "M_NOT_FOUND",
-    "M_BAD_JSON",
-    "M_NOT_JSON",
-    "M_TOO_LARGE",
-    "M_UNKNOWN_TOKEN",
-    "M_INVALID_PARAM",
-}
+
+def error_from(response: Any, what: str) -> SendError:
+    """A :class:`SendError` classified by the response's HTTP status and errcode.
+
+    nio keeps the errcode in ``status_code`` and the HTTP response in
+    ``transport_response``; 429s reach us (``max_limit_exceeded=0``) with ``retry_after_ms``.
+    """
+    errcode = getattr(response, "status_code", None) or None
+    transport = getattr(response, "transport_response", None)
+    status = getattr(transport, "status", None)
+    failure = classify_http(status, errcode)
+    retry_ms = getattr(response, "retry_after_ms", None)
+    reason = f"{what}: {status or ''} {errcode or ''} {getattr(response, 'message', '')}"
+    return SendError(
+        " ".join(reason.split()),
+        failure=failure,
+        retry_after=retry_ms / 1000 if failure is Failure.RATE_LIMITED and retry_ms else None,
+    )
 
 
 class NioTransport:
@@ -61,12 +69,9 @@ class NioTransport:
             raise SendError(f"cannot send to {room_id}: {exc}", permanent=True) from None
         except (ClientError, OSError, TimeoutError) as exc:
             raise SendError(f"homeserver unreachable ({type(exc).__name__})") from None
-        if isinstance(response, RoomSendResponse):
+        if isinstance(response, RoomSendResponse) and response.event_id:
             return response.event_id
-        code = getattr(response, "status_code", None) or ""
-        raise SendError(
-            f"{code} {getattr(response, 'message', '')}".strip(), permanent=code in PERMANENT
-        )
+        raise error_from(response, "send")
 
     async def _prepare_encrypted(self, room_id: str) -> None:
         """What nio's ``room_send`` needs before it can encrypt for ``room_id``.
@@ -137,5 +142,4 @@ class NioTransport:
             if self.encrypt_new_rooms:
                 self._awaiting_invitee[response.room_id] = user_id
             return response.room_id
-        code = getattr(response, "status_code", None) or ""
-        raise SendError(f"cannot open a DM: {code}", permanent=code in PERMANENT)
+        raise error_from(response, "cannot open a DM")
