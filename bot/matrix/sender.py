@@ -15,13 +15,20 @@ from nio import (
     AsyncClient,
     JoinedRoomsResponse,
     KeysQueryResponse,
+    MessageDirection,
     RoomCreateResponse,
+    RoomMessagesResponse,
     RoomPreset,
     RoomSendResponse,
 )
 from nio.exceptions import EncryptionError, LocalProtocolError, SendRetryError
 
 from bot.outbox import Failure, SendError, classify_http
+
+# Every event carries its transaction id, so a replica taking over can tell whether a
+# message the previous one was sending when it died reached the room (another device's
+# transaction id is not de-duplicated by the homeserver).
+TXN_KEY = "io.helpdesk.txn_id"
 
 
 def error_from(response: Any, what: str) -> SendError:
@@ -61,7 +68,11 @@ class NioTransport:
             if self.client.olm is not None:
                 await self._prepare_encrypted(room_id)
             response = await self.client.room_send(
-                room_id, event_type, content, tx_id=txn_id, ignore_unverified_devices=True
+                room_id,
+                event_type,
+                {**content, TXN_KEY: txn_id},
+                tx_id=txn_id,
+                ignore_unverified_devices=True,
             )
         except (SendRetryError, EncryptionError) as exc:
             raise SendError(f"cannot encrypt for {room_id} yet: {exc}") from None
@@ -72,6 +83,29 @@ class NioTransport:
         if isinstance(response, RoomSendResponse) and response.event_id:
             return response.event_id
         raise error_from(response, "send")
+
+    async def find_sent(self, room_id: str, txn_id: str) -> str | None:
+        """The id of an event the bot already sent to ``room_id`` with ``txn_id``, if any.
+
+        Looks at the room's latest 50 events from the bot (decrypted where nio can).
+        """
+        try:
+            page = await self.client.room_messages(
+                room_id,
+                direction=MessageDirection.back,
+                limit=50,
+                message_filter={"senders": [self.client.user_id]},
+            )
+        except (ClientError, OSError, TimeoutError) as exc:
+            raise SendError(f"homeserver unreachable ({type(exc).__name__})") from None
+        if not isinstance(page, RoomMessagesResponse):
+            raise error_from(page, "history")
+        for event in page.chunk:
+            # A decrypted event's source is its decrypted payload: the content is there too.
+            content = (getattr(event, "source", None) or {}).get("content") or {}
+            if content.get(TXN_KEY) == txn_id:
+                return str(event.event_id)
+        return None
 
     async def _prepare_encrypted(self, room_id: str) -> None:
         """What nio's ``room_send`` needs before it can encrypt for ``room_id``.

@@ -201,12 +201,16 @@ class Outbox:
             )
 
     async def release_leases(self) -> None:
-        """On becoming the active sender: no other sender runs, so every lease is stale."""
+        """On becoming the active sender: no other sender runs, so every lease is stale.
+
+        ``claimed_by`` stays: it tells which rows another replica was sending when it
+        stopped (they are looked for in their room before being sent again).
+        """
         async with self.db.sessions.begin() as session:
             await session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.state == PENDING, OutboxMessage.claimed_by.is_not(None))
-                .values(claimed_by=None, claimed_until=None)
+                .where(OutboxMessage.state == PENDING, OutboxMessage.claimed_until.is_not(None))
+                .values(claimed_until=None)
             )
 
     release_own_leases = release_leases
@@ -240,6 +244,9 @@ class Outbox:
             ).first()
             if head is None or (head.next_attempt_at is not None and head.next_attempt_at > now):
                 return None
+            before = await session.scalar(
+                select(OutboxMessage.claimed_by).where(OutboxMessage.id == head.id)
+            )
             claim = store.mark(
                 head.id, self.fence(), claimed_by=self.instance_id, claimed_until=now + LEASE
             )
@@ -251,7 +258,8 @@ class Outbox:
             self._claims += 1
             row = await session.get(OutboxMessage, head.id)
             assert row is not None
-            return store.to_pending(row)
+            # Leased by another replica that is gone: it may have sent this already.
+            return store.to_pending(row, in_flight=before not in (None, self.instance_id))
 
     async def _update(self, row_id: int, **values: Any) -> bool:
         """A fenced update of a pending row; False if this replica may no longer write."""
@@ -276,6 +284,12 @@ class Outbox:
             assert item.dm_user_id is not None
             room_id = await self._resolve_dm(transport, item.dm_user_id)
             await self._update(item.id, room_id=room_id)
+        elif item.in_flight and hasattr(transport, "find_sent"):
+            # Sent from another device, the homeserver would not de-duplicate a resend.
+            found = await transport.find_sent(room_id, item.txn_id)
+            if found:
+                log.info("%s was sent before the take-over; not sending it again", item.txn_id)
+                return str(found)
         return await transport.send_event(room_id, item.event_type, item.content, item.txn_id)
 
     async def _drain(self, transport: Transport, destination: str) -> bool:

@@ -28,6 +28,7 @@ class PendingSend:
     destination: str
     kind: str
     created_at: datetime
+    in_flight: bool = False  # another replica was sending it when it stopped
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def mark(row_id: int, token: int | None, **values: Any) -> Any:
     )
 
 
-def to_pending(row: OutboxMessage) -> PendingSend:
+def to_pending(row: OutboxMessage, *, in_flight: bool = False) -> PendingSend:
     """The claimed row as a plain value."""
     return PendingSend(
         id=row.id,
@@ -98,4 +99,5 @@ def to_pending(row: OutboxMessage) -> PendingSend:
         destination=row.destination or row.room_id or row.dm_user_id or "",
         kind=row.kind,
         created_at=row.created_at,
+        in_flight=in_flight,
     )
