@@ -16,6 +16,7 @@ from bot.devserver import LocalSynapse
 from bot.matrix.content import message_content
 from bot.outbox import Outbox
 from bot.storage.models import OutboxMessage
+from tests.faults.proxy import FaultProxy, Rule
 from tests.support.botworld import BotWorld, InProcessBot, wait_joined, wait_ready
 from tests.support.mxclient import reply_to
 
@@ -149,5 +150,27 @@ async def test_faults_revoked_access_token_is_not_ready_and_keeps_the_queue(
                 and str(e.get("content", {}).get("body", "")).startswith("kept")
             ]
         assert got == ["kept 0", "kept 1", "kept 2"]
+    finally:
+        await bot.stop()
+
+
+async def test_faults_start_waits_for_a_homeserver_that_is_not_there_yet(
+    fault_world: BotWorld, proxy: FaultProxy
+) -> None:
+    world = fault_world
+    # Connection refused first (nothing listens on the port yet), then a proxy's 502s.
+    await proxy.stop()
+    down = {"errcode": "M_UNKNOWN", "error": "Bad Gateway"}
+    bot = InProcessBot(world.settings(matrix={"homeserver": proxy.url, "encryption": False}))
+    starting = asyncio.create_task(bot.start())
+    await asyncio.sleep(2)
+    assert not starting.done(), "the bot gave up on a homeserver that is not up yet"
+    proxy.add(Rule("POST", "/login", 502, down, times=2))
+    await proxy.start()
+    try:
+        await asyncio.wait_for(starting, 60)
+        logins = [s.status for s in proxy.seen if s.path.endswith("/login")]
+        assert logins[:2] == [502, 502] and logins[-1] == 200
+        await wait_ready(world.web_port, timeout=20)
     finally:
         await bot.stop()
