@@ -99,6 +99,7 @@ class App:
 
     async def start(self) -> None:
         """Migrate, serve health, log in, then start sending and syncing."""
+        self.leader.lock_sqlite()  # a second process on one SQLite file stops here
         await upgrade(self.settings.database.url)
         if self.web is not None:
             await self.web.start()

@@ -87,7 +87,7 @@ class Leader:
         if self.db.dialect == "postgresql":
             ok = await self._acquire_postgres(stopping)
         else:
-            self._lock_sqlite()
+            self.lock_sqlite()
             ok = True
         if ok:
             self.token = await self._bump_fence()
@@ -128,7 +128,14 @@ class Leader:
                 await asyncio.wait_for(stopping.wait(), POLL_SECONDS)
         return False
 
-    def _lock_sqlite(self) -> None:
+    def lock_sqlite(self) -> None:
+        """SQLite: take the database file's lock (before migrating it), or refuse.
+
+        Raises:
+            AnotherInstance: another process holds it.
+        """
+        if self.db.dialect != "sqlite" or self._lock_file is not None:
+            return
         database = make_url(self.db.url).database
         if not database or database == ":memory:":
             return
