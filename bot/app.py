@@ -15,6 +15,7 @@ from bot.commands.router import Router
 from bot.config import Settings
 from bot.features import all_features
 from bot.leader import AnotherInstance, Leader
+from bot.logs import log_unexpected
 from bot.maintenance import prune
 from bot.matrix.client import MatrixBot
 from bot.matrix.session import LoginFailed
@@ -30,6 +31,7 @@ from bot.web.server import Probes
 log = logging.getLogger(__name__)
 
 SHUTDOWN_FLUSH_SECONDS = 10.0
+NOT_ACTIVE = "not the active replica"
 
 
 def build_router(services: Services) -> Router:
@@ -56,12 +58,9 @@ class App:
             settings=settings.outbox,
         )
         # One active replica (bot/leader.py): only it syncs, sends and runs jobs.
-        self.leader = Leader(
-            self.db,
-            holder=self.outbox.instance_id,
-            on_lost=lambda: self.outbox.hold("not the active replica"),
-        )
+        self.leader = Leader(self.db, holder=self.outbox.instance_id, on_lost=self._lost)
         self.outbox.fence = self.leader.fence
+        self.scheduler.allowed = lambda: self.leader.active
         self.scheduler = Scheduler()
         self.services = Services(
             settings=settings, db=self.db, outbox=self.outbox, scheduler=self.scheduler, clock=clock
@@ -70,6 +69,7 @@ class App:
         self.matrix = MatrixBot(settings, self.services, self.router)
         self.services.directory = self.matrix
         self.matrix.on_ready.append(self._features_ready)
+        self.matrix.active_gate = self._wait_active
         self.outbox.triage_room = lambda: self.services.rooms.triage
         self.web = (
             WebServer(
@@ -92,6 +92,32 @@ class App:
         self._leader_task: asyncio.Task[None] | None = None
         self._standby_stop = asyncio.Event()
 
+    def _lost(self) -> None:
+        """The active role is gone: stop sending at once (syncing and jobs pause too)."""
+        self.outbox.hold(NOT_ACTIVE)
+        self.metrics.active.set(0)
+
+    async def _wait_active(self) -> None:
+        """Until this replica is active again (or stopping)."""
+        while not self.leader.active and not self._standby_stop.is_set():
+            with contextlib.suppress(TimeoutError):  # polled: the leader has no event for it
+                await asyncio.wait_for(self._standby_stop.wait(), 0.5)
+
+    async def _keep_leadership(self) -> None:
+        """Watch the lock; after losing it, wait as a standby and take it back."""
+        while not self._standby_stop.is_set():
+            await self.leader.watch()
+            if self.leader.role != "lost":
+                return  # SQLite, or stopping
+            if not await self.leader.acquire(self._standby_stop):
+                return
+            try:
+                await self.outbox.release_leases()
+            except Exception as exc:
+                log_unexpected(log, exc, "releasing outbox leases failed")
+            self.outbox.release(NOT_ACTIVE)
+            self.metrics.active.set(1)
+
     async def _features_ready(self) -> None:
         for feature in all_features():
             if feature.on_ready is not None:
@@ -106,7 +132,7 @@ class App:
         if not await self.leader.acquire(self._standby_stop):  # standbys wait here
             return
         self.metrics.active.set(1)
-        self._leader_task = asyncio.create_task(self.leader.watch(), name="leader")
+        self._leader_task = asyncio.create_task(self._keep_leadership(), name="leader")
         await self.matrix.login()
         await self.matrix.resolve_rooms()
         await self.outbox.release_leases()
@@ -160,24 +186,14 @@ class App:
 async def run_app(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code.
 
-    A replica that loses the active role stops everything and waits as a standby again.
+    A replica that loses the active role stops sending, syncing and running jobs at once,
+    waits as a standby, and carries on if it takes the role back (bot/leader.py).
     """
+    app = App(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    while True:
-        app = App(settings)
-        code = await _run_once(app, stop)
-        if code != EXIT_LOST_ROLE or stop.is_set():
-            return 0 if code == EXIT_LOST_ROLE else code
-        log.warning("waiting as a standby again")
-
-
-EXIT_LOST_ROLE = -1
-
-
-async def _run_once(app: App, stop: asyncio.Event) -> int:
     starting = asyncio.create_task(app.start())
     waiter = asyncio.create_task(stop.wait())
     try:
@@ -190,11 +206,7 @@ async def _run_once(app: App, stop: asyncio.Event) -> int:
         starting.result()  # re-raise a start failure
         log.info("running as %s", app.settings.matrix.user_id)
         sync = asyncio.create_task(app.wait())
-        lost = asyncio.create_task(app.leader.lost.wait())
-        await asyncio.wait({waiter, sync, lost}, return_when=asyncio.FIRST_COMPLETED)
-        lost.cancel()
-        if app.leader.lost.is_set():
-            return EXIT_LOST_ROLE
+        await asyncio.wait({waiter, sync}, return_when=asyncio.FIRST_COMPLETED)
         if sync.done() and sync.exception():
             log.error("sync loop died: %r", sync.exception())
             return 1

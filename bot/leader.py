@@ -10,7 +10,8 @@ on that token being current, so a replica that lost the role cannot mark anythin
 
 The active one checks its lock connection every ``CHECK_SECONDS``; when the check fails
 or times out it stops sending at once (before PostgreSQL, which notices a dead client
-later through TCP keepalives, can let another replica take the lock) and steps down.
+later through TCP keepalives, can let another replica take the lock), steps down, and
+the app waits as a standby until it can take the lock again (with a new token).
 
 SQLite is single-process: an exclusive lock on a file next to the database refuses a
 second process with a clear message.
@@ -67,7 +68,6 @@ class Leader:
         self.on_lost = on_lost
         self.role = "starting"
         self.token: int | None = None
-        self.lost = asyncio.Event()
         self._conn: Any = None  # asyncpg connection holding the advisory lock
         self._lock_file: int | None = None
 
@@ -185,6 +185,7 @@ class Leader:
                 raise
             except Exception as exc:  # whatever broke, the lock may be gone
                 self.step_down(f"lost the lock connection ({type(exc).__name__})")
+                await self._drop_connection()
                 return
 
     def step_down(self, why: str) -> None:
@@ -195,7 +196,6 @@ class Leader:
         log.error("no longer the active replica: %s; sending stopped", why)
         if self.on_lost is not None:
             self.on_lost()
-        self.lost.set()
 
     async def _drop_connection(self) -> None:
         if self._conn is not None:

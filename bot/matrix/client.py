@@ -108,6 +108,8 @@ class MatrixBot:
         )
         outbox.on_auth_error = lambda: self.session.revoked("send")
         self.last_sync: float | None = None  # loop time of the last sync response
+        # Waits while this replica is not the active one (set by the app).
+        self.active_gate: Callable[[], Awaitable[None]] | None = None
 
     def synced_recently(self) -> bool:
         """A sync answered within the last few sync timeouts (and the session works)."""
@@ -197,6 +199,10 @@ class MatrixBot:
         first = True
         delay = 1.0
         while not self._stopping.is_set():
+            if self.active_gate is not None:
+                await self.active_gate()
+                if self._stopping.is_set():
+                    break
             if not self.session.ok:
                 if not await self.session.heal(self._sleep, self._stopping.is_set):
                     break

@@ -98,6 +98,7 @@ class Outbox:
         self.on_auth_error: Callable[[], None] | None = None
         self._holds: set[str] = set()
         self._busy: set[str] = set()
+        self._gauges_at = 0.0
         self._claims = 0  # rows claimed so far (flush stops when a round claims none)
         self._wake = asyncio.Event()
         self.idle = asyncio.Event()
@@ -414,7 +415,11 @@ class Outbox:
         self.last_progress = time.monotonic()
         self.wake()
 
-    async def _refresh_gauges(self) -> None:
+    async def _refresh_gauges(self, *, at_most_every: float = 0.0) -> None:
+        now = time.monotonic()
+        if now - self._gauges_at < at_most_every:
+            return
+        self._gauges_at = now
         self.metrics.outbox_pending.set(await self.pending_count())
         self.metrics.outbox_dead.set(await self.dead_count())
 
@@ -459,7 +464,7 @@ class Outbox:
                             self.idle.set()
                         else:
                             self.idle.clear()
-                        await self._refresh_gauges()
+                        await self._refresh_gauges(at_most_every=1.0)  # not per message
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
