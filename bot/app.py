@@ -60,8 +60,8 @@ class App:
         # One active replica (bot/leader.py): only it syncs, sends and runs jobs.
         self.leader = Leader(self.db, holder=self.outbox.instance_id, on_lost=self._lost)
         self.outbox.fence = self.leader.fence
-        self.scheduler.allowed = lambda: self.leader.active
         self.scheduler = Scheduler()
+        self.scheduler.allowed = lambda: self.leader.active
         self.services = Services(
             settings=settings, db=self.db, outbox=self.outbox, scheduler=self.scheduler, clock=clock
         )
