@@ -21,6 +21,7 @@ from bot.matrix.client import MatrixBot
 from bot.matrix.session import LoginFailed
 from bot.metrics import Metrics
 from bot.outbox import Outbox
+from bot.outbox.queue import STALE_FENCE
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.storage import Database
@@ -115,6 +116,7 @@ class App:
                 await self.outbox.release_leases()
             except Exception as exc:
                 log_unexpected(log, exc, "releasing outbox leases failed")
+            self.outbox.release(STALE_FENCE)  # marks refused while the token was stale
             self.outbox.release(NOT_ACTIVE)
             self.metrics.active.set(1)
 
