@@ -14,11 +14,14 @@ from bot.commands import builtin
 from bot.commands.router import Router
 from bot.config import Settings
 from bot.features import all_features
+from bot.leader import AnotherInstance, Leader
+from bot.logs import log_unexpected
 from bot.maintenance import prune
 from bot.matrix.client import MatrixBot
 from bot.matrix.session import LoginFailed
 from bot.metrics import Metrics
 from bot.outbox import Outbox
+from bot.outbox.queue import STALE_FENCE
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.storage import Database
@@ -29,6 +32,7 @@ from bot.web.server import Probes
 log = logging.getLogger(__name__)
 
 SHUTDOWN_FLUSH_SECONDS = 10.0
+NOT_ACTIVE = "not the active replica"
 
 
 def build_router(services: Services) -> Router:
@@ -52,8 +56,13 @@ class App:
             metrics=self.metrics,
             clock=clock,
             instance_id=f"{socket.gethostname()}:{settings.matrix.store_path.resolve()}",
+            settings=settings.outbox,
         )
+        # One active replica (bot/leader.py): only it syncs, sends and runs jobs.
+        self.leader = Leader(self.db, holder=self.outbox.instance_id, on_lost=self._lost)
+        self.outbox.fence = self.leader.fence
         self.scheduler = Scheduler()
+        self.scheduler.allowed = lambda: self.leader.active
         self.services = Services(
             settings=settings, db=self.db, outbox=self.outbox, scheduler=self.scheduler, clock=clock
         )
@@ -61,11 +70,19 @@ class App:
         self.matrix = MatrixBot(settings, self.services, self.router)
         self.services.directory = self.matrix
         self.matrix.on_ready.append(self._features_ready)
+        self.matrix.active_gate = self._wait_active
+        self.outbox.triage_room = lambda: self.services.rooms.triage
         self.web = (
             WebServer(
                 settings.web.host,
                 settings.web.port,
-                Probes(synced=self.matrix.synced_once.is_set, database=self.db.ping),
+                Probes(
+                    synced=self.matrix.synced_recently,
+                    database=self.db.ping,
+                    role=lambda: self.leader.role,
+                    session=lambda: self.matrix.session.ok,
+                    outbox_moving=self.outbox.moving,
+                ),
                 self.metrics,
             )
             if settings.web.enabled
@@ -73,6 +90,35 @@ class App:
         )
         self._sync_task: asyncio.Task[None] | None = None
         self._outbox_task: asyncio.Task[None] | None = None
+        self._leader_task: asyncio.Task[None] | None = None
+        self._standby_stop = asyncio.Event()
+
+    def _lost(self) -> None:
+        """The active role is gone: stop sending at once (syncing and jobs pause too)."""
+        self.outbox.hold(NOT_ACTIVE)
+        self.metrics.active.set(0)
+
+    async def _wait_active(self) -> None:
+        """Until this replica is active again (or stopping)."""
+        while not self.leader.active and not self._standby_stop.is_set():
+            with contextlib.suppress(TimeoutError):  # polled: the leader has no event for it
+                await asyncio.wait_for(self._standby_stop.wait(), 0.5)
+
+    async def _keep_leadership(self) -> None:
+        """Watch the lock; after losing it, wait as a standby and take it back."""
+        while not self._standby_stop.is_set():
+            await self.leader.watch()
+            if self.leader.role != "lost":
+                return  # SQLite, or stopping
+            if not await self.leader.acquire(self._standby_stop):
+                return
+            try:
+                await self.outbox.release_leases()
+            except Exception as exc:
+                log_unexpected(log, exc, "releasing outbox leases failed")
+            self.outbox.release(STALE_FENCE)  # marks refused while the token was stale
+            self.outbox.release(NOT_ACTIVE)
+            self.metrics.active.set(1)
 
     async def _features_ready(self) -> None:
         for feature in all_features():
@@ -81,12 +127,17 @@ class App:
 
     async def start(self) -> None:
         """Migrate, serve health, log in, then start sending and syncing."""
+        self.leader.lock_sqlite()  # a second process on one SQLite file stops here
         await upgrade(self.settings.database.url)
         if self.web is not None:
             await self.web.start()
+        if not await self.leader.acquire(self._standby_stop):  # standbys wait here
+            return
+        self.metrics.active.set(1)
+        self._leader_task = asyncio.create_task(self._keep_leadership(), name="leader")
         await self.matrix.login()
         await self.matrix.resolve_rooms()
-        await self.outbox.release_own_leases()
+        await self.outbox.release_leases()
         self._outbox_task = asyncio.create_task(
             self.outbox.run(self.matrix.transport), name="outbox"
         )
@@ -106,6 +157,7 @@ class App:
     async def stop(self) -> None:
         """Stop syncing, finish in-flight handling, flush replies, close everything."""
         log.info("shutting down")
+        self._standby_stop.set()
         await self.matrix.stop()
         if self._sync_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -120,6 +172,12 @@ class App:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._outbox_task
         await self.scheduler.stop()
+        if self._leader_task is not None:
+            self._leader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leader_task
+        await self.leader.close()
+        self.metrics.active.set(0)
         if self.web is not None:
             await self.web.stop()
         await self.matrix.close()
@@ -128,7 +186,11 @@ class App:
 
 
 async def run_app(settings: Settings) -> int:
-    """Run until SIGTERM/SIGINT; returns the process exit code."""
+    """Run until SIGTERM/SIGINT; returns the process exit code.
+
+    A replica that loses the active role stops sending, syncing and running jobs at once,
+    waits as a standby, and carries on if it takes the role back (bot/leader.py).
+    """
     app = App(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -144,7 +206,7 @@ async def run_app(settings: Settings) -> int:
                 await starting
             return 0
         starting.result()  # re-raise a start failure
-        log.info("running as %s", settings.matrix.user_id)
+        log.info("running as %s", app.settings.matrix.user_id)
         sync = asyncio.create_task(app.wait())
         await asyncio.wait({waiter, sync}, return_when=asyncio.FIRST_COMPLETED)
         if sync.done() and sync.exception():
@@ -152,6 +214,9 @@ async def run_app(settings: Settings) -> int:
             return 1
     except LoginFailed as exc:
         log.error("cannot log in: %s", exc)
+        return 1
+    except AnotherInstance as exc:
+        log.error("%s", exc)
         return 1
     finally:
         waiter.cancel()

@@ -55,6 +55,37 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from bot.outbox import admin
+    from bot.storage import Database
+
+    settings = _load(args)
+
+    async def go() -> int:
+        db = Database(settings.database.url)
+        try:
+            if args.outbox_command == "list":
+                states = ("dead", "dropped") if args.all else ("dead",)
+                rows = await admin.list_rows(db, states=states)
+                for row in rows:
+                    print(row.line())
+                print(f"{len(rows)} message(s)", file=sys.stderr)
+                return 0
+            ids = None if args.all else args.ids
+            if not args.all and not ids:
+                print("name the messages (their #numbers) or give --all", file=sys.stderr)
+                return EXIT_CONFIG
+            action = admin.retry if args.outbox_command == "retry" else admin.drop
+            count = await action(db, ids)
+            verb = "queued again" if args.outbox_command == "retry" else "dropped"
+            print(f"{count} dead letter(s) {verb}")
+            return 0 if count or args.all else 1
+        finally:
+            await db.close()
+
+    return asyncio.run(go())
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -93,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("revision")
     db_sub.add_parser("current", parents=[common], help="show the applied revision")
     db.set_defaults(func=cmd_db)
+
+    outbox = sub.add_parser("outbox", parents=[common], help="dead letters: list, retry, drop")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", metavar="ACTION")
+    outbox_sub.required = True
+    listing = outbox_sub.add_parser("list", parents=[common], help="messages given up on")
+    listing.add_argument("--all", action="store_true", help="dropped ones too")
+    for name, what in (("retry", "send again"), ("drop", "never send (erases the text)")):
+        action = outbox_sub.add_parser(name, parents=[common], help=f"{what}: dead letters")
+        action.add_argument("ids", nargs="*", type=lambda v: int(v.lstrip("#")), metavar="N")
+        action.add_argument("--all", action="store_true", help="every dead letter")
+    outbox.set_defaults(func=cmd_outbox)
 
     demo = sub.add_parser("demo", help="start a local Synapse and the bot, for a try-out")
     demo.add_argument("--dir", default="demo", help="where the demo keeps its state")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -26,6 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.durations import Duration, hours, minutes
 from bot.features.incidents.settings import IncidentsSettings
 from bot.features.ownership.settings import OwnershipSettings
 from bot.features.tickets.settings import TicketsSettings
@@ -141,6 +143,17 @@ class BotSettings(Section):
     handled_retention_days: int = Field(30, ge=1)
 
 
+class OutboxSettings(Section):
+    """Delivery: retries, dead letters and readiness of the outbox (bot/outbox)."""
+
+    max_attempts: int = Field(12, ge=1)
+    give_up_after: Duration = hours(6)
+    backoff_base: Duration = timedelta(seconds=1)
+    backoff_max: Duration = minutes(5)
+    concurrency: int = Field(4, ge=1, le=64)
+    stall_after: Duration = minutes(3)
+
+
 class Settings(BaseSettings):
     """The whole configuration tree."""
 
@@ -155,6 +168,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     ownership: OwnershipSettings = Field(default_factory=OwnershipSettings)
     tickets: TicketsSettings = Field(default_factory=TicketsSettings)
     incidents: IncidentsSettings = Field(default_factory=IncidentsSettings)

@@ -34,6 +34,24 @@ class Metrics:
         self.outbox_pending = Gauge(
             "helpdesk_outbox_pending", "Messages waiting to be sent", registry=self.registry
         )
+        self.outbox_dead = Gauge(
+            "helpdesk_outbox_dead", "Dead letters waiting for an operator", registry=self.registry
+        )
+        self.dead_letters = Counter(
+            "helpdesk_outbox_dead_letters_total",
+            "Messages given up on (moved to the dead-letter state)",
+            registry=self.registry,
+        )
+        self.active = Gauge(
+            "helpdesk_replica_active",
+            "1 while this process is the active replica, 0 while it is a standby",
+            registry=self.registry,
+        )
+        self.relogins = Counter(
+            "helpdesk_session_relogins_total",
+            "Logins after the homeserver revoked the session",
+            registry=self.registry,
+        )
         self.handle_seconds = Histogram(
             "helpdesk_handle_seconds", "Time to handle one message", registry=self.registry
         )

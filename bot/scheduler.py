@@ -18,6 +18,8 @@ class Scheduler:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        # Periodic jobs run only while this is true (the active replica: bot/leader.py).
+        self.allowed: Callable[[], bool] = lambda: True
 
     def spawn(self, coro: Awaitable[None], name: str) -> asyncio.Task[None]:
         """Run ``coro`` as an owned task; its failure is logged, never lost."""
@@ -40,7 +42,8 @@ class Scheduler:
     ) -> None:
         while True:
             try:
-                await fn()
+                if self.allowed():
+                    await fn()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -42,13 +42,14 @@ from bot.matrix import crypto
 from bot.matrix import rooms as room_store
 from bot.matrix.events import event_time, to_message, to_reaction, to_redaction
 from bot.matrix.sender import NioTransport
-from bot.matrix.session import LoginFailed, log_in
+from bot.matrix.session import LoginFailed, SessionKeeper, log_in
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 MAX_BACKFILL_PAGES = 200  # 20,000 events per room per gap; beyond that something is wrong
 JOIN_RETRY_SECONDS = 60.0
+READY_SYNC_PERIODS = 3  # /readyz: a sync answered within 3 sync timeouts (+30 s)
 UNREADABLE_NOTICE = (
     "I could not decrypt your last message (my device did not receive its key). "
     "Please send it again."
@@ -57,6 +58,10 @@ UNREADABLE_NOTICE = (
 
 class SyncFailed(Exception):
     """A sync (or the back-fill it needs) failed; retry from the same token."""
+
+    def __init__(self, reason: str, errcode: str | None = None):
+        super().__init__(reason)
+        self.errcode = errcode
 
 
 class MatrixBot:
@@ -77,6 +82,8 @@ class MatrixBot:
                 # Connection errors are retried by our loop, with our backoff and logs.
                 max_timeouts=2,
                 max_timeout_retry_wait_time=5,
+                # A 429 comes back to us: the outbox waits per destination, not inside nio.
+                max_limit_exceeded=0,
                 request_timeout=settings.matrix.request_timeout,
             ),
         )
@@ -90,6 +97,26 @@ class MatrixBot:
         self._ready_fired = False
         self._joined_at: dict[str, datetime] = {}  # room id -> when the bot joined it
         self.on_ready: list[Callable[[], Awaitable[None]]] = []
+        # Delivery: a revoked session heals (or says so); readiness needs recent syncs.
+        outbox = services.outbox
+        self.session = SessionKeeper(
+            self.client,
+            settings.matrix,
+            on_lost=lambda: outbox.hold("session"),
+            on_restored=lambda: outbox.release("session"),
+            on_relogin=outbox.metrics.relogins.inc,
+        )
+        outbox.on_auth_error = lambda: self.session.revoked("send")
+        self.last_sync: float | None = None  # loop time of the last sync response
+        # Waits while this replica is not the active one (set by the app).
+        self.active_gate: Callable[[], Awaitable[None]] | None = None
+
+    def synced_recently(self) -> bool:
+        """A sync answered within the last few sync timeouts (and the session works)."""
+        if self.last_sync is None or not self.session.ok:
+            return False
+        limit = READY_SYNC_PERIODS * self.settings.matrix.sync_timeout_ms / 1000 + 30.0
+        return asyncio.get_running_loop().time() - self.last_sync < limit
 
     # -- directory (used for the security team and DM detection) ------------------
 
@@ -186,6 +213,13 @@ class MatrixBot:
         first = True
         delay = 1.0
         while not self._stopping.is_set():
+            if self.active_gate is not None:
+                await self.active_gate()
+                if self._stopping.is_set():
+                    break
+            if not self.session.ok:
+                if not await self.session.heal(self._sleep, self._stopping.is_set):
+                    break
             try:
                 response = await self._sync(since, full_state=first)
                 if response is None:
@@ -209,6 +243,9 @@ class MatrixBot:
                 raise
             except Exception as exc:
                 self.connected = False
+                if getattr(exc, "errcode", None) == "M_UNKNOWN_TOKEN":
+                    self.session.revoked("sync")
+                    continue
                 if isinstance(exc, SyncFailed | ClientConnectionError | TimeoutError | OSError):
                     log.warning(
                         "sync failed (%s); retrying in %.0fs", exc or type(exc).__name__, delay
@@ -265,8 +302,10 @@ class MatrixBot:
         if not isinstance(response, SyncResponse):
             raise SyncFailed(
                 f"{getattr(response, 'status_code', '')} "
-                f"{getattr(response, 'message', response)}".strip()
+                f"{getattr(response, 'message', response)}".strip(),
+                getattr(response, "status_code", None),
             )
+        self.last_sync = asyncio.get_running_loop().time()
         return response
 
     async def _process(self, response: SyncResponse, since: str | None) -> None:

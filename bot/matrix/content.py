@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
-# Synapse rejects events over 64 KiB; leave room for the envelope and the HTML twin.
-MAX_BODY_CHARS = 24_000
+# The homeserver rejects events over 64 KiB (65,536 bytes of JSON). Each of the two text
+# fields may use 20,000 bytes, measured as escaped JSON (``\uXXXX`` for non-ASCII, as
+# nio encodes it): that bounds the UTF-8 size too, and even an encrypted event, whose
+# ciphertext is base64 (4/3 of the plaintext), stays well below the limit.
+MAX_FIELD_BYTES = 20_000
+MAX_BODY_CHARS = MAX_FIELD_BYTES  # the old name: a field never has more characters than this
 TRUNCATED = "\n… (message shortened)"
 
 
-def _clip(text: str) -> str:
-    if len(text) <= MAX_BODY_CHARS:
+def encoded_size(text: str) -> int:
+    """Bytes ``text`` takes as a JSON string value (quotes not counted), worst encoding."""
+    return len(json.dumps(text, ensure_ascii=True)) - 2
+
+
+def _clip(text: str, *, is_html: bool = False) -> str:
+    if encoded_size(text) <= MAX_FIELD_BYTES:
         return text
-    return text[: MAX_BODY_CHARS - len(TRUNCATED)] + TRUNCATED
+    budget = MAX_FIELD_BYTES - encoded_size(TRUNCATED)
+    # Find the longest prefix that fits (binary search: sizes grow with length).
+    low, high = 0, min(len(text), budget)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if encoded_size(text[:mid]) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    cut = text[:low]
+    if is_html and cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]  # never end inside a tag
+    return cut + TRUNCATED
 
 
 def plain_to_html(text: str) -> str:
@@ -45,7 +67,9 @@ def message_content(
         "msgtype": "m.notice" if notice else "m.text",
         "body": _clip(text),
         "format": "org.matrix.custom.html",
-        "formatted_body": _clip(html_body if html_body is not None else plain_to_html(text)),
+        "formatted_body": _clip(
+            html_body if html_body is not None else plain_to_html(text), is_html=True
+        ),
         "m.mentions": {"user_ids": sorted(set(mentions))} if mentions else {},
     }
     if thread_root:

@@ -15,24 +15,39 @@ from nio import (
     AsyncClient,
     JoinedRoomsResponse,
     KeysQueryResponse,
+    MessageDirection,
     RoomCreateResponse,
+    RoomMessagesResponse,
     RoomPreset,
     RoomSendResponse,
 )
 from nio.exceptions import EncryptionError, LocalProtocolError, SendRetryError
 
-from bot.outbox import SendError
+from bot.outbox import Failure, SendError, classify_http
 
-# Errors that will not go away by retrying the same request.
-PERMANENT = {
-    "M_FORBIDDEN",
-    "M_NOT_FOUND",
-    "M_BAD_JSON",
-    "M_NOT_JSON",
-    "M_TOO_LARGE",
-    "M_UNKNOWN_TOKEN",
-    "M_INVALID_PARAM",
-}
+# Every event carries its transaction id, so a replica taking over can tell whether a
+# message the previous one was sending when it died reached the room (another device's
+# transaction id is not de-duplicated by the homeserver).
+TXN_KEY = "io.helpdesk.txn_id"
+
+
+def error_from(response: Any, what: str) -> SendError:
+    """A :class:`SendError` classified by the response's HTTP status and errcode.
+
+    nio keeps the errcode in ``status_code`` and the HTTP response in
+    ``transport_response``; 429s reach us (``max_limit_exceeded=0``) with ``retry_after_ms``.
+    """
+    errcode = getattr(response, "status_code", None) or None
+    transport = getattr(response, "transport_response", None)
+    status = getattr(transport, "status", None)
+    failure = classify_http(status, errcode)
+    retry_ms = getattr(response, "retry_after_ms", None)
+    reason = f"{what}: {status or ''} {errcode or ''} {getattr(response, 'message', '')}"
+    return SendError(
+        " ".join(reason.split()),
+        failure=failure,
+        retry_after=retry_ms / 1000 if failure is Failure.RATE_LIMITED and retry_ms else None,
+    )
 
 
 class NioTransport:
@@ -53,7 +68,11 @@ class NioTransport:
             if self.client.olm is not None:
                 await self._prepare_encrypted(room_id)
             response = await self.client.room_send(
-                room_id, event_type, content, tx_id=txn_id, ignore_unverified_devices=True
+                room_id,
+                event_type,
+                {**content, TXN_KEY: txn_id},
+                tx_id=txn_id,
+                ignore_unverified_devices=True,
             )
         except (SendRetryError, EncryptionError) as exc:
             raise SendError(f"cannot encrypt for {room_id} yet: {exc}") from None
@@ -61,12 +80,32 @@ class NioTransport:
             raise SendError(f"cannot send to {room_id}: {exc}", permanent=True) from None
         except (ClientError, OSError, TimeoutError) as exc:
             raise SendError(f"homeserver unreachable ({type(exc).__name__})") from None
-        if isinstance(response, RoomSendResponse):
+        if isinstance(response, RoomSendResponse) and response.event_id:
             return response.event_id
-        code = getattr(response, "status_code", None) or ""
-        raise SendError(
-            f"{code} {getattr(response, 'message', '')}".strip(), permanent=code in PERMANENT
-        )
+        raise error_from(response, "send")
+
+    async def find_sent(self, room_id: str, txn_id: str) -> str | None:
+        """The id of an event the bot already sent to ``room_id`` with ``txn_id``, if any.
+
+        Looks at the room's latest 50 events from the bot (decrypted where nio can).
+        """
+        try:
+            page = await self.client.room_messages(
+                room_id,
+                direction=MessageDirection.back,
+                limit=50,
+                message_filter={"senders": [self.client.user_id]},
+            )
+        except (ClientError, OSError, TimeoutError) as exc:
+            raise SendError(f"homeserver unreachable ({type(exc).__name__})") from None
+        if not isinstance(page, RoomMessagesResponse):
+            raise error_from(page, "history")
+        for event in page.chunk:
+            # A decrypted event's source is its decrypted payload: the content is there too.
+            content = (getattr(event, "source", None) or {}).get("content") or {}
+            if content.get(TXN_KEY) == txn_id:
+                return str(event.event_id)
+        return None
 
     async def _prepare_encrypted(self, room_id: str) -> None:
         """What nio's ``room_send`` needs before it can encrypt for ``room_id``.
@@ -137,5 +176,4 @@ class NioTransport:
             if self.encrypt_new_rooms:
                 self._awaiting_invitee[response.room_id] = user_id
             return response.room_id
-        code = getattr(response, "status_code", None) or ""
-        raise SendError(f"cannot open a DM: {code}", permanent=code in PERMANENT)
+        raise error_from(response, "cannot open a DM")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from aiohttp import ClientConnectionError
 from nio import AsyncClient, LoginResponse, WhoamiResponse
 
 from bot.config import MatrixSettings
@@ -20,6 +22,15 @@ SESSION_FILE = "session.json"
 
 class LoginFailed(Exception):
     """The homeserver refused our credentials; retrying will not help."""
+
+
+class HomeserverUnavailable(ConnectionError):
+    """The homeserver (or a proxy before it) answered 5xx or 429: try again later."""
+
+
+def _unavailable(response: object) -> bool:
+    status = getattr(getattr(response, "transport_response", None), "status", None)
+    return status is None or status >= 500 or status == 429
 
 
 @dataclass
@@ -65,8 +76,17 @@ def save_session(settings: MatrixSettings, session: StoredSession) -> None:
 
 
 async def _whoami(client: AsyncClient) -> WhoamiResponse | None:
+    """Who the token belongs to; None when it is refused.
+
+    Raises:
+        HomeserverUnavailable: a 5xx or 429 (a proxy before a homeserver still starting).
+    """
     response = await client.whoami()
-    return response if isinstance(response, WhoamiResponse) else None
+    if isinstance(response, WhoamiResponse):
+        return response
+    if _unavailable(response):
+        raise HomeserverUnavailable(f"whoami: {getattr(response, 'message', response)}")
+    return None
 
 
 async def log_in(client: AsyncClient, settings: MatrixSettings) -> None:
@@ -107,16 +127,29 @@ async def log_in(client: AsyncClient, settings: MatrixSettings) -> None:
         log.info("stored session expired; logging in again with the same device")
         client.device_id = stored.device_id
 
+    response = await password_login(client, settings)
+    if stored is not None and response.device_id != stored.device_id:
+        # nio keeps the store it loaded for the old device; a restart picks up the new one.
+        log.warning("the homeserver gave a new device %s; restart to use it", response.device_id)
+    log.info("logged in as %s, device %s; session stored", response.user_id, response.device_id)
+
+
+async def password_login(client: AsyncClient, settings: MatrixSettings) -> LoginResponse:
+    """Log in with the password, on ``client.device_id`` if set; store the new session.
+
+    Raises:
+        LoginFailed: the password was refused.
+        HomeserverUnavailable: a 5xx or 429; try again later.
+    """
     assert settings.password is not None  # guaranteed by config validation
     client.user = settings.user_id
     response = await client.login(
         settings.password.get_secret_value(), device_name=settings.device_name
     )
     if not isinstance(response, LoginResponse):
+        if _unavailable(response):
+            raise HomeserverUnavailable(f"login: {getattr(response, 'message', response)}")
         raise LoginFailed(f"password login refused: {getattr(response, 'message', response)}")
-    if stored is not None and response.device_id != stored.device_id:
-        # nio keeps the store it loaded for the old device; a restart picks up the new one.
-        log.warning("the homeserver gave a new device %s; restart to use it", response.device_id)
     register_secret(response.access_token)
     save_session(
         settings,
@@ -124,4 +157,90 @@ async def log_in(client: AsyncClient, settings: MatrixSettings) -> None:
             settings.homeserver, response.user_id, response.device_id, response.access_token
         ),
     )
-    log.info("logged in as %s, device %s; session stored", response.user_id, response.device_id)
+    return response
+
+
+class SessionKeeper:
+    """Notices a revoked session and heals it: a new login on the same device (with a
+    password), or a loud log and a not-ready bot that keeps every queued message (with
+    only an access token, which nobody but the operator can renew).
+
+    Args:
+        client: the nio client whose session this is.
+        settings: the ``matrix`` section (password or access token).
+        on_lost: called when the session is found revoked (hold the outbox).
+        on_restored: called when it works again (release the outbox).
+        on_relogin: called after each new login (count it).
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        settings: MatrixSettings,
+        *,
+        on_lost: Callable[[], None] = lambda: None,
+        on_restored: Callable[[], None] = lambda: None,
+        on_relogin: Callable[[], None] = lambda: None,
+    ):
+        self.client = client
+        self.settings = settings
+        self.on_lost, self.on_restored, self.on_relogin = on_lost, on_restored, on_relogin
+        self.ok = True
+
+    def revoked(self, where: str) -> None:
+        """The homeserver answered ``M_UNKNOWN_TOKEN`` to a request (``where``)."""
+        if not self.ok:
+            return
+        self.ok = False
+        log.error("the homeserver no longer accepts the bot's session (seen on %s)", where)
+        self.on_lost()
+
+    async def heal(
+        self, sleep: Callable[[float], Awaitable[None]], stopping: Callable[[], bool]
+    ) -> bool:
+        """Until the session works again (True) or the bot stops (False)."""
+        delay = 1.0
+        told = False
+        while not stopping():
+            try:
+                if self.settings.password is not None:
+                    device = self.client.device_id
+                    response = await password_login(self.client, self.settings)
+                    if device and response.device_id != device:
+                        log.warning("logged in again on a new device %s", response.device_id)
+                    log.warning("session revoked; logged in again on device %s", response.device_id)
+                    self.on_relogin()
+                    await self._republish_keys()
+                elif await _whoami(self.client) is None:
+                    if not told:
+                        log.error(
+                            "matrix.access_token was revoked (M_UNKNOWN_TOKEN): the bot can "
+                            "neither read nor send. Every queued message is kept and goes out "
+                            "once a valid token is configured and the bot restarted (or set "
+                            "matrix.password, so it logs in again by itself)."
+                        )
+                        told = True
+                    await sleep(30.0)
+                    continue
+                self.ok = True
+                self.on_restored()
+                return True
+            except LoginFailed as exc:
+                log.error("cannot log in again: %s; retrying in 60s", exc)
+                await sleep(60.0)
+            except (ClientConnectionError, TimeoutError, OSError) as exc:
+                log.warning("homeserver unreachable while logging in again (%s)", exc)
+                await sleep(delay)
+                delay = min(delay * 2, 30.0)
+        return False
+
+    async def _republish_keys(self) -> None:
+        """A deleted device lost its keys on the server: upload them again (same keys)."""
+        olm = self.client.olm
+        if olm is None:
+            return
+        try:
+            olm.account.shared = False  # nio then uploads the device keys, not only OTKs
+            await self.client.keys_upload()
+        except Exception as exc:  # E2EE is best effort here; sending goes on
+            log.warning("could not upload device keys again: %s", type(exc).__name__)

@@ -49,6 +49,33 @@ class OutboxMessage(Base):
     # A sender's lease on the row, so two replicas never send the same row at once.
     claimed_by: Mapped[str | None] = mapped_column(String(255))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Delivery (bot/outbox): one queue per destination (the room id, or the user id of a DM
+    # still to be opened), sent in order of priority then id; a failing row waits until
+    # next_attempt_at; after too many failures it becomes "dead" (a dead letter).
+    destination: Mapped[str | None] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(32), default="reply")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+ACTIVE_LEASE = "active"  # the name of the one leader row
+
+
+class LeaderLease(Base):
+    """The fencing token of the active replica (bot/leader.py): one row per lock name.
+
+    Incremented by each replica that becomes active; outbox marks are conditional on it,
+    so a replica that lost its lock can no longer mark anything sent.
+    """
+
+    __tablename__ = "leader"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fence: Mapped[int] = mapped_column(BigIntId, default=0)
+    holder: Mapped[str | None] = mapped_column(String(255))
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class RoomMembership(Base):

@@ -1,4 +1,9 @@
-"""``/healthz`` (alive), ``/readyz`` (synced and database reachable), ``/metrics``."""
+"""``/healthz`` (alive), ``/readyz`` (role, recent syncs, moving outbox, database), ``/metrics``.
+
+``/readyz`` names the replica's role: ``active`` is ready when it synced within the last
+few sync timeouts, its session works, its outbox is moving and the database answers;
+a ``standby`` is ready when the database answers (it waits to take over, by design).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ class Probes:
 
     synced: Callable[[], bool]
     database: Callable[[], Awaitable[bool]]
+    role: Callable[[], str] = lambda: "active"
+    session: Callable[[], bool] = lambda: True
+    outbox_moving: Callable[[], bool] = lambda: True
 
 
 PROBES = web.AppKey("probes", Probes)
@@ -32,14 +40,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     probes = request.app[PROBES]
-    synced = probes.synced()
-    database = await probes.database()
-    ready = synced and database
+    role = probes.role()
+    checks = {"database": await probes.database()}
+    if role == "active":
+        checks["synced"] = probes.synced()
+        checks["session"] = probes.session()
+        checks["outbox"] = probes.outbox_moving()
+    ready = all(checks.values()) and role in ("active", "standby")
     return web.json_response(
-        {
-            "status": "ready" if ready else "not ready",
-            "checks": {"synced": synced, "database": database},
-        },
+        {"status": "ready" if ready else "not ready", "role": role, "checks": checks},
         status=200 if ready else 503,
     )
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from bot.config import OutboxSettings
 from bot.matrix.content import message_content
-from bot.outbox import MAX_PERMANENT_FAILURES, Outbox, SendError, txn_id_for
+from bot.outbox import Failure, Outbox, SendError, admin, txn_id_for
+from bot.outbox.queue import STALE_FENCE
 from bot.storage import Database
-from bot.storage.models import DirectRoom, OutboxMessage
+from bot.storage.models import ACTIVE_LEASE, DirectRoom, LeaderLease, OutboxMessage
 
 ROOM = "!room:test"
+TRIAGE = "!triage:test"
 
 
 @dataclass
@@ -32,12 +36,18 @@ class FakeTransport:
     failures: list[SendError] = field(default_factory=list)
     dm_failures: list[SendError] = field(default_factory=list)
     opened: list[str] = field(default_factory=list)
+    fail_rooms: dict[str, SendError] = field(default_factory=dict)  # every send there fails
+    event_ids: list[str] = field(default_factory=list)  # returned instead of a fresh id
 
     async def send_event(
         self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
     ) -> str:
+        if room_id in self.fail_rooms:
+            raise self.fail_rooms[room_id]
         if self.failures:
             raise self.failures.pop(0)
+        if self.event_ids:
+            return self.event_ids.pop(0)
         self.sent.append(Sent(room_id, event_type, content, txn_id))
         return f"$sent{len(self.sent)}:test"
 
@@ -95,47 +105,202 @@ async def test_outbox_add_same_key_twice_is_noop(db: Database) -> None:
     assert len(await rows(db)) == 2
 
 
-async def test_outbox_transient_error_stops_and_retries_later(db: Database) -> None:
-    outbox = Outbox(db)
+class Now:
+    """A settable wall clock for retry times."""
+
+    def __init__(self) -> None:
+        self.value = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.value
+
+    def advance(self, seconds: float) -> None:
+        self.value += timedelta(seconds=seconds)
+
+
+def outbox_at(db: Database, now: Now, **settings: Any) -> Outbox:
+    outbox = Outbox(db, now=now, settings=OutboxSettings(**settings))
+    outbox.triage_room = lambda: TRIAGE
+    return outbox
+
+
+async def test_outbox_transient_error_waits_with_backoff_then_retries(db: Database) -> None:
+    now = Now()
+    outbox = outbox_at(db, now, backoff_base=2)
     await queue(db, "$a", "A")
     await queue(db, "$b", "B")
     transport = FakeTransport(failures=[SendError("timeout")])
 
     assert await outbox.flush(transport) is False
-    assert transport.sent == []  # B did not overtake A
+    assert transport.sent == []  # B did not overtake A in the same room
     a, b = await rows(db)
-    assert a.sent_at is None and a.attempts == 1 and a.last_error == "timeout"
-    assert b.sent_at is None and b.attempts == 0
-    assert await outbox.pending_count() == 2
+    assert a.state == "pending" and a.attempts == 1 and a.last_error == "timeout"
+    assert a.next_attempt_at is not None and now() < a.next_attempt_at <= now() + timedelta(2)
+    assert b.state == "pending" and b.attempts == 0
 
+    # Not due yet: nothing is tried.
+    assert await outbox.flush(transport) is True
+    assert transport.sent == []
+    now.advance(2.5)
     assert await outbox.flush(transport) is True
     assert [s.content["body"] for s in transport.sent] == ["A", "B"]
     a, b = await rows(db)
-    assert a.attempts == 2 and a.sent_at is not None
+    assert a.attempts == 2 and a.sent_at is not None and a.state == "sent"
     assert await outbox.pending_count() == 0
 
 
-async def test_outbox_permanent_error_gives_up_after_limit(db: Database) -> None:
-    outbox = Outbox(db)
-    await queue(db, "$doomed", "never")
-    await queue(db, "$next", "after")
-    transport = FakeTransport(
-        failures=[SendError("M_FORBIDDEN", permanent=True) for _ in range(MAX_PERMANENT_FAILURES)]
-    )
+async def test_outbox_failing_room_does_not_hold_up_another(db: Database) -> None:
+    now = Now()
+    outbox = outbox_at(db, now)
+    await queue(db, "$bad", "to the failing room", room_id="!bad:test")
+    await queue(db, "$good", "to a working room", room_id="!good:test")
+    transport = FakeTransport(fail_rooms={"!bad:test": SendError("502 M_UNKNOWN")})
 
-    for attempt in range(1, MAX_PERMANENT_FAILURES):
-        assert await outbox.flush(transport) is False
-        doomed, _ = await rows(db)
-        assert doomed.attempts == attempt and doomed.sent_at is None
+    assert await outbox.flush(transport) is False
+    assert [(s.room_id, s.content["body"]) for s in transport.sent] == [
+        ("!good:test", "to a working room")
+    ]
 
-    # The last permitted failure gives up on it and moves on to the next message.
+
+async def test_outbox_permanent_error_dead_letters_with_one_triage_notice(db: Database) -> None:
+    outbox = outbox_at(db, Now())
+    metrics = outbox.metrics
+    await queue(db, "$doomed", "secret ticket text", room_id="!muted:test")
+    await queue(db, "$next", "after", room_id="!muted:test")
+    transport = FakeTransport(failures=[SendError("403 M_FORBIDDEN", permanent=True)])
+
     assert await outbox.flush(transport) is True
-    doomed, nxt = await rows(db)
-    assert doomed.attempts == MAX_PERMANENT_FAILURES
-    assert doomed.sent_at is not None and doomed.sent_event_id is None
-    assert doomed.last_error == "M_FORBIDDEN"
-    assert [s.content["body"] for s in transport.sent] == ["after"]
-    assert nxt.sent_event_id is not None
+    doomed, nxt, notice = await rows(db)
+    assert doomed.state == "dead" and doomed.sent_at is None and doomed.sent_event_id is None
+    assert doomed.attempts == 1 and doomed.last_error == "403 M_FORBIDDEN"
+    assert nxt.state == "sent"  # the rest of that room goes on
+    assert notice.room_id == TRIAGE and notice.kind == "dead_letter" and notice.state == "sent"
+    body = notice.content["body"]
+    assert "!muted:test" in body and "reply" in body and "secret" not in body
+    assert [s.room_id for s in transport.sent] == ["!muted:test", TRIAGE]
+    assert metrics.dead_letters._value.get() == 1
+    assert await outbox.dead_count() == 1
+
+    # Flushing again sends nothing more: exactly one notice.
+    assert await outbox.flush(transport) is True
+    assert len(transport.sent) == 2
+
+
+async def test_outbox_gives_up_after_max_attempts_or_age(db: Database) -> None:
+    now = Now()
+    outbox = outbox_at(db, now, max_attempts=3, backoff_base=1, give_up_after="1h")
+    await queue(db, "$flaky", "never arrives", room_id="!flaky:test")
+    transport = FakeTransport(fail_rooms={"!flaky:test": SendError("500")})
+    for _ in range(3):
+        await outbox.flush(transport)
+        now.advance(10)
+    (row, notice) = await rows(db)
+    assert row.state == "dead" and row.attempts == 3
+    assert notice.kind == "dead_letter"
+
+    await queue(db, "$old", "too late", room_id="!flaky:test")
+    now.advance(3600 * 2)  # created (wall clock) long before "now"
+    await outbox.flush(transport)
+    old = (await rows(db))[-2]
+    assert old.txn_id == txn_id_for("$old") and old.state == "dead" and old.attempts == 1
+
+
+async def test_outbox_rate_limit_waits_retry_after_without_counting(db: Database) -> None:
+    now = Now()
+    outbox = outbox_at(db, now)
+    await queue(db, "$a", "A")
+    limited = SendError("429", failure=Failure.RATE_LIMITED, retry_after=7.0)
+    transport = FakeTransport(failures=[limited])
+
+    assert await outbox.flush(transport) is False
+    (a,) = await rows(db)
+    assert a.attempts == 0 and a.state == "pending"
+    assert now() + timedelta(seconds=7) <= a.next_attempt_at <= now() + timedelta(seconds=7.5)
+    now.advance(5)
+    await outbox.flush(transport)
+    assert transport.sent == []
+    now.advance(3)
+    await outbox.flush(transport)
+    assert [s.content["body"] for s in transport.sent] == ["A"]
+
+
+async def test_outbox_unknown_token_holds_everything_and_keeps_rows(db: Database) -> None:
+    outbox = outbox_at(db, Now())
+    told: list[bool] = []
+    outbox.on_auth_error = lambda: told.append(True)
+    await queue(db, "$a", "A")
+    await queue(db, "$b", "B", room_id="!other:test")
+    auth = SendError("401 M_UNKNOWN_TOKEN", failure=Failure.AUTH)
+    transport = FakeTransport(failures=[auth, auth])
+
+    assert await outbox.flush(transport) is False
+    assert told and outbox.held == {"session"}
+    stored = await rows(db)
+    assert all(r.state == "pending" and r.attempts == 0 and r.sent_at is None for r in stored)
+    assert not outbox.moving()
+    outbox.release("session")
+    transport.failures.clear()
+    assert await outbox.flush(transport) is True
+    assert sorted(s.content["body"] for s in transport.sent) == ["A", "B"]
+
+
+async def test_outbox_never_marks_sent_without_an_event_id(db: Database) -> None:
+    outbox = outbox_at(db, Now())
+    await queue(db, "$a", "A")
+    transport = FakeTransport(event_ids=[""])
+    assert await outbox.flush(transport) is False
+    (a,) = await rows(db)
+    assert a.state == "pending" and a.sent_at is None
+
+
+async def test_outbox_pages_go_before_replies_in_a_room(db: Database) -> None:
+    outbox = outbox_at(db, Now())
+    await queue(db, "$r1", "reply 1")
+    await queue(db, "$r2", "reply 2")
+    await queue(db, "incident:7:page:@oncall:test", "page", room_id=ROOM)
+    await queue(db, "$r3", "reply 3")
+    transport = FakeTransport()
+    await outbox.flush(transport)
+    assert [s.content["body"] for s in transport.sent] == ["page", "reply 1", "reply 2", "reply 3"]
+
+
+async def test_outbox_stale_fencing_token_marks_nothing(db: Database) -> None:
+    async with db.sessions.begin() as session:
+        session.add(LeaderLease(name=ACTIVE_LEASE, fence=5, holder="other"))
+    outbox = outbox_at(db, Now())
+    outbox.fence = lambda: 4  # this replica's token is no longer current
+    await queue(db, "$a", "A")
+    transport = FakeTransport()
+    assert await outbox.flush(transport) is False
+    assert transport.sent == []  # not even claimed
+    assert outbox.held == {STALE_FENCE}
+    outbox.fence = lambda: 5
+    outbox.release(STALE_FENCE)
+    assert await outbox.flush(transport) is True
+    assert [s.content["body"] for s in transport.sent] == ["A"]
+
+
+async def test_outbox_admin_lists_retries_and_drops_dead_letters(db: Database) -> None:
+    outbox = outbox_at(db, Now())
+    await queue(db, "$x", "secret x", room_id="!x:test")
+    await queue(db, "$y", "secret y", room_id="!y:test")
+    forbidden = SendError("403 M_FORBIDDEN", permanent=True)
+    await outbox.flush(FakeTransport(fail_rooms={"!x:test": forbidden, "!y:test": forbidden}))
+    dead = await admin.list_rows(db)
+    assert [d.destination for d in dead] == ["!x:test", "!y:test"]
+    assert all("secret" not in d.line() for d in dead)
+
+    assert await admin.retry(db, [dead[0].id]) == 1
+    assert await admin.drop(db, [dead[1].id]) == 1
+    transport = FakeTransport()
+    await outbox.flush(transport)
+    assert [s.content["body"] for s in transport.sent if s.room_id != TRIAGE] == ["secret x"]
+    assert await admin.list_rows(db) == []
+    (dropped,) = await admin.list_rows(db, states=("dropped",))
+    assert dropped.destination == "!y:test"
+    async with db.sessions() as session:
+        row = await session.get(OutboxMessage, dropped.id)
+        assert row is not None and "secret" not in str(row.content)
 
 
 async def test_outbox_dm_opened_once_and_reused(db: Database) -> None:
@@ -160,7 +325,8 @@ async def test_outbox_dm_opened_once_and_reused(db: Database) -> None:
 
 
 async def test_outbox_dm_open_failure_keeps_row_pending(db: Database) -> None:
-    outbox = Outbox(db)
+    now = Now()
+    outbox = outbox_at(db, now)
     await queue(db, "$1", "hello", dm_user_id="@bob:test")
     transport = FakeTransport(dm_failures=[SendError("server unreachable")])
 
@@ -170,6 +336,7 @@ async def test_outbox_dm_open_failure_keeps_row_pending(db: Database) -> None:
     async with db.sessions() as session:
         assert await session.get(DirectRoom, "@bob:test") is None
 
+    now.advance(60)
     assert await outbox.flush(transport) is True
     assert transport.opened == ["@bob:test"]
     assert [s.content["body"] for s in transport.sent] == ["hello"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from nio import JoinedRoomsResponse, RoomCreateResponse
 
-from bot.matrix.sender import NioTransport
-from bot.outbox import SendError
+from bot.matrix.content import message_content
+from bot.matrix.sender import NioTransport, error_from
+from bot.outbox import Failure, SendError
 
 
 class FakeClient:
@@ -79,3 +81,51 @@ async def test_sender_waits_for_the_invite_of_a_dm_it_opened() -> None:
     room.users["@alice:x"] = object()  # the next sync brought the invite
     assert await transport.send_event("!new", "m.room.message", {}, "t1") == "$e"
     assert sent == ["!new"]
+
+
+class FakeHttp:
+    def __init__(self, status: int):
+        self.status = status
+
+
+class FakeError:
+    def __init__(self, status: int | None, errcode: str | None, retry_after_ms: int | None = None):
+        self.status_code = errcode
+        self.message = "message"
+        self.retry_after_ms = retry_after_ms
+        self.transport_response = FakeHttp(status) if status is not None else None
+
+
+@pytest.mark.parametrize(
+    ("status", "errcode", "failure"),
+    [
+        (429, "M_LIMIT_EXCEEDED", Failure.RATE_LIMITED),
+        (400, "M_UNKNOWN", Failure.PERMANENT),  # a relation to an unknown event
+        (502, "M_UNKNOWN", Failure.TRANSIENT),  # a DM to a user whose server is down
+        (500, None, Failure.TRANSIENT),
+        (403, "M_FORBIDDEN", Failure.PERMANENT),
+        (413, "M_TOO_LARGE", Failure.PERMANENT),
+        (401, "M_UNKNOWN_TOKEN", Failure.AUTH),
+        (None, None, Failure.TRANSIENT),
+    ],
+)
+def test_sender_errors_are_classified_by_status_and_errcode(
+    status: int | None, errcode: str | None, failure: Failure
+) -> None:
+    error = error_from(FakeError(status, errcode, 1500), "send")
+    assert error.failure is failure
+    assert error.retry_after == (1.5 if failure is Failure.RATE_LIMITED else None)
+
+
+def test_sender_clips_by_encoded_size_below_the_event_limit() -> None:
+    for char in ("a", "é", "字", "🔐", '"'):
+        content = message_content(char * 70_000)
+        assert content["body"].endswith("(message shortened)")
+        as_sent = json.dumps(content)  # nio's encoding: non-ASCII escaped
+        assert len(as_sent) < 48_000, char
+        # Even encrypted (base64 of the payload), the event stays below 64 KiB.
+        assert len(as_sent) * 4 / 3 + 2_000 < 65_536
+    html = message_content("x", "<b>" + "y" * 30_000 + "</b>" + "<i>z</i>" * 1000)
+    assert "<" not in html["formatted_body"].rsplit(">", 1)[-1]
+    short = message_content("héllo 🔐")
+    assert short["body"] == "héllo 🔐"

@@ -16,6 +16,9 @@ from bot.web.server import Probes, make_app
 class FakeState:
     synced: bool = False
     database: bool = True
+    role: str = "active"
+    session: bool = True
+    outbox: bool = True
 
 
 Client = Callable[[FakeState, Metrics | None], Awaitable[TestClient]]
@@ -29,7 +32,14 @@ async def client() -> AsyncIterator[Client]:
         async def database() -> bool:
             return state.database
 
-        app = make_app(Probes(synced=lambda: state.synced, database=database), metrics or Metrics())
+        probes = Probes(
+            synced=lambda: state.synced,
+            database=database,
+            role=lambda: state.role,
+            session=lambda: state.session,
+            outbox_moving=lambda: state.outbox,
+        )
+        app = make_app(probes, metrics or Metrics())
         c = TestClient(TestServer(app))
         await c.start_server()
         clients.append(c)
@@ -54,14 +64,14 @@ async def test_web_readyz_not_ready_before_sync(client: Client) -> None:
     assert resp.status == 503
     body = await resp.json()
     assert body["status"] == "not ready"
-    assert body["checks"] == {"synced": False, "database": True}
+    assert body["checks"] == {"synced": False, "database": True, "session": True, "outbox": True}
 
 
 async def test_web_readyz_not_ready_when_database_down(client: Client) -> None:
     c = await client(FakeState(synced=True, database=False), None)
     resp = await c.get("/readyz")
     assert resp.status == 503
-    assert (await resp.json())["checks"] == {"synced": True, "database": False}
+    assert (await resp.json())["checks"]["database"] is False
 
 
 async def test_web_readyz_follows_probes(client: Client) -> None:
@@ -71,8 +81,30 @@ async def test_web_readyz_follows_probes(client: Client) -> None:
     state.synced = True
     resp = await c.get("/readyz")
     assert resp.status == 200
-    assert await resp.json() == {"status": "ready", "checks": {"synced": True, "database": True}}
+    checks = {"synced": True, "database": True, "session": True, "outbox": True}
+    assert await resp.json() == {"status": "ready", "role": "active", "checks": checks}
     state.database = False
+    assert (await c.get("/readyz")).status == 503
+
+
+async def test_web_readyz_needs_a_session_and_a_moving_outbox(client: Client) -> None:
+    state = FakeState(synced=True)
+    c = await client(state, None)
+    assert (await c.get("/readyz")).status == 200
+    state.session = False  # the access token was revoked
+    resp = await c.get("/readyz")
+    assert resp.status == 503 and (await resp.json())["checks"]["session"] is False
+    state.session, state.outbox = True, False
+    assert (await c.get("/readyz")).status == 503
+
+
+async def test_web_readyz_names_the_role(client: Client) -> None:
+    state = FakeState(synced=False, role="standby")
+    c = await client(state, None)
+    resp = await c.get("/readyz")  # a standby does not sync; it waits, ready to take over
+    assert resp.status == 200
+    assert await resp.json() == {"status": "ready", "role": "standby", "checks": {"database": True}}
+    state.role = "lost"
     assert (await c.get("/readyz")).status == 503
 
 

@@ -1,0 +1,16 @@
+"""Delivery: the outbox queues, their errors, and the operators' view of dead letters."""
+
+from bot.outbox.errors import Failure, SendError, Transport, classify_http
+from bot.outbox.queue import LEASE, Outbox, txn_id_for
+from bot.outbox.store import PendingSend
+
+__all__ = [
+    "LEASE",
+    "Failure",
+    "Outbox",
+    "PendingSend",
+    "SendError",
+    "Transport",
+    "classify_http",
+    "txn_id_for",
+]

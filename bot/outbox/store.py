@@ -1,0 +1,103 @@
+"""The outbox's SQL: heads of the per-destination queues, claims and fenced marks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true, update
+from sqlalchemy.orm import aliased
+
+from bot.storage.models import ACTIVE_LEASE, LeaderLease, OutboxMessage
+
+PENDING, SENT, DEAD, DROPPED = "pending", "sent", "dead", "dropped"
+
+
+@dataclass(frozen=True)
+class PendingSend:
+    """One claimed row, as the sender needs it."""
+
+    id: int
+    txn_id: str
+    room_id: str | None
+    dm_user_id: str | None
+    event_type: str
+    content: dict[str, Any]
+    attempts: int
+    destination: str
+    kind: str
+    created_at: datetime
+    in_flight: bool = False  # another replica was sending it when it stopped
+
+
+@dataclass(frozen=True)
+class Head:
+    """The next message of one destination's queue."""
+
+    destination: str
+    priority: int
+    id: int
+    next_attempt_at: datetime | None
+
+
+def fenced(token: int | None) -> ColumnElement[bool]:
+    """True only while ``token`` is still the active replica's fencing token.
+
+    ``None`` (no leader election: unit tests, command-line tools) fences nothing.
+    """
+    if token is None:
+        return true()
+    current = select(LeaderLease.fence).where(LeaderLease.name == ACTIVE_LEASE).scalar_subquery()
+    return current == token
+
+
+def heads_query() -> Any:
+    """The first pending row of every destination (highest priority, then oldest)."""
+    other = aliased(OutboxMessage)
+    ahead = exists().where(
+        other.destination == OutboxMessage.destination,
+        other.state == PENDING,
+        or_(
+            other.priority > OutboxMessage.priority,
+            and_(other.priority == OutboxMessage.priority, other.id < OutboxMessage.id),
+        ),
+    )
+    return select(
+        OutboxMessage.destination,
+        OutboxMessage.priority,
+        OutboxMessage.id,
+        OutboxMessage.next_attempt_at,
+    ).where(OutboxMessage.state == PENDING, ~ahead)
+
+
+def free_lease(now: datetime) -> ColumnElement[bool]:
+    """The row is not leased to a sender right now."""
+    return or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
+
+
+def mark(row_id: int, token: int | None, **values: Any) -> Any:
+    """An UPDATE of one pending row, effective only while ``token`` is current."""
+    return (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.state == PENDING, fenced(token))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def to_pending(row: OutboxMessage, *, in_flight: bool = False) -> PendingSend:
+    """The claimed row as a plain value."""
+    return PendingSend(
+        id=row.id,
+        txn_id=row.txn_id,
+        room_id=row.room_id,
+        dm_user_id=row.dm_user_id,
+        event_type=row.event_type,
+        content=row.content,
+        attempts=row.attempts,
+        destination=row.destination or row.room_id or row.dm_user_id or "",
+        kind=row.kind,
+        created_at=row.created_at,
+        in_flight=in_flight,
+    )
