@@ -24,6 +24,7 @@ from bot.services import Services
 from bot.storage import Database
 from bot.storage.migrate import upgrade
 from bot.web import WebServer
+from bot.web import commands as web_commands
 from bot.web.server import Probes
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def build_router(services: Services) -> Router:
     """The router with the built-in commands and every feature's commands."""
     router = Router(services)
     builtin.register(router)
+    web_commands.register(router)
     for feature in all_features():
         feature.setup(services, router)
     return router
@@ -67,6 +69,8 @@ class App:
                 settings.web.port,
                 Probes(synced=self.matrix.synced_once.is_set, database=self.db.ping),
                 self.metrics,
+                self.services,
+                self.router,
             )
             if settings.web.enabled
             else None
