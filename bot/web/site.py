@@ -35,6 +35,7 @@ CSP = (
 SERVICES = web.AppKey("services", Services)
 ROUTER = web.AppKey("router", Router)
 LOGIN_LIMIT = web.AppKey("login_limit", dict)
+VIEWER = web.RequestKey("viewer", object)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -50,7 +51,8 @@ class Viewer:
 
 
 def viewer(request: web.Request) -> Viewer | None:
-    return request.get("viewer")
+    found = request.get(VIEWER)
+    return found if isinstance(found, Viewer) else None
 
 
 def services_of(request: web.Request) -> Services:
@@ -98,7 +100,7 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
         response.status,
         (time.perf_counter() - started) * 1000,
     )
-    if isinstance(response, web.HTTPException) and response.status >= 400:
+    if isinstance(response, web.HTTPException):
         raise response
     return response
 
@@ -123,7 +125,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
             identity = await auth.session_identity(session, token, now=services.clock())
         if identity is not None and _may_keep(services, identity):
             team = services.is_security_team(identity.user_id)
-            request["viewer"] = Viewer(identity.user_id, team, auth.csrf_token(token), token)
+            request[VIEWER] = Viewer(identity.user_id, team, auth.csrf_token(token), token)
     if request.method == "POST" and not request.path.startswith("/login/"):
         form = await request.post()
         who = viewer(request)
@@ -197,7 +199,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         httponly=True, samesite="Strict", secure=is_https(request), path="/",
     )  # fmt: skip
     response.del_cookie(LOGIN_COOKIE, path="/login")
-    return response
+    raise response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -209,7 +211,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
             await auth.revoke_token(session, who.token, now=services.clock())
     response = web.HTTPSeeOther("/signed-out")
     response.del_cookie(SESSION_COOKIE, path="/")
-    return response
+    raise response
 
 
 async def signed_out(request: web.Request) -> web.StreamResponse:
