@@ -102,6 +102,8 @@ async def board(request: web.Request) -> web.Response:
             "state": texts.state_label(t),
             "kind": texts.KIND_LABELS.get(t.kind, t.kind),
             "tags": t.tags,
+            "summary": texts.summary(t),
+            "reporter": reporter_shown(t),
             "assignee": t.assignee or "unassigned",
             "age": age(t.created_at, now),
             "updated": age(t.updated_at, now),

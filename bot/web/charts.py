@@ -97,7 +97,7 @@ async def weekly(session: AsyncSession, now: datetime) -> Chart:
             )
         )
     )
-    chart = Chart("weekly", "Opened and closed per week (week starting)", labels, kind="line")
+    chart = Chart("weekly", "Opened and closed per week (week starting)", labels)
     chart.series = {
         "tickets opened": bucket(t_open),
         "tickets closed": bucket(t_closed),
@@ -152,7 +152,9 @@ async def participation(session: AsyncSession, now: datetime) -> Chart:
     )
     data = [(day, int(n)) for day, n in rows]
     chart = Chart(
-        "participation", "Tip marked done (✅), people per day", [f"{d:%m-%d}" for d, _ in data]
+        "participation",
+        "Daily tip marked done: people per day (all campaigns)",
+        [f"{d:%m-%d}" for d, _ in data],
     )
     chart.series = {"people": [float(n) for _, n in data]} if data else {}
     return chart
