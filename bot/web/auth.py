@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.web.models import WebLoginLink, WebSession
@@ -48,6 +48,7 @@ async def issue_link(
     """Store a new link for ``user_id`` and return its token (to put in the URL)."""
     if scope not in SCOPES:
         raise ValueError(scope)
+    await prune(session, now=now)
     recent = await session.scalar(
         select(func.count())
         .select_from(WebLoginLink)
@@ -67,6 +68,13 @@ async def issue_link(
     )
     await session.flush()
     return token
+
+
+async def prune(session: AsyncSession, *, now: datetime) -> None:
+    """Forget links and sessions that ended more than a day ago (the rate limit needs 10m)."""
+    cutoff = now - timedelta(days=1)
+    await session.execute(delete(WebLoginLink).where(WebLoginLink.expires_at < cutoff))
+    await session.execute(delete(WebSession).where(WebSession.expires_at < cutoff))
 
 
 @dataclass(frozen=True)

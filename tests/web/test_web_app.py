@@ -119,6 +119,14 @@ async def test_links_work_once_expire_and_are_rate_limited(desk: Desk) -> None:
                 values.extend(str(v) for v in row)
     dump = " ".join(values)
     assert token not in dump and old not in dump and auth.token_hash(token) in dump
+    # Ended links are forgotten a day later, when the next link is issued.
+    async with desk.db.sessions.begin() as session:
+        await auth.issue_link(
+            session, user_id=MEMBER, scope="team", now=now + timedelta(days=2), per_10_minutes=2
+        )
+    async with desk.db.sessions() as session:
+        left = list(await session.scalars(select(auth.WebLoginLink.user_id)))
+    assert left == [MEMBER]
 
 
 async def test_board_hardening_anonymity_and_access_log(
