@@ -6,6 +6,8 @@ Each SVG is its own resource (``<img>``), so the page itself keeps a script-free
 
 from __future__ import annotations
 
+import math
+import re
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +28,8 @@ from bot.web.site import render, services_of
 
 WEEKS = 8
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+# pygal writes its config as an inline script (for its optional tooltips): not wanted.
+_SCRIPT = re.compile(rb"<script\b.*?</script>", re.S)
 
 
 @dataclass
@@ -62,7 +66,7 @@ def percentile(values: list[float], p: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(p / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -208,7 +212,7 @@ def svg(chart: Chart) -> bytes:
     )
     for name, values in chart.series.items():
         drawing.add(name, values)
-    return drawing.render()
+    return _SCRIPT.sub(b"", drawing.render())
 
 
 async def charts_page(request: web.Request) -> web.Response:

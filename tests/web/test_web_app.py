@@ -225,3 +225,25 @@ async def test_dashboard_sends_the_link_by_dm(desk: Desk) -> None:
     async with desk.db.sessions() as session:
         stored = list(await session.scalars(select(auth.WebLoginLink.user_id)))
     assert stored == [LEAD]
+
+
+async def test_charts_count_what_happened(desk: Desk) -> None:
+    from bot.web import charts
+
+    await desk.say("!ticket my laptop was stolen", sender=ALICE, room="dm")
+    await desk.say("!ticket is this mail phishing?", sender=ALICE, room="dm")
+    desk.clock.advance(timedelta(hours=2))
+    await desk.say("!claim T-1", sender=LEAD, room="triage")
+    desk.clock.advance(timedelta(hours=4))
+    await desk.say("!close T-2 answered", sender=LEAD, room="triage")
+    async with desk.db.sessions() as session:
+        weekly = await charts.weekly(session, desk.clock())
+        response = await charts.response_times(session)
+    assert sum(weekly.series["tickets opened"]) == 2
+    assert sum(weekly.series["tickets closed"]) == 1
+    assert weekly.series["tickets opened"][-1] == 2  # this week is the last bar
+    assert response.series["ticket first response"] == [4.0, 6.0]  # median of 2h and 6h
+    assert "ticket first response: median 4h, p90 6h" in response.summary()
+    svg = charts.svg(weekly).decode()
+    assert svg.startswith("<?xml") and "<script" not in svg
+    assert charts.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90) == 9
