@@ -6,16 +6,20 @@ anonymity on the board, and an access log without tokens or ticket text.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from sqlalchemy import select, text
 
+from bot.features.ownership import repository as ownership_repo
+from bot.features.ownership.importer import import_map
 from bot.metrics import Metrics
 from bot.storage import Database
 from bot.web import WebServer, auth
@@ -23,6 +27,7 @@ from bot.web.server import Probes
 from bot.web.site import LOGIN_COOKIE, SESSION_COOKIE
 from tests.support.desk import ALICE, LEAD, MEMBER, Desk
 
+EXAMPLE_MAP = Path(__file__).resolve().parents[2] / "config" / "responsibilities.yaml"
 SECRET = "my seed phrase is purple-walrus-lamp"
 
 
@@ -204,8 +209,18 @@ async def test_dashboard_logout_and_handbook_modes(desk: Desk) -> None:
     try:
         assert (await client.get("/handbook")).status == 401
         desk.services.settings.web.handbook = "public"
-        public = await client.get("/handbook?q=anything")
-        assert public.status == 200 and "Not listed?" in await public.text()
+        async with desk.db.sessions.begin() as session:
+            await import_map(session, EXAMPLE_MAP.read_text(), actor="test", now=desk.clock())
+            areas = await ownership_repo.all_areas(session=session)
+        public = await client.get("/handbook?q=who+handles+phishing%3F")
+        page = html.unescape(await public.text())
+        assert public.status == 200 and "Not listed?" in page
+        # The same content as `helpdesk-bot handbook`: every area, owner and contact.
+        assert len(areas) > 10
+        for area in areas:
+            assert area.name in page and (area.contact or "") in page
+            assert all(owner in page for owner in area.owners)
+        assert "Phishing and scams: owned by @security-oncall:example.org" in page
         desk.services.settings.web.handbook = "off"
         assert (await client.get("/handbook")).status == 404
     finally:
