@@ -119,6 +119,9 @@ async def test_board_and_handbook_in_a_browser(
 
     context = await browser.new_context()
     page = await context.new_page()
+    await page.goto(url)  # opening the link shows a button; it does not use the link
+    await shoot(page, shots, "login")
+    await axe_check(page, "login")
     assert await sign_in(page, url) == 303
     assert await page.get_by_role("heading", name="Triage board").is_visible()
     row = page.get_by_role("row").filter(has_text="T-1")
@@ -241,5 +244,8 @@ async def test_board_and_handbook_in_a_browser(
     assert "Signed out" in await ask(world, lead, world.triage, "!dashboard logout")
     gone = await page.goto(f"{base}/")
     assert gone is not None and gone.status == 401
+    assert await page.get_by_text("dashboard to the bot").is_visible()
+    await shoot(page, shots, "signed-out")
+    await axe_check(page, "signed-out")
     await other.close()
     await context.close()
