@@ -3,7 +3,8 @@
 A button on the board becomes the same command a team member would type in the triage
 room (``!close T-3 answered ...``), run by the same handler with the same permission
 check, in one transaction with its audit trail, and its messages (the reporter's DM, the
-triage-room announcement) queued in the outbox exactly as the router queues them.
+triage-room announcement) queued in the outbox exactly as the router queues them. The
+answer the chat would have given is shown on the page and posted to the triage room.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from bot.commands.context import CommandContext, IncomingMessage, RoomKind
+from bot.commands.context import CommandContext, IncomingMessage, Outbound, RoomKind
 from bot.commands.errors import UserError
 from bot.commands.router import Permission, Router
 from bot.logs import log_unexpected
@@ -57,6 +58,11 @@ async def run_command(router: Router, user_id: str, name: str, args: str) -> Out
                 is_security_team=team,
             )
             reply = await command.handler(ctx)
+            if reply is not None and reply.text and services.rooms.triage:
+                # What the chat answer would have shown the room, so the team sees it too.
+                ctx.send(
+                    Outbound(f"{user_id} on the web board: {reply.text}", room_id=message.room_id)
+                )
             for seq, out in enumerate(ctx.outbound, start=1):
                 await services.outbox.add(
                     session,

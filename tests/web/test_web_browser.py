@@ -151,6 +151,11 @@ async def test_board_and_handbook_in_a_browser(
         lambda e: e.get("room_id") == alice_dm and "Change that password now" in text_of(e), WAIT
     )
     assert told is not None and "closed" in text_of(told)
+    seen_by_team = await lead.wait_for(
+        lambda e: e.get("room_id") == world.triage and "on the web board: T-1 closed" in text_of(e),
+        WAIT,
+    )
+    assert seen_by_team is not None and lead.user_id in text_of(seen_by_team)
     async with db.sessions() as session:  # the same audit trail as the chat verbs
         actors = {(e.actor, e.action) for e in await session.scalars(select(TicketEvent))}
     assert (lead.user_id, "state") in actors and (lead.user_id, "resolution") in actors
