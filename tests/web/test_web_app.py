@@ -134,6 +134,16 @@ async def test_links_work_once_expire_and_are_rate_limited(desk: Desk) -> None:
     assert left == [MEMBER]
 
 
+async def test_sessions_end_after_session_ttl(desk: Desk) -> None:
+    ttl = desk.services.settings.web.session_ttl
+    assert ttl == timedelta(hours=8)
+    token = await session_for(desk, LEAD)
+    async with desk.db.sessions() as session:
+        now = desk.clock()
+        assert await auth.session_identity(session, token, now=now + ttl - timedelta(seconds=1))
+        assert await auth.session_identity(session, token, now=now + ttl) is None
+
+
 async def test_board_hardening_anonymity_and_access_log(
     desk: Desk, caplog: pytest.LogCaptureFixture
 ) -> None:
