@@ -112,7 +112,7 @@ async def weekly(session: AsyncSession, now: datetime) -> Chart:
 
 
 async def response_times(session: AsyncSession) -> Chart:
-    """Hours to the team's first action on a ticket, and to an incident's acknowledgement."""
+    """Time to the team's first action on a ticket, and to an incident's acknowledgement."""
     firsts = await session.execute(
         select(Ticket.created_at, func.min(TicketEvent.at))
         .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
@@ -125,22 +125,31 @@ async def response_times(session: AsyncSession) -> Chart:
         select(Incident.created_at, Incident.acked_at).where(Incident.acked_at.is_not(None))
     )
     ack_hours = [(acked - created).total_seconds() / 3600 for created, acked in acks]
+    # Minutes when everything is quick, so small values do not all read 0.
+    scale, unit, word = (
+        (60, "min", "Minutes")
+        if max(ticket_hours + ack_hours, default=0) < 2
+        else (1, "h", "Hours")
+    )
+
+    def stats(values: list[float]) -> list[float]:
+        if not values:
+            return [0.0, 0.0]
+        return [
+            round(statistics.median(values) * scale, 2),
+            round(percentile(values, 90) * scale, 2),
+        ]
+
     chart = Chart(
         "response",
-        f"Hours to first response ({len(ticket_hours)} tickets) and to acknowledgement "
+        f"{word} to first response ({len(ticket_hours)} tickets) and to acknowledgement "
         f"({len(ack_hours)} incidents)",
         ["median", "p90"],
-        unit="h",
+        unit=unit,
     )
     chart.series = {
-        "ticket first response": [
-            round(statistics.median(ticket_hours), 2) if ticket_hours else 0.0,
-            round(percentile(ticket_hours, 90), 2),
-        ],
-        "incident acknowledgement": [
-            round(statistics.median(ack_hours), 2) if ack_hours else 0.0,
-            round(percentile(ack_hours, 90), 2),
-        ],
+        "ticket first response": stats(ticket_hours),
+        "incident acknowledgement": stats(ack_hours),
     }
     return chart
 
