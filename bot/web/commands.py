@@ -24,6 +24,8 @@ def helpdesk_member(ctx: CommandContext, user_id: str) -> bool:
 
 async def _send_link(ctx: CommandContext, scope: str, what: str) -> Reply:
     web = ctx.services.settings.web
+    if not web.enabled:
+        raise UserError("The web pages are not enabled here (web.enabled is false).")
     try:
         token = await auth.issue_link(
             ctx.session,
