@@ -78,7 +78,7 @@ def register(router: Router) -> None:
     )
     async def handbook(ctx: CommandContext) -> Reply:
         web = ctx.services.settings.web
-        if web.handbook == "off":
+        if web.handbook == "off" or not web.enabled:
             raise UserError('The handbook page is not enabled here; ask me "who owns X?".')
         if web.handbook == "public":
             return Reply(f"The handbook: {web.base_url}/handbook")
