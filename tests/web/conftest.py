@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.tickets.conftest import bot_logs  # noqa: F401 - the whole log, as the bot sets it up
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
     "--headless",

@@ -7,7 +7,6 @@ anonymity on the board, and an access log without tokens or ticket text.
 from __future__ import annotations
 
 import html
-import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -144,11 +143,8 @@ async def test_sessions_end_after_session_ttl(desk: Desk) -> None:
         assert await auth.session_identity(session, token, now=now + ttl) is None
 
 
-async def test_board_hardening_anonymity_and_access_log(
-    desk: Desk, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_board_hardening_anonymity_and_access_log(desk: Desk, bot_logs: list[str]) -> None:
     await desk.say(f"!ticket anonymous {SECRET}", sender=ALICE, room="helpdesk")
-    caplog.set_level(logging.INFO)
     token = await session_for(desk, MEMBER)  # on the team by being in the triage room
     client = await client_for(desk)
     try:
@@ -198,7 +194,7 @@ async def test_board_hardening_anonymity_and_access_log(
         assert gone.status == 401 and "purple-walrus" not in await gone.text()
     finally:
         await client.close()
-    logged = "\n".join(r.getMessage() for r in caplog.records)
+    logged = "\n".join(bot_logs)
     assert "GET / 200" in logged and "POST /login/{token} 303" in logged
     assert token not in logged and "purple-walrus" not in logged
     assert not re.search(r"/login/[\w-]{20,}", logged)
