@@ -27,6 +27,7 @@ from bot.services import Services
 from bot.storage import Database
 from bot.storage.migrate import upgrade
 from bot.web import WebServer
+from bot.web import commands as web_commands
 from bot.web.server import Probes
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def build_router(services: Services) -> Router:
     """The router with the built-in commands and every feature's commands."""
     router = Router(services)
     builtin.register(router)
+    web_commands.register(router)
     for feature in all_features():
         feature.setup(services, router)
     return router
@@ -84,6 +86,8 @@ class App:
                     outbox_moving=self.outbox.moving,
                 ),
                 self.metrics,
+                self.services,
+                self.router,
             )
             if settings.web.enabled
             else None

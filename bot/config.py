@@ -124,6 +124,29 @@ class WebSettings(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # The board and handbook (docs/web.md). The address people open, as the reverse
+    # proxy serves it; sign-in links are built from it. Unset: http://host:port.
+    public_url: str | None = None
+    # How long a web session lasts after signing in from a link.
+    session_ttl: Duration = hours(8)
+    # Who may open the handbook page: helpdesk-room members (via !handbook), anyone, nobody.
+    handbook: Literal["members", "public", "off"] = "members"
+    # Sign-in links one person may ask for within 10 minutes.
+    links_per_10_minutes: int = Field(5, ge=1, le=100)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL like https://helpdesk.example.org")
+        return value.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        """Where links point: ``public_url``, else the address the server listens on."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
 
 class LoggingSettings(Section):

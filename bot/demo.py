@@ -181,6 +181,10 @@ def run_demo(demo_dir: str, *, port: int = 8008, web_port: int = 8080) -> int:
   Rooms: #security-helpdesk:{server} (public)  #security-triage:{server} (team)
   Try:   !help   !ping   or open a DM with @helpdesk:{server}
   Health: http://127.0.0.1:{web_port}/readyz      Config: {config_path}
+  Web board (http://127.0.0.1:{web_port}/): as seclead, send !dashboard in the triage
+    room; the bot DMs a sign-in link (10 minutes, works once). !dashboard logout ends it.
+  Handbook (http://127.0.0.1:{web_port}/handbook): as alice, send !handbook in the
+    helpdesk room or a DM; open the link, then search "who handles phishing?".
   Stop with Ctrl-C.
 """,
             flush=True,

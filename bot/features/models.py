@@ -4,4 +4,5 @@ import bot.features.incidents.models
 import bot.features.ownership.models
 import bot.features.tickets.models
 import bot.features.tips.models
-import bot.storage.models  # noqa: F401
+import bot.storage.models
+import bot.web.models  # noqa: F401

@@ -10,11 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.metrics import Metrics
+
+if TYPE_CHECKING:
+    from bot.commands.router import Router
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -58,23 +63,46 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def make_app(probes: Probes, metrics_: Metrics) -> web.Application:
-    """The aiohttp application (no socket yet)."""
-    app = web.Application()
+def make_app(
+    probes: Probes,
+    metrics_: Metrics,
+    services: Services | None = None,
+    router: Router | None = None,
+) -> web.Application:
+    """The aiohttp application (no socket yet); with ``services`` and ``router``, the board."""
+    from bot.web.site import MAX_BODY
+
+    app = web.Application(client_max_size=MAX_BODY)
     app[PROBES] = probes
     app[METRICS] = metrics_
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    if services is not None and router is not None:
+        from bot.web import board, charts, handbook
+        from bot.web.site import setup_site
+
+        setup_site(app, services, router)
+        board.add_routes(app)
+        handbook.add_routes(app, services.settings)
+        charts.add_routes(app)
     return app
 
 
 class WebServer:
     """Explicit start and stop around an aiohttp runner."""
 
-    def __init__(self, host: str, port: int, probes: Probes, metrics_: Metrics):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        probes: Probes,
+        metrics_: Metrics,
+        services: Services | None = None,
+        router: Router | None = None,
+    ):
         self.host, self.port = host, port
-        self.app = make_app(probes, metrics_)
+        self.app = make_app(probes, metrics_, services, router)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
