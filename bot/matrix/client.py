@@ -40,6 +40,7 @@ from bot.commands.router import Router
 from bot.config import Settings
 from bot.matrix import crypto
 from bot.matrix import rooms as room_store
+from bot.matrix.e2ee import E2EE
 from bot.matrix.events import event_time, to_message, to_reaction
 from bot.matrix.sender import NioTransport
 from bot.matrix.session import LoginFailed, log_in
@@ -81,6 +82,7 @@ class MatrixBot:
             ),
         )
         self.transport = NioTransport(self.client, encrypt_new_rooms=settings.matrix.encryption)
+        self.e2ee = E2EE(settings, self.client)  # cross-signing identity, decryption guard
         self.synced_once = asyncio.Event()
         self.connected = False
         self._stopping = asyncio.Event()
@@ -127,6 +129,7 @@ class MatrixBot:
                 await log_in(self.client, self.settings.matrix)
                 if self.settings.matrix.encryption and self.client.olm is None:
                     raise LoginFailed("encryption is on but the crypto store did not load")
+                await self.e2ee.on_login()
                 return
             except LoginFailed:
                 raise
@@ -188,6 +191,7 @@ class MatrixBot:
                 self.services.outbox.metrics.syncs.inc()
                 # Before joining (and before "ready"): people encrypt to published keys.
                 await crypto.exchange_keys(self.client)
+                await self.e2ee.after_sync()
                 if not self.synced_once.is_set():
                     self.synced_once.set()
                 await self._ensure_rooms()
@@ -211,7 +215,8 @@ class MatrixBot:
             self._sync_task.cancel()
 
     async def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP sessions."""
+        await self.e2ee.close()
         await self.client.close()
 
     async def _sleep(self, seconds: float) -> None:
