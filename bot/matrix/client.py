@@ -82,7 +82,10 @@ class MatrixBot:
             ),
         )
         self.transport = NioTransport(self.client, encrypt_new_rooms=settings.matrix.encryption)
-        self.e2ee = E2EE(settings, self.client)  # cross-signing identity, decryption guard
+        # Cross-signing identity, decryption guard, held undecryptable events.
+        self.e2ee = E2EE(settings, self.client, services.outbox.metrics.registry)
+        self.e2ee.undecryptable.deliver = self._deliver_late
+        self.e2ee.undecryptable.give_up = self._give_up_unreadable
         self.synced_once = asyncio.Event()
         self.connected = False
         self._stopping = asyncio.Event()
@@ -180,6 +183,7 @@ class MatrixBot:
                 if response is None:
                     break  # stopping
                 await crypto.publish_keys(self.client)  # before accepting any invite
+                self.e2ee.on_sync(response)
                 await self._process(response, since)
                 await room_store.save_sync_token(
                     self.services.db, self.bot_user_id, response.next_batch
@@ -321,6 +325,10 @@ class MatrixBot:
         notice is sent: the message may not have been for the bot, and one missing key
         usually hides a whole run of someone's messages.
         """
+        if self.e2ee.enabled:
+            # Held until its key arrives (then answered) or the grace period ends.
+            await self.e2ee.undecryptable.hold(room_id, event, direct=kind is RoomKind.DIRECT)
+            return
         event_id = str(event["event_id"])
         log.warning(
             "cannot decrypt %s from %s in %s (no room key); asked for the key",
@@ -330,6 +338,13 @@ class MatrixBot:
         )
         await crypto.request_room_key(self.client, room_id, event)
         text = UNREADABLE_NOTICE if kind is RoomKind.DIRECT else None
+        await self.router.handle_unreadable(event_id=event_id, room_id=room_id, text=text)
+
+    async def _deliver_late(self, room_id: str, event: dict[str, Any]) -> None:
+        """A held event whose key arrived: handled as if it had just come in."""
+        await self._handle_events(room_id, [event], datetime.min.replace(tzinfo=UTC))
+
+    async def _give_up_unreadable(self, event_id: str, room_id: str, text: str | None) -> None:
         await self.router.handle_unreadable(event_id=event_id, room_id=room_id, text=text)
 
     async def _backfill(self, room_id: str, prev_batch: str, stop_token: str) -> list[dict]:

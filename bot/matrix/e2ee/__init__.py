@@ -11,13 +11,15 @@ import logging
 from typing import Any
 
 from aiohttp import ClientError
-from nio import AsyncClient
+from nio import AsyncClient, SyncResponse
+from prometheus_client import CollectorRegistry
 
 from bot.config import Settings
 from bot.matrix.e2ee import guard
 from bot.matrix.e2ee.api import ApiError, MatrixApi
 from bot.matrix.e2ee.identity import IdentityError, IdentityState, ensure_identity
 from bot.matrix.e2ee.keystore import CrossSigningKeys, KeyFile
+from bot.matrix.e2ee.undecryptable import Undecryptable
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,9 @@ RETRY_SECONDS = 60.0
 class E2EE:
     """The bot's cross-signing identity and the guard on decrypted events."""
 
-    def __init__(self, settings: Settings, client: AsyncClient):
+    def __init__(
+        self, settings: Settings, client: AsyncClient, registry: CollectorRegistry | None = None
+    ):
         self.settings = settings
         self.client = client
         self.api = MatrixApi(
@@ -37,6 +41,12 @@ class E2EE:
         )
         self.key_file = KeyFile(settings.matrix.store_path, settings.matrix.user_id)
         self.identity = IdentityState()
+        self.undecryptable = Undecryptable(
+            client,
+            self.api,
+            grace=settings.matrix.undecryptable_grace.total_seconds(),
+            registry=registry,
+        )
         self._established = False
         self._last_attempt = -RETRY_SECONDS
 
@@ -57,9 +67,17 @@ class E2EE:
         guard.install(self.client)
         await self._establish()
 
+    def on_sync(self, response: SyncResponse) -> None:
+        """Take in a sync's to-device events (withheld room keys)."""
+        if self.enabled:
+            self.undecryptable.on_to_device(list(response.to_device_events))
+
     async def after_sync(self) -> None:
-        """After each sync: retry the identity if it is not established yet."""
-        if not self.enabled or self._established:
+        """After each sync: retry held events; retry the identity if not established."""
+        if not self.enabled:
+            return
+        await self.undecryptable.retry()
+        if self._established:
             return
         if asyncio.get_running_loop().time() - self._last_attempt >= RETRY_SECONDS:
             await self._establish()
