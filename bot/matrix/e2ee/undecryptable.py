@@ -90,6 +90,7 @@ class Undecryptable:
         self.held: dict[str, Held] = {}
         registry = registry if registry is not None else CollectorRegistry()
         self.withheld: dict[str, str] = {}  # session id -> withheld code
+        self._done: dict[str, None] = {}  # ids decrypted or given up (bounded, ordered)
         self.recent: list[tuple[float, str]] = []  # (wall time, reason), last 24 h
         self.counter = Counter(
             "helpdesk_undecryptable_total",
@@ -111,10 +112,11 @@ class Undecryptable:
     async def hold(self, room_id: str, event: dict[str, Any], *, direct: bool) -> None:
         """Keep ``event`` until its key arrives or the grace period ends; ask for the key."""
         event_id = str(event.get("event_id"))
-        if event_id in self.held:
-            return
+        if event_id in self.held or event_id in self._done:
+            return  # a replayed sync (the token advances after handling) shows it again
         if len(self.held) >= MAX_HELD:
             oldest = min(self.held, key=lambda k: self.held[k].since)
+            self._finish(oldest)
             await self._give_up(oldest, self.held.pop(oldest))
         self.held[event_id] = Held(room_id, event, direct)
         log.info(
@@ -145,13 +147,20 @@ class Undecryptable:
                     decrypted = self._decrypt(held)
             if decrypted is not None:
                 del self.held[event_id]
+                self._finish(event_id)
                 self.late.inc()
                 log.info("decrypted %s after its key arrived", event_id)
                 if self.deliver is not None:
                     await self.deliver(held.room_id, decrypted)
             elif now - held.since >= self.grace:
                 del self.held[event_id]
+                self._finish(event_id)
                 await self._give_up(event_id, held)
+
+    def _finish(self, event_id: str) -> None:
+        self._done[event_id] = None
+        while len(self._done) > 10 * MAX_HELD:
+            del self._done[next(iter(self._done))]
 
     def counts(self) -> dict[str, int]:
         """Events given up over the last 24 hours, by reason."""
