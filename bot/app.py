@@ -65,7 +65,11 @@ class App:
             WebServer(
                 settings.web.host,
                 settings.web.port,
-                Probes(synced=self.matrix.synced_once.is_set, database=self.db.ping),
+                Probes(
+                    synced=self.matrix.synced_once.is_set,
+                    database=self.db.ping,
+                    cross_signed=lambda: not self.matrix.e2ee.degraded,
+                ),
                 self.metrics,
             )
             if settings.web.enabled

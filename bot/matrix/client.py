@@ -40,7 +40,8 @@ from bot.commands.router import Router
 from bot.config import Settings
 from bot.matrix import crypto
 from bot.matrix import rooms as room_store
-from bot.matrix.e2ee import E2EE
+from bot.matrix.e2ee import E2EE, store_key
+from bot.matrix.e2ee import command as e2ee_command
 from bot.matrix.events import event_time, to_message, to_reaction
 from bot.matrix.sender import NioTransport
 from bot.matrix.session import LoginFailed, log_in
@@ -79,6 +80,7 @@ class MatrixBot:
                 max_timeouts=2,
                 max_timeout_retry_wait_time=5,
                 request_timeout=settings.matrix.request_timeout,
+                pickle_key=store_key(settings),  # matrix.store_passphrase encrypts the store
             ),
         )
         self.transport = NioTransport(self.client, encrypt_new_rooms=settings.matrix.encryption)
@@ -86,6 +88,7 @@ class MatrixBot:
         self.e2ee = E2EE(settings, self.client, services.outbox.metrics.registry)
         self.e2ee.undecryptable.deliver = self._deliver_late
         self.e2ee.undecryptable.give_up = self._give_up_unreadable
+        e2ee_command.register(router, self.e2ee, self._triage_members)
         self.synced_once = asyncio.Event()
         self.connected = False
         self._stopping = asyncio.Event()
@@ -104,6 +107,10 @@ class MatrixBot:
         if room is None:
             return set()
         return set(room.users) - set(room.invited_users)
+
+    def _triage_members(self) -> set[str]:
+        triage = self.services.rooms.triage
+        return self.joined_members(triage) if triage else set()
 
     def room_kind(self, room_id: str) -> RoomKind:
         """Helpdesk, triage, a DM (the bot and one person), or some other room."""

@@ -15,15 +15,23 @@ from nio import AsyncClient, SyncResponse
 from prometheus_client import CollectorRegistry
 
 from bot.config import Settings
-from bot.matrix.e2ee import guard
+from bot.matrix.e2ee import guard, recovery
 from bot.matrix.e2ee.api import ApiError, MatrixApi
 from bot.matrix.e2ee.identity import IdentityError, IdentityState, ensure_identity
 from bot.matrix.e2ee.keystore import CrossSigningKeys, KeyFile
+from bot.matrix.e2ee.report import Report, inspect
+from bot.matrix.e2ee.ssss import SecretStorage, SecretStorageError
 from bot.matrix.e2ee.undecryptable import Undecryptable
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 60.0
+
+
+def store_key(settings: Settings) -> str:
+    """nio's pickle key: ``matrix.store_passphrase``, else nio's own default."""
+    passphrase = settings.matrix.store_passphrase
+    return passphrase.get_secret_value() if passphrase else "DEFAULT_KEY"
 
 
 class E2EE:
@@ -46,8 +54,12 @@ class E2EE:
             self.api,
             grace=settings.matrix.undecryptable_grace.total_seconds(),
             registry=registry,
+            store_path=settings.matrix.store_path,
         )
         self._established = False
+        self.user_id = settings.matrix.user_id
+        # "ready", "not set up" or what is wrong with it (for the status).
+        self.secret_storage = "not checked"
         self._last_attempt = -RETRY_SECONDS
 
     @property
@@ -91,7 +103,7 @@ class E2EE:
             password = self.settings.matrix.password
             self.identity = await ensure_identity(
                 self.api,
-                user_id=self.settings.matrix.user_id,
+                user_id=self.user_id,
                 device_id=str(self.client.device_id),
                 key_file=self.key_file,
                 password=password.get_secret_value() if password else None,
@@ -112,9 +124,91 @@ class E2EE:
                 self.client.device_id,
                 self.identity.master_key,
             )
+        if self.identity.keys is not None:
+            if self._recovery_key():
+                await self._sync_secret_storage(self.identity.keys)
+            else:
+                log.warning(
+                    "matrix.recovery_key is not set: a lost store cannot restore the"
+                    " bot's identity (run `helpdesk-bot crypto setup` once)"
+                )
+                self.secret_storage = "no recovery key configured"
+
+    def _recovery_key(self) -> str | None:
+        key = self.settings.matrix.recovery_key
+        return key.get_secret_value() if key else None
 
     async def _recover(self, master: str) -> CrossSigningKeys | None:
-        return None
+        """The private keys from secret storage (None, logged, when that is impossible)."""
+        if not self._recovery_key():
+            return None
+        try:
+            storage = await recovery.open_storage(self.api, self.user_id, self._recovery_key())
+            keys = await recovery.load_keys(storage)
+        except SecretStorageError as exc:
+            self.secret_storage = str(exc)
+            log.error("secret storage: %s", exc)
+            return None
+        if keys is None:
+            log.error("secret storage does not hold the cross-signing keys")
+        return keys
+
+    async def _sync_secret_storage(self, keys: CrossSigningKeys) -> None:
+        """With a recovery key configured, make sure secret storage holds the keys."""
+        try:
+            storage = await recovery.open_storage(self.api, self.user_id, self._recovery_key())
+            if not await recovery.keys_stored(storage, keys):
+                await recovery.save_keys(storage, keys)
+                log.info("stored the cross-signing keys in secret storage")
+            self.secret_storage = "ready"
+        except SecretStorageError as exc:
+            self.secret_storage = str(exc)
+            log.error("secret storage: %s", exc)
+        except (ApiError, ClientError, OSError, TimeoutError) as exc:
+            log.warning("secret storage check failed (%s)", exc)
+
+    async def setup(self) -> str | None:
+        """Create (or restore) the identity and secret storage; the new recovery key.
+
+        Returns:
+            The recovery key text when a new one was made (show it once), None when the
+            configured ``matrix.recovery_key`` already opens the secret storage.
+
+        Raises:
+            IdentityError: the identity cannot be established (the reason in words).
+        """
+        guard.install(self.client)
+        await self._establish()
+        keys = self.identity.keys
+        if keys is None or not self.identity.device_signed:
+            raise IdentityError(self.identity.problem or "the identity could not be established")
+        if self._recovery_key():
+            storage = await recovery.open_storage(self.api, self.user_id, self._recovery_key())
+            await recovery.save_keys(storage, keys)
+            self.secret_storage = "ready"
+            return None
+        storage, text = await SecretStorage.create(self.api, self.user_id)
+        await recovery.save_keys(storage, keys)
+        self.secret_storage = "ready"
+        return text
+
+    async def report(self, triage_members: set[str]) -> Report:
+        """The self-check: identity, secret storage, backup, counts, unsigned members."""
+        result = await inspect(
+            self.api,
+            user_id=self.user_id,
+            device_id=str(self.client.device_id),
+            recovery_key=self._recovery_key(),
+            triage_members=triage_members,
+            backup=self.backup_state(),
+        )
+        result.undecryptable = self.undecryptable.counts()
+        result.problem = self.identity.problem
+        return result
+
+    def backup_state(self) -> str:
+        """The key backup, in words."""
+        return "not implemented"
 
     def status(self) -> dict[str, Any]:
         """A summary for ``!crypto``, ``crypto status`` and ``/readyz``."""
@@ -123,6 +217,7 @@ class E2EE:
             "cross_signed": self.identity.device_signed,
             "master_key": self.identity.master_key,
             "problem": self.identity.problem,
+            "secret_storage": self.secret_storage,
         }
 
     async def close(self) -> None:

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nio import AsyncClient, Event, MegolmEvent
@@ -22,6 +23,7 @@ from nio.exceptions import EncryptionError, LocalProtocolError
 from prometheus_client import CollectorRegistry, Counter
 
 from bot.matrix.e2ee.api import MatrixApi
+from bot.matrix.e2ee.report import save_counts
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,9 @@ class Undecryptable:
         *,
         grace: float,
         registry: CollectorRegistry | None,
+        store_path: Path | None = None,
     ):
+        self.store_path = store_path
         self.client = client
         self.api = api
         self.grace = grace
@@ -182,6 +186,8 @@ class Undecryptable:
         reason = self._reason(held)
         self.counter.labels(reason).inc()
         self.recent.append((time.time(), reason))
+        if self.store_path is not None:
+            save_counts(self.store_path, self.recent)  # for `helpdesk-bot crypto status`
         log.warning(
             "could not decrypt %s from %s in %s (%s); giving up",
             event_id,

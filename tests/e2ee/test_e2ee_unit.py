@@ -1,0 +1,75 @@
+"""Unit checks of the crypto primitives and the degraded readiness report."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from signedjson.key import decode_verify_key_base64
+from signedjson.sign import verify_signed_json
+
+from bot.matrix.e2ee.signing import SigningKey, sign_object, verify_object
+from bot.matrix.e2ee.ssss import (
+    SecretStorageError,
+    decode_recovery_key,
+    decrypt,
+    encode_recovery_key,
+    encrypt,
+    key_check,
+    key_matches,
+)
+from bot.metrics import Metrics
+from bot.web.server import Probes, make_app
+
+
+def test_e2ee_signature_verifies_with_signedjson() -> None:
+    key = SigningKey.generate()
+    signed = sign_object({"user_id": "@a:b", "keys": {"x": "y"}, "unsigned": {"n": 1}}, "@a:b", key)
+    verify_signed_json(signed, "@a:b", decode_verify_key_base64("ed25519", key.public, key.public))
+    assert verify_object(signed, "@a:b", f"ed25519:{key.public}", key.public)
+    tampered = {**signed, "keys": {"x": "z"}}
+    assert not verify_object(tampered, "@a:b", f"ed25519:{key.public}", key.public)
+
+
+def test_e2ee_recovery_key_round_trip_and_typo() -> None:
+    raw = os.urandom(32)
+    text = encode_recovery_key(raw)
+    assert text.startswith("Es") and all(len(g) <= 4 for g in text.split())
+    assert decode_recovery_key(text) == raw
+    assert decode_recovery_key(text.replace(" ", "")) == raw
+    broken = text[:-1] + ("a" if text[-1] != "a" else "b")
+    with pytest.raises(SecretStorageError):
+        decode_recovery_key(broken)
+
+
+def test_e2ee_secret_round_trip_and_wrong_key() -> None:
+    key, other = os.urandom(32), os.urandom(32)
+    payload = encrypt(key, "m.cross_signing.master", "c2VjcmV0")
+    assert decrypt(key, "m.cross_signing.master", payload) == "c2VjcmV0"
+    with pytest.raises(SecretStorageError):
+        decrypt(other, "m.cross_signing.master", payload)
+    with pytest.raises(SecretStorageError):
+        decrypt(key, "m.cross_signing.self_signing", payload)  # bound to the name
+    check = key_check(key)
+    assert key_matches(key, check) and not key_matches(other, check)
+
+
+@pytest.mark.parametrize(("signed", "status"), [(True, "ready"), (False, "degraded")])
+async def test_e2ee_readyz_degraded_when_not_cross_signed(signed: bool, status: str) -> None:
+    async def database() -> bool:
+        return True
+
+    probes = Probes(synced=lambda: True, database=database, cross_signed=lambda: signed)
+    client = TestClient(TestServer(make_app(probes, Metrics())))
+    await client.start_server()
+    try:
+        response = await client.get("/readyz")
+        body = await response.json()
+    finally:
+        await client.close()
+    assert response.status == 200
+    assert body == {
+        "status": status,
+        "checks": {"synced": True, "database": True, "cross_signed": signed},
+    }
