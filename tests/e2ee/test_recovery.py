@@ -1,0 +1,106 @@
+"""Lost store: with the recovery key the same identity signs the new device; without it,
+the bot says so plainly and makes no second identity."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import sys
+
+import aiohttp
+import pytest
+
+from tests.support.botworld import ROOT, BotWorld, InProcessBot
+from tests.support.mxclient import MatrixUser
+
+pytestmark = pytest.mark.integration
+
+
+async def _cli(world: BotWorld, *args: str) -> tuple[int, str]:
+    config = world.write_config()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        "--config",
+        str(config),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, out.decode()
+
+
+async def _identity(user: MatrixUser, bot: str) -> tuple[str, dict]:
+    keys = await user.request("POST", "/_matrix/client/v3/keys/query", {"device_keys": {bot: []}})
+    (master,) = keys["master_keys"][bot]["keys"].values()
+    return master, keys
+
+
+def _signed_by_ssk(keys: dict, bot: str, device_id: str) -> bool:
+    (ssk_id,) = keys["self_signing_keys"][bot]["keys"]
+    return ssk_id in keys["device_keys"][bot][device_id].get("signatures", {}).get(bot, {})
+
+
+async def _readyz(world: BotWorld) -> dict:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{world.web_port}/readyz") as response:
+            return await response.json()
+
+
+async def test_lost_store_with_recovery_key_keeps_the_identity(world: BotWorld) -> None:
+    code, out = await _cli(world, "crypto", "setup")
+    assert code == 0, out
+    found = re.search(r"^ {4}(Es\S{2}(?: \S{1,4})+)$", out, re.MULTILINE)
+    assert found, out
+    recovery_key = found.group(1)
+    assert "HELPDESK_MATRIX__RECOVERY_KEY" in out
+    master, keys = await _identity(world.lead, world.bot_user_id)
+    store = world.dir / "store"
+
+    with_key = world.settings(matrix={"recovery_key": recovery_key})
+    bot = InProcessBot(with_key)
+    app = await bot.start()
+    first_device = app.matrix.client.device_id
+    assert app.matrix.e2ee.status()["secret_storage"] == "ready"
+    await bot.stop()
+    shutil.rmtree(store)
+
+    # Without the recovery key: no second identity, and the reason in plain words.
+    bot = InProcessBot(world.settings())
+    app = await bot.start()
+    try:
+        lost_device = app.matrix.client.device_id
+        assert lost_device != first_device
+        problem = app.matrix.e2ee.status()["problem"]
+        assert "recovery_key" in problem and "will not create a second identity" in problem
+        assert (await _identity(world.lead, world.bot_user_id))[0] == master
+        ready = await _readyz(world)
+        assert ready["status"] == "degraded" and ready["checks"]["cross_signed"] is False
+    finally:
+        await bot.stop()
+    shutil.rmtree(store)
+
+    # With it: a new device, signed by the same master key, unattended.
+    bot = InProcessBot(with_key)
+    app = await bot.start()
+    try:
+        new_device = app.matrix.client.device_id
+        assert new_device not in (first_device, lost_device)
+        again, keys = await _identity(world.lead, world.bot_user_id)
+        assert again == master
+        assert _signed_by_ssk(keys, world.bot_user_id, new_device)
+        assert not _signed_by_ssk(keys, world.bot_user_id, lost_device)
+        assert app.matrix.e2ee.status()["cross_signed"]
+        assert (await _readyz(world))["status"] == "ready"
+    finally:
+        await bot.stop()
+
+    code, out = await _cli(world, "crypto", "status")
+    assert code == 0, out
+    assert f"Device: {new_device}" in out and "Cross-signed by the bot's identity: yes" in out
+    assert " ".join(master[i : i + 4] for i in range(0, len(master), 4)) in out
