@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -73,3 +74,19 @@ async def test_e2ee_readyz_degraded_when_not_cross_signed(signed: bool, status: 
         "status": status,
         "checks": {"synced": True, "database": True, "cross_signed": signed},
     }
+
+
+def test_e2ee_backup_session_data_opens_with_vodozemac() -> None:
+    import vodozemac
+
+    from bot.matrix.e2ee.backup import decrypt_session, encrypt_session, public_key
+
+    private = os.urandom(32)
+    plaintext = {"algorithm": "m.megolm.v1.aes-sha2", "session_key": "AQ" * 20}
+    data = encrypt_session(public_key(private), plaintext)
+    pk = vodozemac.PkDecryption.from_key(vodozemac.Curve25519SecretKey.from_bytes(private))
+    message = vodozemac.Message.from_base64(data["ciphertext"], data["mac"], data["ephemeral"])
+    assert json.loads(pk.decrypt(message)) == plaintext
+    assert decrypt_session(private, data) == plaintext
+    with pytest.raises(ValueError):
+        decrypt_session(os.urandom(32), data)

@@ -8,11 +8,16 @@ import os
 import re
 import shutil
 import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 import pytest
 
+from bot.devserver import LocalSynapse
 from tests.support.botworld import ROOT, BotWorld, InProcessBot
+from tests.support.e2ee_user import E2EEUser
 from tests.support.mxclient import MatrixUser
 
 pytestmark = pytest.mark.integration
@@ -52,7 +57,9 @@ async def _readyz(world: BotWorld) -> dict:
             return await response.json()
 
 
-async def test_lost_store_with_recovery_key_keeps_the_identity(world: BotWorld) -> None:
+async def test_lost_store_with_recovery_key_keeps_the_identity_and_the_history(
+    world: BotWorld, synapse: LocalSynapse, tmp_path: Path
+) -> None:
     code, out = await _cli(world, "crypto", "setup")
     assert code == 0, out
     found = re.search(r"^ {4}(Es\S{2}(?: \S{1,4})+)$", out, re.MULTILINE)
@@ -65,9 +72,23 @@ async def test_lost_store_with_recovery_key_keeps_the_identity(world: BotWorld) 
     with_key = world.settings(matrix={"recovery_key": recovery_key})
     bot = InProcessBot(with_key)
     app = await bot.start()
-    first_device = app.matrix.client.device_id
-    assert app.matrix.e2ee.status()["secret_storage"] == "ready"
-    await bot.stop()
+    reporter = await E2EEUser.create(synapse, "reporter-backup", tmp_path / "reporter")
+    try:
+        first_device = app.matrix.client.device_id
+        assert app.matrix.e2ee.status()["secret_storage"] == "ready"
+        # A message before the loss: its room key goes to the server-side backup.
+        room_id = await reporter.create_encrypted_dm(world.bot_user_id)
+        await reporter.wait_joined(room_id, world.bot_user_id)
+        secret_text = "the incident started at 09:14 on the build server"
+        old_event = await reporter.send(room_id, secret_text)
+        session_id = reporter.client.olm.outbound_group_sessions[room_id].id
+        deadline = time.monotonic() + 30
+        while session_id not in app.matrix.e2ee.backup.uploaded:
+            assert time.monotonic() < deadline, "the room key was never backed up"
+            await asyncio.sleep(0.2)
+    finally:
+        await reporter.close()
+        await bot.stop()
     shutil.rmtree(store)
 
     # Without the recovery key: no second identity, and the reason in plain words.
@@ -97,6 +118,13 @@ async def test_lost_store_with_recovery_key_keeps_the_identity(world: BotWorld) 
         assert not _signed_by_ssk(keys, world.bot_user_id, lost_device)
         assert app.matrix.e2ee.status()["cross_signed"]
         assert (await _readyz(world))["status"] == "ready"
+        # The message sent before the loss is readable again, from the key backup.
+        e2ee = app.matrix.e2ee
+        source = await e2ee.api.request("GET", f"/rooms/{quote(room_id)}/event/{old_event}")
+        assert e2ee.undecryptable.decrypt(room_id, source) is None  # the store is new
+        readable = await e2ee.read(room_id, source)
+        assert readable is not None and readable["content"]["body"] == secret_text
+        assert e2ee.backup.restored == 1
     finally:
         await bot.stop()
 

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from bot.config import Settings
 from bot.matrix.e2ee import guard, recovery
 from bot.matrix.e2ee.api import ApiError, MatrixApi
+from bot.matrix.e2ee.backup import KeyBackup
 from bot.matrix.e2ee.identity import IdentityError, IdentityState, ensure_identity
 from bot.matrix.e2ee.keystore import CrossSigningKeys, KeyFile
 from bot.matrix.e2ee.report import Report, inspect
@@ -49,6 +50,7 @@ class E2EE:
         )
         self.key_file = KeyFile(settings.matrix.store_path, settings.matrix.user_id)
         self.identity = IdentityState()
+        self.backup = KeyBackup(client, self.api, settings.matrix.user_id)
         self.undecryptable = Undecryptable(
             client,
             self.api,
@@ -56,6 +58,7 @@ class E2EE:
             registry=registry,
             store_path=settings.matrix.store_path,
         )
+        self.undecryptable.fetch_key = self.backup.fetch
         self._established = False
         self.user_id = settings.matrix.user_id
         # "ready", "not set up" or what is wrong with it (for the status).
@@ -89,6 +92,10 @@ class E2EE:
         if not self.enabled:
             return
         await self.undecryptable.retry()
+        try:
+            await self.backup.upload_new()
+        except (ApiError, ClientError, OSError, TimeoutError) as exc:
+            log.warning("key backup upload failed (%s); retried after the next sync", exc)
         if self._established:
             return
         if asyncio.get_running_loop().time() - self._last_attempt >= RETRY_SECONDS:
@@ -161,6 +168,7 @@ class E2EE:
                 await recovery.save_keys(storage, keys)
                 log.info("stored the cross-signing keys in secret storage")
             self.secret_storage = "ready"
+            await self.backup.enable(storage, keys)
         except SecretStorageError as exc:
             self.secret_storage = str(exc)
             log.error("secret storage: %s", exc)
@@ -185,10 +193,12 @@ class E2EE:
         if self._recovery_key():
             storage = await recovery.open_storage(self.api, self.user_id, self._recovery_key())
             await recovery.save_keys(storage, keys)
+            await self.backup.enable(storage, keys)
             self.secret_storage = "ready"
             return None
         storage, text = await SecretStorage.create(self.api, self.user_id)
         await recovery.save_keys(storage, keys)
+        await self.backup.enable(storage, keys)
         self.secret_storage = "ready"
         return text
 
@@ -208,7 +218,17 @@ class E2EE:
 
     def backup_state(self) -> str:
         """The key backup, in words."""
-        return "not implemented"
+        return self.backup.state()
+
+    async def read(self, room_id: str, event: dict[str, Any]) -> dict[str, Any] | None:
+        """An old encrypted event decrypted, its key fetched from the backup if need be."""
+        held = self.undecryptable
+        decrypted = held.decrypt(room_id, event)
+        if decrypted is None:
+            session_id = str((event.get("content") or {}).get("session_id", ""))
+            if await self.backup.fetch(room_id, session_id):
+                decrypted = held.decrypt(room_id, event)
+        return decrypted
 
     def status(self) -> dict[str, Any]:
         """A summary for ``!crypto``, ``crypto status`` and ``/readyz``."""

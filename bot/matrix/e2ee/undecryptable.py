@@ -200,10 +200,14 @@ class Undecryptable:
             await self.give_up(event_id, held.room_id, text)
 
     def _decrypt(self, held: Held) -> dict[str, Any] | None:
-        event = Event.parse_event({**held.source, "room_id": held.room_id})
+        return self.decrypt(held.room_id, held.source)
+
+    def decrypt(self, room_id: str, source: dict[str, Any]) -> dict[str, Any] | None:
+        """The decrypted (guarded) source of an encrypted event, or None without its key."""
+        event = Event.parse_event({**source, "room_id": room_id})
         if not isinstance(event, MegolmEvent) or self.client.olm is None:
             return None
-        event.room_id = held.room_id
+        event.room_id = room_id
         try:
             decrypted = self.client.decrypt_event(event)
         except (EncryptionError, LocalProtocolError):
