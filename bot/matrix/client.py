@@ -35,7 +35,7 @@ from nio import (
     SyncResponse,
 )
 
-from bot.commands.context import RoomKind
+from bot.commands.context import IncomingMessage, RoomKind
 from bot.commands.router import Router
 from bot.config import Settings
 from bot.matrix import crypto
@@ -54,6 +54,13 @@ JOIN_RETRY_SECONDS = 60.0
 UNREADABLE_NOTICE = (
     "I could not decrypt your last message (my device did not receive its key). "
     "Please send it again."
+)
+
+UNSIGNED_DEVICE_NOTICE = (
+    "I did not act on this. In this encrypted triage room I only take commands sent from"
+    " a device its owner has cross-signed (verified), and this message came from one that"
+    " is not, or was not encrypted. Verify this session from one of your other sessions"
+    " (in Element: Settings → Sessions), then send it again."
 )
 
 
@@ -88,6 +95,7 @@ class MatrixBot:
         self.e2ee = E2EE(settings, self.client, services.outbox.metrics.registry)
         self.e2ee.undecryptable.deliver = self._deliver_late
         self.e2ee.undecryptable.give_up = self._give_up_unreadable
+        self.e2ee.need_to_know = self._need_to_know
         e2ee_command.register(router, self.e2ee, self._triage_members)
         self.synced_once = asyncio.Event()
         self.connected = False
@@ -111,6 +119,10 @@ class MatrixBot:
     def _triage_members(self) -> set[str]:
         triage = self.services.rooms.triage
         return self.joined_members(triage) if triage else set()
+
+    def _need_to_know(self, room_id: str) -> set[str] | None:
+        """The triage room's members (its keys go to cross-signed devices only)."""
+        return self._triage_members() if room_id == self.services.rooms.triage else None
 
     def room_kind(self, room_id: str) -> RoomKind:
         """Helpdesk, triage, a DM (the bot and one person), or some other room."""
@@ -317,12 +329,25 @@ class MatrixBot:
                 continue
             msg = to_message(event, room_id, kind, self.bot_user_id)
             if msg is not None:
-                if msg.timestamp >= not_before:
+                if msg.timestamp >= not_before and await self._signed_sender(msg, event):
                     await self.router.handle(msg)
                 continue
             reaction = to_reaction(event, room_id, kind, self.bot_user_id)
             if reaction is not None and reaction.timestamp >= not_before:
                 await self.router.handle_reaction(reaction)
+
+    async def _signed_sender(self, msg: IncomingMessage, event: dict[str, Any]) -> bool:
+        """False (and a refusal, if it was meant for the bot) for a message from a device
+        its owner has not cross-signed, in the encrypted triage room."""
+        if await self.e2ee.may_command(msg.room_id, event):
+            return True
+        log.warning("refusing a triage message from an unsigned device of %s", msg.sender)
+        prefix = self.settings.bot.command_prefix
+        if msg.body.lstrip().startswith(prefix) or msg.mentions_bot or msg.in_reply_to:
+            await self.router.handle_unreadable(
+                event_id=msg.event_id, room_id=msg.room_id, text=UNSIGNED_DEVICE_NOTICE
+            )
+        return False
 
     async def _on_unreadable(self, room_id: str, kind: RoomKind, event: dict[str, Any]) -> None:
         """An event we hold no key for: ask for the key, and (in a DM) for a resend.

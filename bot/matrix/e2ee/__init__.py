@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import ClientError
@@ -22,6 +23,7 @@ from bot.matrix.e2ee.identity import IdentityError, IdentityState, ensure_identi
 from bot.matrix.e2ee.keystore import CrossSigningKeys, KeyFile
 from bot.matrix.e2ee.report import Report, inspect
 from bot.matrix.e2ee.ssss import SecretStorage, SecretStorageError
+from bot.matrix.e2ee.trust import DeviceTrust, restrict_sharing
 from bot.matrix.e2ee.undecryptable import Undecryptable
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,10 @@ class E2EE:
         self.key_file = KeyFile(settings.matrix.store_path, settings.matrix.user_id)
         self.identity = IdentityState()
         self.backup = KeyBackup(client, self.api, settings.matrix.user_id)
+        self.trust = DeviceTrust(client, self.api)
+        self.origins: dict[str, str] = {}  # decrypted event id -> sender's Curve25519 key
+        # Set by the sync loop: the members of a need-to-know room (triage), else None.
+        self.need_to_know: Callable[[str], set[str] | None] = lambda room_id: None
         self.undecryptable = Undecryptable(
             client,
             self.api,
@@ -79,7 +85,8 @@ class E2EE:
         """After login: guard decryption, publish device keys, establish the identity."""
         if not self.enabled:
             return
-        guard.install(self.client)
+        guard.install(self.client, self.origins)
+        restrict_sharing(self.client, self.trust, self.need_to_know)
         await self._establish()
 
     def on_sync(self, response: SyncResponse) -> None:
@@ -92,6 +99,7 @@ class E2EE:
         if not self.enabled:
             return
         await self.undecryptable.retry()
+        await self._refresh_trust()
         try:
             await self.backup.upload_new()
         except (ApiError, ClientError, OSError, TimeoutError) as exc:
@@ -140,6 +148,45 @@ class E2EE:
                     " bot's identity (run `helpdesk-bot crypto setup` once)"
                 )
                 self.secret_storage = "no recovery key configured"
+
+    async def _refresh_trust(self) -> None:
+        for room_id in self.client.rooms:
+            members = self.need_to_know(room_id)
+            if members is None:
+                continue
+            before = {user: set(ids) for user, ids in self.trust.signed.items()}
+            try:
+                await self.trust.refresh(members)
+            except (ApiError, ClientError, OSError, TimeoutError) as exc:
+                log.warning("device trust check failed (%s)", exc)
+                continue
+            if any(ids - before.get(user, set()) for user, ids in self.trust.signed.items()):
+                self.rotate(room_id)
+
+    def rotate(self, room_id: str) -> None:
+        """Start a new room key for ``room_id`` at the next send (newly signed devices
+        were left out of the current one)."""
+        if self.client.olm is not None:
+            self.client.olm.outbound_group_sessions.pop(room_id, None)
+
+    async def may_command(self, room_id: str, event: dict[str, Any]) -> bool:
+        """Whether a message in a need-to-know room came from a cross-signed device.
+
+        Rooms that are not need-to-know, or not encrypted, allow everything. In an
+        encrypted one, a plaintext event, or one from a device its owner has not
+        cross-signed, is refused (fail closed when the device is unknown).
+        """
+        room = self.client.rooms.get(room_id)
+        if not self.enabled or self.need_to_know(room_id) is None or not room or not room.encrypted:
+            return True
+        sender_key = self.origins.get(str(event.get("event_id")))
+        if sender_key is None:
+            return False
+        try:
+            return await self.trust.sender_signed(str(event.get("sender")), sender_key)
+        except (ApiError, ClientError, OSError, TimeoutError) as exc:
+            log.warning("cannot check the sender's device (%s); refusing", exc)
+            return False
 
     def _recovery_key(self) -> str | None:
         key = self.settings.matrix.recovery_key

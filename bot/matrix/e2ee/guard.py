@@ -79,15 +79,29 @@ def sanitize(decrypted: Any, envelope: MegolmEvent) -> Any:
     return decrypted
 
 
-def install(client: AsyncClient) -> None:
-    """Wrap the client's megolm decryption with :func:`sanitize` (idempotent)."""
+MAX_ORIGINS = 10_000
+
+
+def install(client: AsyncClient, origins: dict[str, str] | None = None) -> None:
+    """Wrap the client's megolm decryption with :func:`sanitize` (idempotent).
+
+    Args:
+        client: the logged-in client (its Olm machine loaded).
+        origins: filled with event id -> the sender's Curve25519 key (the device the
+            room key came from), for checking who sent a decrypted event.
+    """
     olm = client.olm
     if olm is None or getattr(olm, "_helpdesk_guarded", False):
         return
     original = olm.decrypt_megolm_event
 
     def guarded(event: MegolmEvent, room_id: str | None = None) -> Event:
-        return sanitize(original(event, room_id), event)
+        decrypted = sanitize(original(event, room_id), event)
+        if origins is not None and event.event_id and event.sender_key:
+            origins[event.event_id] = event.sender_key
+            while len(origins) > MAX_ORIGINS:
+                del origins[next(iter(origins))]
+        return decrypted
 
     olm.decrypt_megolm_event = guarded  # type: ignore[method-assign]
     olm._helpdesk_guarded = True  # type: ignore[attr-defined]
