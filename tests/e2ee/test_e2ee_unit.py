@@ -90,3 +90,17 @@ def test_e2ee_backup_session_data_opens_with_vodozemac() -> None:
     assert decrypt_session(private, data) == plaintext
     with pytest.raises(ValueError):
         decrypt_session(os.urandom(32), data)
+
+
+def test_e2ee_key_file_is_encrypted_with_the_store_passphrase(tmp_path) -> None:
+    from bot.matrix.e2ee.keystore import CrossSigningKeys, KeyFile
+
+    keys = CrossSigningKeys.generate()
+    KeyFile(tmp_path, "@bot:x").save(keys)  # written before a passphrase was configured
+    assert KeyFile(tmp_path, "@bot:x", "pass").load() == keys  # ... and encrypted now
+    text = (tmp_path / "cross_signing.json").read_text()
+    assert "encrypted" in text
+    assert all(seed not in text for seed in keys.to_json().values())
+    assert KeyFile(tmp_path, "@bot:x", "other").load() is None
+    assert KeyFile(tmp_path, "@bot:x").load() is None  # encrypted, no passphrase given
+    assert KeyFile(tmp_path, "@other:x", "pass").load() is None

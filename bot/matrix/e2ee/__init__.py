@@ -50,7 +50,12 @@ class E2EE:
             lambda: client.access_token,
             timeout=settings.matrix.request_timeout,
         )
-        self.key_file = KeyFile(settings.matrix.store_path, settings.matrix.user_id)
+        passphrase = settings.matrix.store_passphrase
+        self.key_file = KeyFile(
+            settings.matrix.store_path,
+            settings.matrix.user_id,
+            passphrase.get_secret_value() if passphrase else None,
+        )
         self.identity = IdentityState()
         self.backup = KeyBackup(client, self.api, settings.matrix.user_id)
         self.trust = DeviceTrust(client, self.api)

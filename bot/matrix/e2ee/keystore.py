@@ -1,7 +1,12 @@
-"""The bot's private cross-signing keys on disk, next to nio's store (owner-only file)."""
+"""The bot's private cross-signing keys on disk, next to nio's store (owner-only file).
+
+With ``matrix.store_passphrase`` the keys are encrypted (PBKDF2-SHA-256 to a key, then
+the secret-storage cipher, AES-CTR + HMAC-SHA-256), like nio's store with its pickle key.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -9,10 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.matrix.e2ee.signing import SigningKey, b64decode, b64encode
+from bot.matrix.e2ee.ssss import SecretStorageError, decrypt, encrypt
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = "cross_signing.json"
+SECRET_NAME = "org.helpdesk.cross_signing"
+PBKDF2_ROUNDS = 200_000
 
 
 @dataclass(frozen=True)
@@ -49,9 +57,22 @@ class CrossSigningKeys:
 class KeyFile:
     """Reads and writes ``<store_path>/cross_signing.json`` (mode 0600, atomic writes)."""
 
-    def __init__(self, store_path: Path, user_id: str):
+    def __init__(self, store_path: Path, user_id: str, passphrase: str | None = None):
         self.path = Path(store_path) / FILE_NAME
         self.user_id = user_id
+        self._passphrase = passphrase
+        self._key: bytes | None = None
+
+    def _file_key(self) -> bytes:
+        if self._key is None:
+            assert self._passphrase is not None
+            self._key = hashlib.pbkdf2_hmac(
+                "sha256",
+                self._passphrase.encode(),
+                f"helpdesk-bot:{self.user_id}".encode(),
+                PBKDF2_ROUNDS,
+            )
+        return self._key
 
     def load(self) -> CrossSigningKeys | None:
         """The stored keys for this account, or None (absent or unreadable: logged)."""
@@ -66,7 +87,19 @@ class KeyFile:
             log.warning("%s is for another account; ignoring it", self.path)
             return None
         try:
-            return CrossSigningKeys.from_json(data["keys"])
+            if "encrypted" in data:
+                if self._passphrase is None:
+                    log.error("%s is encrypted but matrix.store_passphrase is not set", self.path)
+                    return None
+                plain = json.loads(decrypt(self._file_key(), SECRET_NAME, data["encrypted"]))
+                return CrossSigningKeys.from_json(plain)
+            keys = CrossSigningKeys.from_json(data["keys"])
+            if self._passphrase is not None:
+                self.save(keys)  # a store from before the passphrase: encrypt it now
+            return keys
+        except SecretStorageError:
+            log.error("matrix.store_passphrase does not open %s", self.path)
+            return None
         except (KeyError, TypeError, ValueError):
             log.error("%s is damaged; treating the cross-signing keys as lost", self.path)
             return None
@@ -77,7 +110,16 @@ class KeyFile:
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"user_id": self.user_id, "keys": keys.to_json()}, handle)
+            json.dump(self._document(keys), handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
+
+    def _document(self, keys: CrossSigningKeys) -> dict[str, object]:
+        if self._passphrase is None:
+            return {"user_id": self.user_id, "keys": keys.to_json()}
+        secret = json.dumps(keys.to_json())
+        return {
+            "user_id": self.user_id,
+            "encrypted": encrypt(self._file_key(), SECRET_NAME, secret),
+        }
