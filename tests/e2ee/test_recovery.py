@@ -131,4 +131,6 @@ async def test_lost_store_with_recovery_key_keeps_the_identity_and_the_history(
     code, out = await _cli(world, "crypto", "status")
     assert code == 0, out
     assert f"Device: {new_device}" in out and "Cross-signed by the bot's identity: yes" in out
+    # The lead (a plain client, no cross-signing) is a triage member with unsigned devices.
+    assert f"  {world.lead.user_id}: " in out
     assert " ".join(master[i : i + 4] for i in range(0, len(master), 4)) in out

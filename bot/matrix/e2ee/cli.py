@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from urllib.parse import quote
 
 from nio import AsyncClient, AsyncClientConfig
 
@@ -98,8 +99,23 @@ async def _setup(e2ee: E2EE) -> int:
     return 0
 
 
+async def _triage_members(e2ee: E2EE, settings: Settings) -> set[str]:
+    """The triage room's joined members, read from the homeserver (empty if unknown)."""
+    ref = settings.rooms.triage
+    try:
+        if ref.startswith("#"):
+            ref = (await e2ee.api.request("GET", f"/directory/room/{quote(ref, safe='')}"))[
+                "room_id"
+            ]
+        joined = await e2ee.api.request("GET", f"/rooms/{quote(ref, safe='')}/joined_members")
+    except (ApiError, KeyError) as exc:
+        print(f"note: cannot list the triage room's members ({exc})", file=sys.stderr)
+        return set()
+    return set(joined.get("joined") or {})
+
+
 async def _status(e2ee: E2EE, settings: Settings) -> int:
-    report = await e2ee.report(set())
+    report = await e2ee.report(await _triage_members(e2ee, settings))
     report.undecryptable = load_counts(settings.matrix.store_path)
     print(report.render())
     return 0 if report.cross_signed else EXIT_FAILED
