@@ -42,6 +42,7 @@ from bot.matrix import crypto
 from bot.matrix import rooms as room_store
 from bot.matrix.e2ee import E2EE, store_key
 from bot.matrix.e2ee import command as e2ee_command
+from bot.matrix.e2ee.heldstore import HeldStore
 from bot.matrix.events import event_time, to_message, to_reaction
 from bot.matrix.sender import NioTransport
 from bot.matrix.session import LoginFailed, log_in
@@ -95,6 +96,7 @@ class MatrixBot:
         self.e2ee = E2EE(settings, self.client, services.outbox.metrics.registry)
         self.e2ee.undecryptable.deliver = self._deliver_late
         self.e2ee.undecryptable.give_up = self._give_up_unreadable
+        self.e2ee.undecryptable.store = HeldStore(services.db, settings.matrix.user_id)
         self.e2ee.need_to_know = self._need_to_know
         e2ee_command.register(router, self.e2ee, self._triage_members)
         self.synced_once = asyncio.Event()

@@ -87,7 +87,7 @@ async def _replies(user: E2EEUser, room_id: str, bot: str, question: str) -> lis
     ]
 
 
-async def test_late_room_key_is_answered_once(
+async def test_late_room_key_is_answered_once_even_across_a_restart(
     synapse: LocalSynapse, world: BotWorld, tmp_path: Path
 ) -> None:
     bot = InProcessBot(world.settings(matrix={"undecryptable_grace": "60s"}))
@@ -102,7 +102,12 @@ async def test_late_room_key_is_answered_once(
                 break
             await asyncio.sleep(0.1)
         assert question in held, "the bot never saw the message it cannot decrypt"
-        # Now the key arrives, late.
+        # The bot restarts while it waits (its sync token moves past the message) ...
+        await bot.stop()
+        app = await bot.start()
+        held = app.matrix.e2ee.undecryptable.held
+        assert question in held
+        # ... and then the key arrives, late.
         await _send_keys(user, key_messages)
         reply = await user.wait_reply(room_id, world.bot_user_id, question)
         assert reply is not None, "the late message was never answered"

@@ -93,6 +93,7 @@ class E2EE:
         guard.install(self.client, self.origins)
         restrict_sharing(self.client, self.trust, self.need_to_know)
         await self._establish()
+        await self.undecryptable.restore()
 
     def on_sync(self, response: SyncResponse) -> None:
         """Take in a sync's to-device events (withheld room keys)."""

@@ -23,6 +23,7 @@ from nio.exceptions import EncryptionError, LocalProtocolError
 from prometheus_client import CollectorRegistry, Counter
 
 from bot.matrix.e2ee.api import MatrixApi
+from bot.matrix.e2ee.heldstore import HeldStore, wall_to_monotonic
 from bot.matrix.e2ee.report import save_counts
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class Undecryptable:
         store_path: Path | None = None,
     ):
         self.store_path = store_path
+        self.store: HeldStore | None = None  # set when a database is available
         self.client = client
         self.api = api
         self.grace = grace
@@ -123,6 +125,7 @@ class Undecryptable:
             self._finish(oldest)
             await self._give_up(oldest, self.held.pop(oldest))
         self.held[event_id] = Held(room_id, event, direct)
+        await self._persist()
         log.info(
             "holding %s from %s in %s until its key arrives", event_id, event.get("sender"), room_id
         )
@@ -140,9 +143,48 @@ class Undecryptable:
                 self.withheld[session_id] = code
                 log.info("room key withheld by %s: %s", source.get("sender"), code)
 
+    async def restore(self) -> None:
+        """Take back the events held before a restart."""
+        if self.store is None:
+            return
+        try:
+            items = await self.store.load()
+        except Exception as exc:  # the database is down: nothing to take back
+            log.warning("cannot load held events: %s", type(exc).__name__)
+            return
+        for item in items:
+            try:
+                source, room_id = item["source"], str(item["room_id"])
+                since = wall_to_monotonic(float(item["since"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+            event_id = str(source.get("event_id"))
+            self.held.setdefault(event_id, Held(room_id, source, bool(item.get("direct")), since))
+        if self.held:
+            log.info("still waiting for the keys of %d messages", len(self.held))
+
+    async def _persist(self) -> None:
+        if self.store is None:
+            return
+        offset = time.time() - time.monotonic()
+        items = [
+            {
+                "room_id": h.room_id,
+                "source": h.source,
+                "direct": h.direct,
+                "since": h.since + offset,
+            }
+            for h in self.held.values()
+        ]
+        try:
+            await self.store.save(items)
+        except Exception as exc:  # the database is down: kept in memory meanwhile
+            log.warning("cannot save held events: %s", type(exc).__name__)
+
     async def retry(self) -> None:
         """Try every held event again; give up those past the grace period."""
         now = time.monotonic()
+        before = len(self.held)
         for event_id, held in list(self.held.items()):
             decrypted = self._decrypt(held)
             if decrypted is None and self.fetch_key is not None:
@@ -160,6 +202,8 @@ class Undecryptable:
                 del self.held[event_id]
                 self._finish(event_id)
                 await self._give_up(event_id, held)
+        if len(self.held) != before:
+            await self._persist()
 
     def _finish(self, event_id: str) -> None:
         self._done[event_id] = None
