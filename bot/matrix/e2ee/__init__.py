@@ -156,9 +156,9 @@ class E2EE:
                 self.secret_storage = "no recovery key configured"
 
     async def _refresh_trust(self) -> None:
-        for room_id in self.client.rooms:
+        for room_id, room in self.client.rooms.items():
             members = self.need_to_know(room_id)
-            if members is None:
+            if members is None or not room.encrypted:
                 continue
             before = {user: set(ids) for user, ids in self.trust.signed.items()}
             try:
