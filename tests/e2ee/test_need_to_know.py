@@ -12,6 +12,7 @@ from bot.devserver import LocalSynapse
 from bot.storage.models import OutboxMessage
 from tests.support.botworld import BotWorld, InProcessBot, wait_joined
 from tests.support.e2ee_user import E2EEUser
+from tests.support.element import element_dm, register
 
 pytestmark = pytest.mark.integration
 
@@ -57,17 +58,21 @@ async def test_triage_unsigned_device_is_refused_and_gets_no_keys(
         assert reply is not None
         assert reply.event.event_id in {r.event.event_id for r in member.undecrypted(world.triage)}
 
-        # Control: once the device counts as cross-signed, the same command runs and
-        # the member's device gets the room key.
-        trust = app.matrix.e2ee.trust
-        trust.signed[member.user_id] = {member.client.device_id}
-        trust._checked_at = time.monotonic() + 3600
-        app.matrix.e2ee.rotate(world.triage)
-        allowed = await member.send(world.triage, "!crypto")
-        text = await _reply_text(app, allowed)
-        assert "Device:" in text and "Triage members with devices" in text
-        reply = await member.wait_reply(world.triage, world.bot_user_id, allowed)
-        assert reply is not None and getattr(reply.event, "decrypted", False)
+        # Control: a teammate on Element, whose device is cross-signed, runs the same
+        # command and reads the answer (in Element's enforced mode).
+        user_id, password = await register(synapse, "teammate")
+        await world.lead.invite(world.triage, user_id)
+        run = await element_dm(
+            synapse,
+            world.bot_user_id,
+            ["!crypto"],
+            room_id=world.triage,
+            account=(user_id, password),
+        )
+        reply = run.reply(0)
+        assert reply is not None and reply["failure"] is None, reply
+        assert "Device:" in reply["body"] and f"{member.user_id}: " in reply["body"]
+        assert f"{user_id}: " not in reply["body"]  # its device is cross-signed
     finally:
         await bot.stop()
         await member.close()

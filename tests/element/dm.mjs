@@ -2,7 +2,7 @@
 //
 // Usage: node dm.mjs '<json>'  with
 //   {homeserver, user_id, password, bot, mode: "enforced"|"legacy", messages: [...],
-//    timeout_ms, room_id?}
+//    timeout_ms, room_id?}  (room_id: join that room instead of opening a DM)
 // Opens an encrypted DM with the bot as Element does (the first message is sent right after
 // the invite, before the bot has joined), sends each message and waits for the bot's reply
 // to it. Prints one JSON line on stdout:
@@ -77,7 +77,9 @@ await client.startClient({ initialSyncLimit: 20 });
 await prepared;
 
 let roomId = cfg.room_id;
-if (!roomId) {
+if (roomId) {
+  await client.joinRoom(roomId); // an existing room (the triage room): invited already
+} else {
   const created = await client.createRoom({
     is_direct: true,
     invite: [cfg.bot],

@@ -56,6 +56,8 @@ async def element_dm(
     *,
     mode: str = "enforced",
     timeout: float = 30.0,
+    room_id: str | None = None,
+    account: tuple[str, str] | None = None,
 ) -> ElementRun:
     """Run one Element session: new user, encrypted DM with the bot, ``messages`` sent.
 
@@ -65,19 +67,20 @@ async def element_dm(
         messages: sent in order; the first right after the invite (before the bot joins).
         mode: ``enforced`` (OnlySignedDevicesIsolationMode) or ``legacy``.
         timeout: seconds to wait for each reply.
+        room_id: join this room (the user must be invited) instead of opening a DM.
+        account: (user id, password) of a user registered with :func:`register`.
     """
     node = require_node()
-    local = f"element-{mode}-{next(_seq)}"
-    password = f"{local}-password"
-    registered = await asyncio.to_thread(hs.register, local, password)
+    user_id, password = account or await register(hs, mode)
     cfg = {
         "homeserver": hs.url,
-        "user_id": registered["user_id"],
+        "user_id": user_id,
         "password": password,
         "bot": bot_user_id,
         "mode": mode,
         "messages": messages,
         "timeout_ms": int(timeout * 1000),
+        **({"room_id": room_id} if room_id else {}),
     }
     proc = await asyncio.create_subprocess_exec(
         node,
@@ -97,4 +100,12 @@ async def element_dm(
     if proc.returncode != 0:
         raise AssertionError(f"the Element client failed:\n{err.decode(errors='replace')[-3000:]}")
     data = json.loads(out.decode().strip().splitlines()[-1])
-    return ElementRun(user_id=registered["user_id"], **data)
+    return ElementRun(user_id=user_id, **data)
+
+
+async def register(hs: LocalSynapse, name: str = "user") -> tuple[str, str]:
+    """A fresh account for an Element session: (user id, password)."""
+    local = f"element-{name}-{next(_seq)}"
+    password = f"{local}-password"
+    registered = await asyncio.to_thread(hs.register, local, password)
+    return registered["user_id"], password
