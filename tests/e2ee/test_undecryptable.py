@@ -128,6 +128,18 @@ async def test_key_that_never_comes_gives_one_notice_naming_the_reason(
     app = running_bot.app
     await wait_joined(world, world.helpdesk)
     user, room_id = await _dm(synapse, world, tmp_path)
+    # A second device of the sender: the bot's key request must reach it too.
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{synapse.url}/_matrix/client/v3/login",
+            json={
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": user.user_id},
+                "password": f"{user.user_id[1:].split(':')[0]}-password",
+            },
+        ) as response:
+            assert response.status == 200, await response.text()
+            other_token = (await response.json())["access_token"]
     try:
         question, session_id, _ = await _send_unshared(user, room_id, "!ping", world.bot_user_id)
         keys = user.client.olm.account.identity_keys
@@ -161,5 +173,20 @@ async def test_key_that_never_comes_gives_one_notice_naming_the_reason(
             async with http.get(f"http://127.0.0.1:{world.web_port}/metrics") as response:
                 metrics = await response.text()
         assert 'helpdesk_undecryptable_total{reason="m.unverified"} 1.0' in metrics
+        async with aiohttp.ClientSession() as http:
+            async with http.get(
+                f"{synapse.url}/_matrix/client/v3/sync",
+                params={"timeout": "0"},
+                headers={"Authorization": f"Bearer {other_token}"},
+            ) as response:
+                to_device = (await response.json())["to_device"]["events"]
+        requests = [
+            e
+            for e in to_device
+            if e["type"] == "m.room_key_request"
+            and e["sender"] == world.bot_user_id
+            and e["content"]["body"]["session_id"] == session_id
+        ]
+        assert requests, to_device
     finally:
         await user.close()
