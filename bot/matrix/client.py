@@ -11,8 +11,11 @@ events per room, which loses messages (see ``docs`` in the README). Here:
   the security team), but only the timeline since the stored token;
 * with ``matrix.encryption``, keys are exchanged after each sync (before the first
   join, so nobody encrypts to the bot before its keys are published), encrypted events
-  are handled in their decrypted form, and an event that cannot be decrypted is
-  answered once in a DM asking the person to send it again (see ``_on_unreadable``).
+  are handled in their decrypted form, and an event that cannot be decrypted is held
+  until its key arrives or, after ``matrix.undecryptable_grace``, answered once in a DM
+  saying why (see ``_on_unreadable``). Cross-signing, secret storage, key backup, the
+  guard on decrypted content and need-to-know in triage live in ``bot.matrix.e2ee``,
+  called through a few hooks here (``self.e2ee``).
 """
 
 from __future__ import annotations
