@@ -74,6 +74,7 @@ class Held:
     source: dict[str, Any]
     direct: bool
     since: float = field(default_factory=time.monotonic)
+    backup_tried: bool = False  # our backup holds only keys we had before: ask it once
 
 
 class Undecryptable:
@@ -187,7 +188,8 @@ class Undecryptable:
         before = len(self.held)
         for event_id, held in list(self.held.items()):
             decrypted = self._decrypt(held)
-            if decrypted is None and self.fetch_key is not None:
+            if decrypted is None and self.fetch_key is not None and not held.backup_tried:
+                held.backup_tried = True
                 session_id = str((held.source.get("content") or {}).get("session_id", ""))
                 if await self.fetch_key(held.room_id, session_id):
                     decrypted = self._decrypt(held)
