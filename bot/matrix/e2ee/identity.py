@@ -178,4 +178,11 @@ async def ensure_identity(
             )
         await sign_device(api, user_id, device, local)
         log.info("signed device %s with the cross-signing identity", device_id)
+        if not device_cross_signed(await api.query_keys([user_id]), user_id, device_id):
+            return IdentityState(
+                master_key=local.master.public,
+                problem="the device signature does not verify against the published"
+                " self-signing key (was the identity changed by another client?)",
+                keys=local,
+            )
     return IdentityState(master_key=local.master.public, device_signed=True, keys=local)
