@@ -104,3 +104,62 @@ def test_e2ee_key_file_is_encrypted_with_the_store_passphrase(tmp_path) -> None:
     assert KeyFile(tmp_path, "@bot:x", "other").load() is None
     assert KeyFile(tmp_path, "@bot:x").load() is None  # encrypted, no passphrase given
     assert KeyFile(tmp_path, "@other:x", "pass").load() is None
+
+
+def _envelope(relates: dict | None = None) -> object:
+    from nio import Event
+
+    content = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "ciphertext": "AwgA",
+        "sender_key": "k" * 43,
+        "session_id": "s",
+        "device_id": "D",
+    }
+    if relates is not None:
+        content["m.relates_to"] = relates
+    source = {
+        "type": "m.room.encrypted",
+        "event_id": "$e",
+        "sender": "@m:x",
+        "origin_server_ts": 1,
+        "content": content,
+    }
+    return Event.parse_event(source)
+
+
+def test_e2ee_guard_ignores_state_and_takes_relations_from_the_envelope() -> None:
+    from nio import Event, RoomMemberEvent
+
+    from bot.matrix.e2ee.guard import IGNORED, sanitize
+
+    member = Event.parse_event(
+        {
+            "type": "m.room.member",
+            "state_key": "@outsider:x",
+            "event_id": "$e",
+            "sender": "@m:x",
+            "origin_server_ts": 1,
+            "content": {"membership": "join"},
+        }
+    )
+    assert isinstance(member, RoomMemberEvent)  # what nio would apply to its member list
+    safe = sanitize(member, _envelope())
+    assert safe.source["type"] == IGNORED and "state_key" not in safe.source
+
+    def message(relates: dict) -> object:
+        return Event.parse_event(
+            {
+                "type": "m.room.message",
+                "event_id": "$e",
+                "sender": "@m:x",
+                "origin_server_ts": 1,
+                "content": {"msgtype": "m.text", "body": "!ping", "m.relates_to": relates},
+            }
+        )
+
+    forged = {"rel_type": "m.thread", "event_id": "$bogus"}
+    assert "m.relates_to" not in sanitize(message(forged), _envelope()).source["content"]
+    clear = {"m.in_reply_to": {"event_id": "$real"}}
+    kept = sanitize(message(forged), _envelope(clear)).source["content"]["m.relates_to"]
+    assert kept == clear
