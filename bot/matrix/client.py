@@ -43,7 +43,7 @@ from bot.commands.router import Router
 from bot.config import Settings
 from bot.matrix import crypto
 from bot.matrix import rooms as room_store
-from bot.matrix.e2ee import E2EE, store_key
+from bot.matrix.e2ee import E2EE, STORE_KEY_ERRORS, STORE_KEY_PROBLEM, store_key
 from bot.matrix.e2ee import command as e2ee_command
 from bot.matrix.e2ee.heldstore import HeldStore
 from bot.matrix.events import event_time, to_message, to_reaction
@@ -160,6 +160,8 @@ class MatrixBot:
                 return
             except LoginFailed:
                 raise
+            except STORE_KEY_ERRORS:
+                raise LoginFailed(STORE_KEY_PROBLEM) from None
             except (ClientConnectionError, TimeoutError, OSError) as exc:
                 log.warning(
                     "homeserver unreachable at login (%s); retrying in %.0fs",

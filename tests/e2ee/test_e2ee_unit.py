@@ -163,3 +163,48 @@ def test_e2ee_guard_ignores_state_and_takes_relations_from_the_envelope() -> Non
     clear = {"m.in_reply_to": {"event_id": "$real"}}
     kept = sanitize(message(forged), _envelope(clear)).source["content"]["m.relates_to"]
     assert kept == clear
+
+
+async def test_e2ee_store_written_with_another_passphrase_is_a_plain_login_error(
+    tmp_path,
+) -> None:
+    from nio import AsyncClient, AsyncClientConfig
+
+    from bot.app import build_router
+    from bot.clock import ManualClock
+    from bot.matrix.client import MatrixBot
+    from bot.matrix.session import LoginFailed, StoredSession, save_session
+    from bot.storage import Database
+    from tests.support.desk import START, make_services, make_settings
+
+    store = tmp_path / "store"
+    store.mkdir()
+    old = AsyncClient(
+        "http://127.0.0.1:1",
+        "@bot:test",
+        store_path=str(store),
+        config=AsyncClientConfig(encryption_enabled=True, pickle_key="first passphrase"),
+    )
+    old.restore_login("@bot:test", "DEV", "token")  # writes the store with that key
+    await old.close()
+    settings = make_settings(
+        matrix={
+            "homeserver": "http://127.0.0.1:1",
+            "user_id": "@bot:test",
+            "password": "x" * 8,
+            "store_path": str(store),
+            "store_passphrase": "another passphrase",
+        }
+    )
+    save_session(
+        settings.matrix, StoredSession(settings.matrix.homeserver, "@bot:test", "DEV", "t")
+    )
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
+    services = make_services(db, settings, clock=ManualClock(START))
+    bot = MatrixBot(settings, services, build_router(services))
+    try:
+        with pytest.raises(LoginFailed, match=r"matrix\.store_passphrase"):
+            await bot.login()
+    finally:
+        await bot.close()
+        await db.close()

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import vodozemac
 from aiohttp import ClientError
 from nio import AsyncClient, SyncResponse
 from prometheus_client import CollectorRegistry
@@ -29,6 +30,16 @@ from bot.matrix.e2ee.undecryptable import Undecryptable
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 60.0
+
+
+# nio raises these when its store was written with another pickle key.
+STORE_KEY_ERRORS = (vodozemac.PickleException, vodozemac.LibolmPickleException)
+STORE_KEY_PROBLEM = (
+    "the crypto store in matrix.store_path cannot be opened with the configured"
+    " matrix.store_passphrase (it was written with another one, or without one). Restore"
+    " the passphrase it was written with; or move the store away and start with"
+    " matrix.recovery_key set, so the bot restores its identity on a new device"
+)
 
 
 def store_key(settings: Settings) -> str:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from nio import AsyncClient, AsyncClientConfig
 
 from bot.config import Settings, load_config
-from bot.matrix.e2ee import E2EE, store_key
+from bot.matrix.e2ee import E2EE, STORE_KEY_ERRORS, STORE_KEY_PROBLEM, store_key
 from bot.matrix.e2ee.api import ApiError
 from bot.matrix.e2ee.identity import IdentityError
 from bot.matrix.e2ee.recovery import fingerprint
@@ -62,6 +62,9 @@ async def cmd_crypto(args: argparse.Namespace) -> int:
         client = await _client(settings)
     except LoginFailed as exc:
         print(f"cannot log in: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except STORE_KEY_ERRORS:
+        print(f"cannot open the store: {STORE_KEY_PROBLEM}", file=sys.stderr)
         return EXIT_FAILED
     e2ee = E2EE(settings, client)
     try:
