@@ -260,6 +260,8 @@ class E2EE:
             await self.backup.enable(storage, keys)
             self.secret_storage = "ready"
             return None
+        if await SecretStorage.exists(self.api, self.user_id):
+            log.warning("replacing the secret storage key: the old recovery key stops working")
         storage, text = await SecretStorage.create(self.api, self.user_id)
         await recovery.save_keys(storage, keys)
         await self.backup.enable(storage, keys)
