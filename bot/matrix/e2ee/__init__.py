@@ -17,6 +17,7 @@ from nio import AsyncClient, SyncResponse
 from prometheus_client import CollectorRegistry
 
 from bot.config import Settings
+from bot.logs import register_secret
 from bot.matrix.e2ee import guard, recovery
 from bot.matrix.e2ee.api import ApiError, MatrixApi
 from bot.matrix.e2ee.backup import KeyBackup
@@ -56,6 +57,10 @@ class E2EE:
     ):
         self.settings = settings
         self.client = client
+        for secret in (settings.matrix.recovery_key, settings.matrix.store_passphrase):
+            if secret is not None:  # never in a log line
+                register_secret(secret.get_secret_value())
+                register_secret("".join(secret.get_secret_value().split()))
         self.api = MatrixApi(
             settings.matrix.homeserver,
             lambda: client.access_token,
