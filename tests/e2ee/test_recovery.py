@@ -4,6 +4,7 @@ the bot says so plainly and makes no second identity."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import shutil
@@ -58,8 +59,9 @@ async def _readyz(world: BotWorld) -> dict:
 
 
 async def test_lost_store_with_recovery_key_keeps_the_identity_and_the_history(
-    world: BotWorld, synapse: LocalSynapse, tmp_path: Path
+    world: BotWorld, synapse: LocalSynapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     code, out = await _cli(world, "crypto", "setup")
     assert code == 0, out
     found = re.search(r"^ {4}(Es\S{2}(?: \S{1,4})+)$", out, re.MULTILINE)
@@ -134,3 +136,6 @@ async def test_lost_store_with_recovery_key_keeps_the_identity_and_the_history(
     # The lead (a plain client, no cross-signing) is a triage member with unsigned devices.
     assert f"  {world.lead.user_id}: " in out
     assert " ".join(master[i : i + 4] for i in range(0, len(master), 4)) in out
+    # The recovery key is printed once by setup, and never logged or shown again.
+    for text in (caplog.text, out):
+        assert recovery_key not in text and recovery_key.replace(" ", "") not in text
