@@ -5,7 +5,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install clean
+ELEMENT := tests/element
+
+.PHONY: demo test lint install element clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +20,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# Element's crypto stack (matrix-js-sdk) for the encryption tests; npm registry, lockfile.
+$(ELEMENT)/node_modules/.installed: $(ELEMENT)/package-lock.json
+	cd $(ELEMENT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+element: $(ELEMENT)/node_modules/.installed
+
 demo: $(VENV)/.installed
 	$(BIN)/helpdesk-bot demo
 
@@ -25,8 +34,8 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint element
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo .pytest_cache .ruff_cache $(ELEMENT)/node_modules

@@ -84,6 +84,7 @@ class App:
                     role=lambda: self.leader.role,
                     session=lambda: self.matrix.session.ok,
                     outbox_moving=self.outbox.moving,
+                    cross_signed=lambda: not self.matrix.e2ee.degraded,
                 ),
                 self.metrics,
                 self.services,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from bot.config import ConfigError, Settings, load_config
 from bot.features import all_features
+from bot.matrix.cli import add_crypto_cli
 
 EXIT_CONFIG = 2
 
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--web-port", type=int, default=8080, help="health endpoint port")
     demo.set_defaults(func=cmd_demo)
 
+    add_crypto_cli(sub, common)  # crypto setup | status (bot/matrix/e2ee)
     for feature in all_features():
         if feature.add_cli is not None:
             feature.add_cli(sub, common)

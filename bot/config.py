@@ -65,6 +65,13 @@ class MatrixSettings(Section):
     timeline_limit: int = Field(100, ge=10, le=1000)
     request_timeout: float = Field(60.0, gt=0)
     encryption: bool = True
+    # Secret storage recovery key (printed once by `helpdesk-bot crypto setup`): restores
+    # the cross-signing identity and the key backup on an empty store.
+    recovery_key: SecretStr | None = None
+    # Encrypts nio's crypto store (its pickle key); nio's default key when unset.
+    store_passphrase: SecretStr | None = None
+    # How long an undecryptable message waits for its key before the sender is told.
+    undecryptable_grace: Duration = timedelta(seconds=30)
 
     @field_validator("homeserver")
     @classmethod

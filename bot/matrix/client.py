@@ -11,8 +11,11 @@ events per room, which loses messages (see ``docs`` in the README). Here:
   the security team), but only the timeline since the stored token;
 * with ``matrix.encryption``, keys are exchanged after each sync (before the first
   join, so nobody encrypts to the bot before its keys are published), encrypted events
-  are handled in their decrypted form, and an event that cannot be decrypted is
-  answered once in a DM asking the person to send it again (see ``_on_unreadable``).
+  are handled in their decrypted form, and an event that cannot be decrypted is held
+  until its key arrives or, after ``matrix.undecryptable_grace``, answered once in a DM
+  saying why (see ``_on_unreadable``). Cross-signing, secret storage, key backup, the
+  guard on decrypted content and need-to-know in triage live in ``bot.matrix.e2ee``,
+  called through a few hooks here (``self.e2ee``).
 """
 
 from __future__ import annotations
@@ -35,11 +38,14 @@ from nio import (
     SyncResponse,
 )
 
-from bot.commands.context import RoomKind
+from bot.commands.context import IncomingMessage, RoomKind
 from bot.commands.router import Router
 from bot.config import Settings
 from bot.matrix import crypto
 from bot.matrix import rooms as room_store
+from bot.matrix.e2ee import E2EE, STORE_KEY_ERRORS, STORE_KEY_PROBLEM, store_key
+from bot.matrix.e2ee import command as e2ee_command
+from bot.matrix.e2ee.heldstore import HeldStore
 from bot.matrix.events import event_time, to_message, to_reaction, to_redaction
 from bot.matrix.sender import NioTransport
 from bot.matrix.session import LoginFailed, SessionKeeper, log_in
@@ -53,6 +59,13 @@ READY_SYNC_PERIODS = 3  # /readyz: a sync answered within 3 sync timeouts (+30 s
 UNREADABLE_NOTICE = (
     "I could not decrypt your last message (my device did not receive its key). "
     "Please send it again."
+)
+
+UNSIGNED_DEVICE_NOTICE = (
+    "I did not act on this. In this encrypted triage room I only take commands sent from"
+    " a device its owner has cross-signed (verified), and this message came from one that"
+    " is not, or was not encrypted. Verify this session from one of your other sessions"
+    " (in Element: Settings → Sessions), then send it again."
 )
 
 
@@ -85,9 +98,17 @@ class MatrixBot:
                 # A 429 comes back to us: the outbox waits per destination, not inside nio.
                 max_limit_exceeded=0,
                 request_timeout=settings.matrix.request_timeout,
+                pickle_key=store_key(settings),  # matrix.store_passphrase encrypts the store
             ),
         )
         self.transport = NioTransport(self.client, encrypt_new_rooms=settings.matrix.encryption)
+        # Cross-signing identity, decryption guard, held undecryptable events.
+        self.e2ee = E2EE(settings, self.client, services.outbox.metrics.registry)
+        self.e2ee.undecryptable.deliver = self._deliver_late
+        self.e2ee.undecryptable.give_up = self._give_up_unreadable
+        self.e2ee.undecryptable.store = HeldStore(services.db, settings.matrix.user_id)
+        self.e2ee.need_to_know = self._need_to_know
+        e2ee_command.register(router, self.e2ee, self._triage_members)
         self.synced_once = asyncio.Event()
         self.connected = False
         self._stopping = asyncio.Event()
@@ -141,6 +162,14 @@ class MatrixBot:
             return None
         raise ConnectionError(f"alias lookup failed: {code or type(response).__name__}")
 
+    def _triage_members(self) -> set[str]:
+        triage = self.services.rooms.triage
+        return self.joined_members(triage) if triage else set()
+
+    def _need_to_know(self, room_id: str) -> set[str] | None:
+        """The triage room's members (its keys go to cross-signed devices only)."""
+        return self._triage_members() if room_id == self.services.rooms.triage else None
+
     def room_kind(self, room_id: str) -> RoomKind:
         """Helpdesk, triage, a DM (the bot and one person), or some other room."""
         if room_id == self.services.rooms.helpdesk:
@@ -168,9 +197,12 @@ class MatrixBot:
                 await log_in(self.client, self.settings.matrix)
                 if self.settings.matrix.encryption and self.client.olm is None:
                     raise LoginFailed("encryption is on but the crypto store did not load")
+                await self.e2ee.on_login()
                 return
             except LoginFailed:
                 raise
+            except STORE_KEY_ERRORS:
+                raise LoginFailed(STORE_KEY_PROBLEM) from None
             except (ClientConnectionError, TimeoutError, OSError) as exc:
                 log.warning(
                     "homeserver unreachable at login (%s); retrying in %.0fs",
@@ -225,6 +257,7 @@ class MatrixBot:
                 if response is None:
                     break  # stopping
                 await crypto.publish_keys(self.client)  # before accepting any invite
+                self.e2ee.on_sync(response)
                 await self._process(response, since)
                 await room_store.save_sync_token(
                     self.services.db, self.bot_user_id, response.next_batch
@@ -236,6 +269,7 @@ class MatrixBot:
                 self.services.outbox.metrics.syncs.inc()
                 # Before joining (and before "ready"): people encrypt to published keys.
                 await crypto.exchange_keys(self.client)
+                await self.e2ee.after_sync()
                 if not self.synced_once.is_set():
                     self.synced_once.set()
                 await self._ensure_rooms()
@@ -262,7 +296,8 @@ class MatrixBot:
             self._sync_task.cancel()
 
     async def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP sessions."""
+        await self.e2ee.close()
         await self.client.close()
 
     async def _sleep(self, seconds: float) -> None:
@@ -354,7 +389,7 @@ class MatrixBot:
                 continue
             msg = to_message(event, room_id, kind, self.bot_user_id)
             if msg is not None:
-                if msg.timestamp >= not_before:
+                if msg.timestamp >= not_before and await self._signed_sender(msg, event):
                     await self.router.handle(msg)
                 continue
             reaction = to_reaction(event, room_id, kind, self.bot_user_id)
@@ -365,6 +400,19 @@ class MatrixBot:
             if redaction is not None and redaction.timestamp >= not_before:
                 await self.router.handle_redaction(redaction)
 
+    async def _signed_sender(self, msg: IncomingMessage, event: dict[str, Any]) -> bool:
+        """False (and a refusal, if it was meant for the bot) for a message from a device
+        its owner has not cross-signed, in the encrypted triage room."""
+        if await self.e2ee.may_command(msg.room_id, event):
+            return True
+        log.warning("refusing a triage message from an unsigned device of %s", msg.sender)
+        prefix = self.settings.bot.command_prefix
+        if msg.body.lstrip().startswith(prefix) or msg.mentions_bot or msg.in_reply_to:
+            await self.router.handle_unreadable(
+                event_id=msg.event_id, room_id=msg.room_id, text=UNSIGNED_DEVICE_NOTICE
+            )
+        return False
+
     async def _on_unreadable(self, room_id: str, kind: RoomKind, event: dict[str, Any]) -> None:
         """An event we hold no key for: ask for the key, and (in a DM) for a resend.
 
@@ -373,6 +421,10 @@ class MatrixBot:
         notice is sent: the message may not have been for the bot, and one missing key
         usually hides a whole run of someone's messages.
         """
+        if self.e2ee.enabled:
+            # Held until its key arrives (then answered) or the grace period ends.
+            await self.e2ee.undecryptable.hold(room_id, event, direct=kind is RoomKind.DIRECT)
+            return
         event_id = str(event["event_id"])
         log.warning(
             "cannot decrypt %s from %s in %s (no room key); asked for the key",
@@ -382,6 +434,13 @@ class MatrixBot:
         )
         await crypto.request_room_key(self.client, room_id, event)
         text = UNREADABLE_NOTICE if kind is RoomKind.DIRECT else None
+        await self.router.handle_unreadable(event_id=event_id, room_id=room_id, text=text)
+
+    async def _deliver_late(self, room_id: str, event: dict[str, Any]) -> None:
+        """A held event whose key arrived: handled as if it had just come in."""
+        await self._handle_events(room_id, [event], datetime.min.replace(tzinfo=UTC))
+
+    async def _give_up_unreadable(self, event_id: str, room_id: str, text: str | None) -> None:
         await self.router.handle_unreadable(event_id=event_id, room_id=room_id, text=text)
 
     async def _backfill(self, room_id: str, prev_batch: str, stop_token: str) -> list[dict]:

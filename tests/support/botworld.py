@@ -55,6 +55,8 @@ class BotWorld:
                 "device_name": "test",
                 "store_path": str(self.dir / "store"),
                 "sync_timeout_ms": 5000,
+                # Tests wait seconds, not the default 30 s, for a key that never comes.
+                "undecryptable_grace": "2s",
             },
             "rooms": {"helpdesk": self.helpdesk_alias, "triage": self.triage_alias},
             "security_team": [self.lead.user_id],
