@@ -40,7 +40,17 @@ SETS = [
      [TESTS / "questions.yaml", TESTS / "heldout_questions.yaml"]),
     ("held-out map", TESTS / "heldout_map.yaml", [TESTS / "heldout_map_questions.yaml"]),
 ]  # fmt: skip
-KINDS = ("exact", "alias", "typo", "phrasing", "situational", "in_scope", "trap", "out_of_scope")
+KINDS = (
+    "exact",
+    "alias",
+    "description",
+    "typo",
+    "phrasing",
+    "situational",
+    "in_scope",
+    "trap",
+    "out_of_scope",
+)
 
 
 def baseline(map_path: Path) -> Answerer:
@@ -58,21 +68,6 @@ def baseline(map_path: Path) -> Answerer:
         return ("answer", name, []) if best >= 70 else ("none", None, [])
 
     return answer
-
-
-def merge(evs: list[Evaluation]) -> Evaluation:
-    total = Evaluation()
-    for ev in evs:
-        for attr in ("in_scope", "correct", "ambiguous", "wrong", "missed", "out_of_scope",
-                     "out_named_owner"):  # fmt: skip
-            setattr(total, attr, getattr(total, attr) + getattr(ev, attr))
-        total.failures += ev.failures
-        total.latencies_ms += ev.latencies_ms
-        for kind, (right, n) in ev.by_kind.items():
-            tally = total.by_kind.setdefault(kind, [0, 0])
-            tally[0] += right
-            tally[1] += n
-    return total
 
 
 def pct(values: list[float], q: int) -> float:
@@ -100,15 +95,17 @@ def main() -> int:
     bad = 0
     for title, map_path, question_files in SETS:
         index = index_from_file(map_path)
-        ours = merge([evaluate(index, q) for q in question_files])
-        base = merge([evaluate(baseline(map_path), q) for q in question_files])
         print(f"{title} ({map_path.relative_to(ROOT)}, {len(index)} areas):")
-        show("bot", ours)
-        show("baseline", base)
-        bad += ours.wrong + ours.out_named_owner
-        if args.verbose or ours.wrong or ours.out_named_owner:
-            for line in ours.failures:
-                print("    " + line)
+        for questions in question_files:
+            ours = evaluate(index, questions)
+            base = evaluate(baseline(map_path), questions)
+            print(f" {questions.relative_to(ROOT)}:")
+            show("bot", ours)
+            show("baseline", base)
+            bad += ours.wrong + ours.out_named_owner
+            if args.verbose or ours.wrong or ours.out_named_owner:
+                for line in ours.failures:
+                    print("    " + line)
     return 1 if bad else 0
 
 

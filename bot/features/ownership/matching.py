@@ -33,7 +33,6 @@ hint of a fallback) are looked for more widely, but only on the fallback path.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import unicodedata
@@ -52,8 +51,6 @@ TYPO_CUTOFF = 80.0
 TYPO_MIN_LENGTH = 5
 NEAR_MISS = 45.0
 NEAR_MISS_SCAN_LIMIT = 500
-SITUATION_POSTINGS_CAP = 500
-SITUATION_ANCHOR_CAP = 16
 
 STOPWORDS = frozenset(
     """
@@ -122,12 +119,6 @@ class AreaView:
     covers: tuple[str, ...] = ()
     verified_by: str | None = None
     source: str | None = None  # "file:line" of the YAML entry it was imported from
-
-
-def _anchor_rank(phrase: Phrase) -> float:
-    """As ``evidence.best_anchor`` prefers: longer names/aliases/covers; two description
-    words beat a one-word name or alias."""
-    return 1.5 if phrase.kind == "description" else float(len(phrase.words))
 
 
 @dataclass(frozen=True)
@@ -227,7 +218,9 @@ class MapIndex:
             set(index.key_postings) | set(index.desc_postings) | set(index.cover_postings)
         )
         index.limit = evidence.common_limit(len(index.entries))
-        index._file_anchors()
+        from bot.features.ownership.situations import file_anchors
+
+        file_anchors(index)
         n = max(len(index.entries), 1)
         index.avg_len = {
             "key": sum(len(e.key_words) for e in index.entries) / n,
@@ -242,19 +235,6 @@ class MapIndex:
 
     def __len__(self) -> int:
         return len(self.entries)
-
-    def _file_anchors(self) -> None:
-        def rarest(ws: tuple[str, ...]) -> str:
-            return min(ws, key=lambda w: (self.df.get(w, 0), w))
-
-        for pos, entry in enumerate(self.entries):
-            phrases = list(entry.phrases)
-            pairs = dict.fromkeys(itertools.pairwise(entry.desc_seq))
-            phrases += [Phrase(pair, " ".join(pair), "description") for pair in pairs]
-            for phrase in phrases:
-                desc = phrase.kind == "description"
-                if evidence.carries_subject(phrase.words, self.df, self.limit, description=desc):
-                    self.anchors.setdefault(rarest(phrase.words), []).append((pos, phrase))
 
     def _similar(self, word: str) -> dict[str, float]:
         """Vocabulary words close to ``word``, with their similarity (0-1)."""
@@ -306,12 +286,6 @@ class MapIndex:
             return SearchResult("ambiguous", qwords, tuple(close[:3]))
         return SearchResult("answer", qwords, (confident[0],))
 
-    def _bm25f(self, entry: _Entry, weights: dict[str, float], n: int) -> float:
-        fields = {"key": entry.key_words, "covers": entry.cover_words, "desc": entry.desc_words}
-        lengths = {"key": len(entry.key_words), "covers": len(entry.cover_words)}
-        lengths["desc"] = len(entry.desc_words)
-        return evidence.bm25f(weights, fields, lengths, self.avg_len, self.df, n)
-
     def _postings(self, word: str) -> list[int]:
         return [
             *self.key_postings.get(word, ()),
@@ -327,49 +301,9 @@ class MapIndex:
     def _situation(
         self, qwords: tuple[str, ...], similar: list[dict[str, float]], matched: set[str]
     ) -> SearchResult:
-        """BM25F over names/aliases, covers and description; only anchored areas win."""
-        weights: dict[str, float] = {}
-        for sims in similar:
-            for w, sim in sims.items():
-                weights[w] = max(weights.get(w, 0.0), sim)
-        n = len(self.entries)
-        found: dict[int, Phrase] = {}
-        for w in weights:
-            for pos, phrase in self.anchors.get(w, ()):
-                if all(x in matched for x in phrase.words):
-                    current = found.get(pos)
-                    if current is None or _anchor_rank(phrase) > _anchor_rank(current):
-                        found[pos] = phrase
-        if len(found) > SITUATION_ANCHOR_CAP:
-            # Keep the areas anchored by the most specific words (rarest first, then longer
-            # anchors): one anchored only by words many areas share cannot outrank them.
-            def specificity(item: tuple[int, Phrase]) -> tuple[int, int]:
-                phrase = item[1]
-                return (min(self.df.get(w, 0) for w in phrase.words), -len(phrase.words))
+        from bot.features.ownership.situations import rank_situation
 
-            found = dict(sorted(found.items(), key=specificity)[:SITUATION_ANCHOR_CAP])
-        ranked: list[Match] = []
-        for pos, anchor in found.items():
-            entry = self.entries[pos]
-            score = self._bm25f(entry, weights, n)
-            why = f"matched: {anchor.text} → {entry.area.name} ({anchor.kind})"
-            ranked.append(Match(entry.area, round(score, 2), why, anchor.text))
-        loose: list[Match] = []
-        if not ranked:  # hints for the fallback, from the question's less common words
-            sizes = {w: len(self._postings(w)) for w in weights}
-            readable = [w for w in weights if sizes[w] <= SITUATION_POSTINGS_CAP]
-            candidates = {i for w in readable for i in self._postings(w)}
-            for i in candidates:
-                entry = self.entries[i]
-                loose.append(Match(entry.area, round(self._bm25f(entry, weights, n), 2), ""))
-        ranked.sort(key=lambda m: (-m.score, m.area.name.casefold()))
-        if not ranked:
-            loose.sort(key=lambda m: (-m.score, m.area.name.casefold()))
-            return SearchResult("none", qwords, near_misses=tuple(loose[:3]))
-        close = [m for m in ranked if m.score >= ranked[0].score * evidence.AMBIGUOUS_RATIO]
-        if len(close) > 1:
-            return SearchResult("ambiguous", qwords, tuple(close[:3]))
-        return SearchResult("answer", qwords, (ranked[0],))
+        return rank_situation(self, qwords, similar, matched)
 
     def _near_misses(
         self, similar: list[dict[str, float]], scored: list[Match]
