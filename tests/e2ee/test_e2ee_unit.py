@@ -70,10 +70,9 @@ async def test_e2ee_readyz_degraded_when_not_cross_signed(signed: bool, status: 
     finally:
         await client.close()
     assert response.status == 200
-    assert body == {
-        "status": status,
-        "checks": {"synced": True, "database": True, "cross_signed": signed},
-    }
+    assert body["status"] == status
+    assert body["checks"]["cross_signed"] is signed
+    assert body["checks"]["synced"] is True and body["checks"]["database"] is True
 
 
 def test_e2ee_backup_session_data_opens_with_vodozemac() -> None:
