@@ -40,6 +40,7 @@ from bot.commands.router import Router
 from bot.config import Settings
 from bot.matrix import crypto
 from bot.matrix import rooms as room_store
+from bot.matrix.dispatch import Batch, Dispatcher, Job
 from bot.matrix.events import event_time, to_message, to_reaction
 from bot.matrix.sender import NioTransport
 from bot.matrix.session import LoginFailed, log_in
@@ -81,6 +82,7 @@ class MatrixBot:
             ),
         )
         self.transport = NioTransport(self.client, encrypt_new_rooms=settings.matrix.encryption)
+        self.transport.reserved_rooms = self._configured_rooms
         self.synced_once = asyncio.Event()
         self.connected = False
         self._stopping = asyncio.Event()
@@ -90,6 +92,13 @@ class MatrixBot:
         self._ready_fired = False
         self._joined_at: dict[str, datetime] = {}  # room id -> when the bot joined it
         self.on_ready: list[Callable[[], Awaitable[None]]] = []
+        self.dispatcher = Dispatcher(
+            save_token=self._save_token,
+            handler_timeout=settings.bot.handler_timeout,
+            max_attempts=settings.bot.max_event_attempts,
+            max_concurrent=settings.bot.max_concurrent_rooms,
+        )
+        self._first_sync_cutoff: datetime | None = None  # set when no token was stored
 
     # -- directory (used for the security team and DM detection) ------------------
 
@@ -99,6 +108,9 @@ class MatrixBot:
         if room is None:
             return set()
         return set(room.users) - set(room.invited_users)
+
+    def _configured_rooms(self) -> set[str]:
+        return {r for r in (self.services.rooms.helpdesk, self.services.rooms.triage) if r}
 
     def room_kind(self, room_id: str) -> RoomKind:
         """Helpdesk, triage, a DM (the bot and one person), or some other room."""
@@ -167,8 +179,22 @@ class MatrixBot:
                 setattr(self.services.rooms, key, ref)
 
     async def run(self) -> None:
-        """Sync until :meth:`stop`; reconnects with backoff when the homeserver is down."""
-        since = await room_store.load_sync_token(self.services.db, self.bot_user_id)
+        """Sync until :meth:`stop`; reconnects with backoff when the homeserver is down.
+
+        Events are handed to the :class:`Dispatcher` (rooms concurrently); the stored sync
+        token follows only the syncs whose events are all done. On stop, handling gets
+        ``bot.shutdown_timeout`` seconds; whatever is unfinished stays unmarked.
+        """
+        try:
+            await self._run()
+        finally:
+            await self.dispatcher.close(self.settings.bot.shutdown_timeout)
+
+    async def _save_token(self, token: str) -> None:
+        await room_store.save_sync_token(self.services.db, self.bot_user_id, token)
+
+    async def _run(self) -> None:
+        since = await self._load_token()
         first = True
         delay = 1.0
         while not self._stopping.is_set():
@@ -177,11 +203,13 @@ class MatrixBot:
                 if response is None:
                     break  # stopping
                 await crypto.publish_keys(self.client)  # before accepting any invite
-                await self._process(response, since)
-                await room_store.save_sync_token(
-                    self.services.db, self.bot_user_id, response.next_batch
-                )
+                batch = self.dispatcher.begin(response.next_batch)
+                try:
+                    await self._process(response, since, batch)
+                finally:
+                    self.dispatcher.seal(batch)
                 since = response.next_batch
+                self._first_sync_cutoff = None
                 first = False
                 delay = 1.0
                 self.connected = True
@@ -191,6 +219,7 @@ class MatrixBot:
                 if not self.synced_once.is_set():
                     self.synced_once.set()
                 await self._ensure_rooms()
+                await self.dispatcher.wait_capacity()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -204,8 +233,29 @@ class MatrixBot:
                 await self._sleep(delay)
                 delay = min(delay * 2, 30.0)
 
+    async def _load_token(self) -> str | None:
+        """The stored sync token; without one, old history is not answered (see below)."""
+        delay = 1.0
+        while True:
+            try:
+                since = await room_store.load_sync_token(self.services.db, self.bot_user_id)
+                break
+            except Exception as exc:
+                log.warning("cannot read the sync token (%s); retrying", type(exc).__name__)
+                await self._sleep(delay)
+                delay = min(delay * 2, 30.0)
+        if since is None:
+            # A new database (first start, a move, a restore) must not replay history.
+            backlog = self.settings.bot.first_sync_backlog
+            self._first_sync_cutoff = datetime.now(UTC) - backlog
+            log.info(
+                "no stored sync token: answering only messages newer than %s",
+                self._first_sync_cutoff.isoformat(timespec="seconds"),
+            )
+        return since
+
     async def stop(self) -> None:
-        """Stop syncing. A batch being handled is finished first (its token saved)."""
+        """Stop syncing; handling in progress gets ``bot.shutdown_timeout`` to finish."""
         self._stopping.set()
         if self._sync_task is not None and not self._sync_task.done():
             self._sync_task.cancel()
@@ -255,9 +305,10 @@ class MatrixBot:
             )
         return response
 
-    async def _process(self, response: SyncResponse, since: str | None) -> None:
+    async def _process(self, response: SyncResponse, since: str | None, batch: Batch) -> None:
         for room_id, invite in response.rooms.invite.items():
             await self._on_invite(room_id, invite.invite_state)
+        skipped = 0
         for room_id, info in response.rooms.join.items():
             events = [crypto.readable(self.client, room_id, e) for e in info.timeline.events]
             just_joined = any(room_store.is_own_join(e, self.bot_user_id) for e in events)
@@ -279,15 +330,27 @@ class MatrixBot:
             not_before = room_store.answerable_since(
                 joined_at, now, self.settings.bot.handled_retention_days
             )
-            await self._handle_events(room_id, events, not_before)
+            if self._first_sync_cutoff is not None and not_before < self._first_sync_cutoff:
+                skipped += room_store.count_answerable(
+                    events, self.bot_user_id, not_before, self._first_sync_cutoff
+                )
+                not_before = self._first_sync_cutoff
+            self._handle_events(room_id, events, not_before, batch)
+        if self._first_sync_cutoff is not None:
+            log.info(
+                "first sync without a stored token: skipped %d message(s) older than %s",
+                skipped,
+                self.settings.bot.first_sync_backlog,
+            )
         for room_id in response.rooms.leave:
             if room_id in (self.services.rooms.helpdesk, self.services.rooms.triage):
                 log.error("the bot is no longer in configured room %s", room_id)
                 self._joined_config_rooms = False
 
-    async def _handle_events(
-        self, room_id: str, events: list[dict[str, Any]], not_before: datetime
+    def _handle_events(
+        self, room_id: str, events: list[dict[str, Any]], not_before: datetime, batch: Batch
     ) -> None:
+        """Queue the answerable events of one room, in order, on the dispatcher."""
         kind = self.room_kind(room_id)
         seen: set[str] = set()
         for event in events:
@@ -295,18 +358,36 @@ class MatrixBot:
             if not event_id or event_id in seen:
                 continue
             seen.add(event_id)
-            if event.get("type") == crypto.ENCRYPTED:
-                if event.get("sender") != self.bot_user_id and event_time(event) >= not_before:
-                    await self._on_unreadable(room_id, kind, event)
-                continue
-            msg = to_message(event, room_id, kind, self.bot_user_id)
-            if msg is not None:
-                if msg.timestamp >= not_before:
-                    await self.router.handle(msg)
-                continue
-            reaction = to_reaction(event, room_id, kind, self.bot_user_id)
-            if reaction is not None and reaction.timestamp >= not_before:
-                await self.router.handle_reaction(reaction)
+            job = self._job(room_id, kind, event, not_before)
+            if job is not None:
+                self.dispatcher.submit(batch, room_id, job)
+
+    def _job(
+        self, room_id: str, kind: RoomKind, event: dict[str, Any], not_before: datetime
+    ) -> Job | None:
+        event_id = str(event["event_id"])
+        router = self.router
+
+        async def give_up_silently(reason: str) -> None:
+            await router.give_up(event_id=event_id, room_id=room_id, reason=reason, reply=False)
+
+        async def give_up_with_reference(reason: str) -> None:
+            await router.give_up(event_id=event_id, room_id=room_id, reason=reason, reply=True)
+
+        if event.get("type") == crypto.ENCRYPTED:
+            if event.get("sender") == self.bot_user_id or event_time(event) < not_before:
+                return None
+            unreadable = lambda: self._on_unreadable(room_id, kind, event)  # noqa: E731
+            return Job(event_id, unreadable, give_up_silently)
+        msg = to_message(event, room_id, kind, self.bot_user_id)
+        if msg is not None:
+            if msg.timestamp < not_before:
+                return None
+            return Job(event_id, lambda: router.handle(msg), give_up_with_reference)
+        reaction = to_reaction(event, room_id, kind, self.bot_user_id)
+        if reaction is not None and reaction.timestamp >= not_before:
+            return Job(event_id, lambda: router.handle_reaction(reaction), give_up_silently)
+        return None
 
     async def _on_unreadable(self, room_id: str, kind: RoomKind, event: dict[str, Any]) -> None:
         """An event we hold no key for: ask for the key, and (in a DM) for a resend.
