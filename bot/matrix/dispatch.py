@@ -30,7 +30,7 @@ from bot.storage.errors import is_transient, sqlstate
 
 log = logging.getLogger(__name__)
 
-MAX_RETRY_DELAY = 30.0
+MAX_RETRY_DELAY = 10.0
 MAX_PENDING_EVENTS = 5000  # back-pressure on the sync loop
 
 
