@@ -209,7 +209,6 @@ class MatrixBot:
                 finally:
                     self.dispatcher.seal(batch)
                 since = response.next_batch
-                self._first_sync_cutoff = None
                 first = False
                 delay = 1.0
                 self.connected = True
@@ -246,6 +245,8 @@ class MatrixBot:
                 delay = min(delay * 2, 30.0)
         if since is None:
             # A new database (first start, a move, a restore) must not replay history.
+            # The cut-off holds for the whole run: Synapse may answer a repeated initial
+            # sync from its cache, and the history then comes in the following syncs.
             backlog = self.settings.bot.first_sync_backlog
             self._first_sync_cutoff = datetime.now(UTC) - backlog
             log.info(
@@ -336,9 +337,9 @@ class MatrixBot:
                 )
                 not_before = self._first_sync_cutoff
             self._handle_events(room_id, events, not_before, batch)
-        if self._first_sync_cutoff is not None:
+        if self._first_sync_cutoff is not None and (skipped or since is None):
             log.info(
-                "first sync without a stored token: skipped %d message(s) older than %s",
+                "started without a stored sync token: skipped %d message(s) older than %s",
                 skipped,
                 self.settings.bot.first_sync_backlog,
             )
