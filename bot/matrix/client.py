@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 MAX_BACKFILL_PAGES = 200  # 20,000 events per room per gap; beyond that something is wrong
 JOIN_RETRY_SECONDS = 60.0
+MAX_INVITE_TRIES = 10  # an invite that cannot be accepted for 10 minutes is dropped
 UNREADABLE_NOTICE = (
     "I could not decrypt your last message (my device did not receive its key). "
     "Please send it again."
@@ -99,6 +100,9 @@ class MatrixBot:
             max_concurrent=settings.bot.max_concurrent_rooms,
         )
         self._first_sync_cutoff: datetime | None = None  # set when no token was stored
+        self._failed_invites: dict[str, list[Any]] = {}  # room id -> its invite state
+        self._invite_tries: dict[str, int] = {}
+        self._last_invite_retry = 0.0
 
     # -- directory (used for the security team and DM detection) ------------------
 
@@ -218,6 +222,7 @@ class MatrixBot:
                 if not self.synced_once.is_set():
                     self.synced_once.set()
                 await self._ensure_rooms()
+                await self._retry_invites()
                 await self.dispatcher.wait_capacity()
             except asyncio.CancelledError:
                 raise
@@ -457,6 +462,21 @@ class MatrixBot:
                 await room_store.remember_direct_room(self.services.db, inviter, room_id)
         else:
             log.warning("could not join %s: %s", room_id, getattr(response, "message", response))
+            tries = self._invite_tries.get(room_id, 0) + 1
+            if tries < MAX_INVITE_TRIES:  # retried (see _retry_invites)
+                self._failed_invites[room_id], self._invite_tries[room_id] = invite_state, tries
+
+    async def _retry_invites(self) -> None:
+        """Join again the rooms whose invite could not be accepted (a sync shows it once)."""
+        loop = asyncio.get_running_loop()
+        if not self._failed_invites or loop.time() - self._last_invite_retry < JOIN_RETRY_SECONDS:
+            return
+        self._last_invite_retry = loop.time()
+        for room_id in list(self._failed_invites):
+            if room_id in self.client.rooms and self.bot_user_id in self.joined_members(room_id):
+                del self._failed_invites[room_id]
+                continue
+            await self._on_invite(room_id, self._failed_invites.pop(room_id))
 
     async def _ensure_rooms(self) -> None:
         if self._joined_config_rooms:
