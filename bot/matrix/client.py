@@ -465,6 +465,7 @@ class MatrixBot:
             tries = self._invite_tries.get(room_id, 0) + 1
             if tries < MAX_INVITE_TRIES:  # retried (see _retry_invites)
                 self._failed_invites[room_id], self._invite_tries[room_id] = invite_state, tries
+                self._last_invite_retry = asyncio.get_running_loop().time()
 
     async def _retry_invites(self) -> None:
         """Join again the rooms whose invite could not be accepted (a sync shows it once)."""
