@@ -161,3 +161,24 @@ async def test_faults_database_errors_are_classified_by_sqlstate(pg_url: str) ->
     finally:
         await holder.close()
         await db.close()
+
+
+async def test_faults_database_sessions_get_the_configured_timeouts(pg_url: str) -> None:
+    from sqlalchemy import text
+
+    from bot.storage.engine import SessionTimeouts
+
+    db = Database(pg_url, timeouts=SessionTimeouts(statement=7, lock=2, idle_in_transaction=30))
+    try:
+        async with db.sessions() as session:
+            shown = [
+                (await session.execute(text(f"SHOW {name}"))).scalar()
+                for name in (
+                    "statement_timeout",
+                    "lock_timeout",
+                    "idle_in_transaction_session_timeout",
+                )
+            ]
+        assert shown == ["7s", "2s", "30s"]
+    finally:
+        await db.close()
