@@ -24,7 +24,7 @@ from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.storage import Database
 from bot.storage.engine import session_timeouts
-from bot.storage.migrate import upgrade
+from bot.storage.upgrade import upgrade_in_child
 from bot.web import WebServer
 from bot.web.server import Probes
 
@@ -114,7 +114,8 @@ class App:
 
     async def start(self) -> None:
         """Migrate, serve health, log in, then start sending and syncing."""
-        await upgrade(self.settings.database.url)
+        # In a child process: Alembic would stay in this process's memory for good.
+        await upgrade_in_child(self.settings.database.url)
         if self.web is not None:
             await self.web.start()
         await self.matrix.login()
