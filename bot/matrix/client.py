@@ -210,8 +210,10 @@ class MatrixBot:
                 batch = self.dispatcher.begin(response.next_batch)
                 try:
                     await self._process(response, since, batch)
-                finally:
-                    self.dispatcher.seal(batch)
+                except BaseException:
+                    self.dispatcher.seal(batch, complete=False)  # fetched again: no token
+                    raise
+                self.dispatcher.seal(batch)
                 since = response.next_batch
                 first = False
                 delay = 1.0

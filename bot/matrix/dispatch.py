@@ -47,7 +47,7 @@ class Job:
 class Batch:
     """The events of one sync and the token to save once they are all done."""
 
-    token: str
+    token: str | None  # None: the sync failed half-way and is retried; never saved
     remaining: int = 0
     sealed: bool = False
 
@@ -106,8 +106,15 @@ class Dispatcher:
         if room.task is None or room.task.done():
             room.task = asyncio.create_task(self._work(room_id, room), name=f"room {room_id}")
 
-    def seal(self, batch: Batch) -> None:
-        """No more events for ``batch``; its token is saved once they are all done."""
+    def seal(self, batch: Batch, *, complete: bool = True) -> None:
+        """No more events for ``batch``; its token is saved once they are all done.
+
+        ``complete=False``: not every event of the sync was queued (it failed half-way
+        and will be fetched again), so its token must never be saved. Its queued events
+        still run, and later batches still wait for them.
+        """
+        if not complete:
+            batch.token = None
         batch.sealed = True
         self._advance()
 
@@ -159,7 +166,9 @@ class Dispatcher:
 
     def _advance(self) -> None:
         while self._batches and self._batches[0].done:
-            self._token_to_save = self._batches.popleft().token
+            token = self._batches.popleft().token
+            if token is not None:
+                self._token_to_save = token
         if self._token_to_save is not None and not self._saving:
             self._saver = asyncio.create_task(self._save(), name="save sync token")
         self._changed.set()
@@ -187,8 +196,7 @@ class Dispatcher:
     async def _work(self, room_id: str, room: _Room) -> None:
         while room.queue:
             job, batch = room.queue[0]
-            async with self._slots:
-                await self._run(room_id, job)
+            await self._run(room_id, job)
             room.queue.popleft()
             self._queued.discard(job.event_id)
             batch.remaining -= 1
@@ -199,7 +207,8 @@ class Dispatcher:
         transient_delay = self.retry_delay
         while True:
             try:
-                async with asyncio.timeout(self.handler_timeout):
+                # A slot per attempt: a room waiting to retry does not hold one.
+                async with self._slots, asyncio.timeout(self.handler_timeout):
                     await job.run()
                 return
             except asyncio.CancelledError:

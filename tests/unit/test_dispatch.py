@@ -110,3 +110,21 @@ async def test_dispatch_close_is_bounded_and_leaves_unfinished_events_unsaved() 
     d.seal(batch)
     await asyncio.wait_for(d.close(0.1), 2)
     assert saved == []
+
+
+async def test_dispatch_a_sync_that_failed_half_way_never_saves_its_token() -> None:
+    saved: list[str] = []
+    d = make(saved)
+
+    async def ok() -> None:
+        return None
+
+    failed = d.begin("t-failed")
+    d.submit(failed, "!a", Job("$1", ok))
+    d.seal(failed, complete=False)  # the rest of that sync was never queued
+    retried = d.begin("t-retried")
+    d.submit(retried, "!a", Job("$1", ok))
+    d.submit(retried, "!a", Job("$2", ok))
+    d.seal(retried)
+    assert await d.drain(5)
+    assert "t-failed" not in saved and saved[-1] == "t-retried"
