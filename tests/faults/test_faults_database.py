@@ -70,6 +70,7 @@ def bot_texts(world: BotWorld, *users: MatrixUser) -> list[str]:
     return [text_of(e) for u in users for e in u.events if is_reply_from(world.bot_user_id)(e)]
 
 
+@pytest.mark.slow
 async def test_faults_database_stopped_and_started_mid_burst(
     world: BotWorld, cluster: PrivatePostgres, pg_url: str
 ) -> None:

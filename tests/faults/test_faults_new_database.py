@@ -18,7 +18,7 @@ from tests.support.botworld import BotWorld, InProcessBot, wait_joined
 from tests.support.databases import create_pg_database, drop_pg_database, pg_admin_url
 from tests.support.replies import wait_all_answered
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
 
 
 def sqlite_counts(url: str) -> dict[str, int]:
