@@ -24,7 +24,7 @@ from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.storage import Database
 from bot.storage.engine import session_timeouts
-from bot.storage.upgrade import upgrade_in_child
+from bot.storage.upgrade import upgrade_database
 from bot.web import WebServer
 from bot.web.server import Probes
 
@@ -115,7 +115,7 @@ class App:
     async def start(self) -> None:
         """Migrate, serve health, log in, then start sending and syncing."""
         # In a child process: Alembic would stay in this process's memory for good.
-        await upgrade_in_child(self.settings.database.url)
+        await upgrade_database(self.settings.database.url)
         if self.web is not None:
             await self.web.start()
         await self.matrix.login()
