@@ -242,7 +242,8 @@ class MatrixBot:
     async def _load_token(self) -> str | None:
         """The stored sync token; without one, old history is not answered (see below)."""
         delay = 1.0
-        while True:
+        since: str | None = None
+        while not self._stopping.is_set():
             try:
                 since = await room_store.load_sync_token(self.services.db, self.bot_user_id)
                 break
