@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.integration]
 async def test_faults_handlers_a_stuck_handler_does_not_stop_another_room(
     world: BotWorld,
 ) -> None:
-    app = App(world.settings(bot={"handler_timeout": 2, "max_event_attempts": 2}))
+    app = App(world.settings(bot={"handler_timeout": 5, "max_event_attempts": 2}))
     calls: list[str] = []
     entered = asyncio.Event()
 
