@@ -13,7 +13,7 @@ from bot.clock import Clock, system_clock
 from bot.commands import builtin
 from bot.commands.router import Router
 from bot.config import Settings
-from bot.features import all_features
+from bot.features import Feature, all_features
 from bot.leader import AnotherInstance, Leader
 from bot.logs import log_unexpected
 from bot.maintenance import prune
@@ -25,7 +25,8 @@ from bot.outbox.queue import STALE_FENCE
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.storage import Database
-from bot.storage.migrate import upgrade
+from bot.storage.engine import session_timeouts
+from bot.storage.upgrade import upgrade_database
 from bot.web import WebServer
 from bot.web import commands as web_commands
 from bot.web.server import Probes
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_FLUSH_SECONDS = 10.0
 NOT_ACTIVE = "not the active replica"
+READY_RETRY_SECONDS = 2.0
+READY_RETRY_MAX_SECONDS = 300.0
 
 
 def build_router(services: Services) -> Router:
@@ -52,7 +55,11 @@ class App:
     def __init__(self, settings: Settings, *, clock: Clock = system_clock):
         self.settings = settings
         self.metrics = Metrics()
-        self.db = Database(settings.database.url, echo=settings.database.echo)
+        self.db = Database(
+            settings.database.url,
+            echo=settings.database.echo,
+            timeouts=session_timeouts(settings),
+        )
         self.outbox = Outbox(
             self.db,
             metrics=self.metrics,
@@ -126,14 +133,40 @@ class App:
             self.metrics.active.set(1)
 
     async def _features_ready(self) -> None:
+        """Start each feature's jobs; one feature's failure is retried alone.
+
+        A startup hiccup (the database restarting, say) in one feature must not leave
+        the others without their background jobs for the life of the process.
+        """
         for feature in all_features():
-            if feature.on_ready is not None:
-                await feature.on_ready(self.services)
+            if feature.on_ready is not None and not await self._feature_ready(feature):
+                self.scheduler.spawn(self._retry_ready(feature), f"{feature.name} on_ready")
+
+    async def _feature_ready(self, feature: Feature) -> bool:
+        assert feature.on_ready is not None
+        try:
+            await feature.on_ready(self.services)
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log_unexpected(log, exc, "feature %s failed to start; will retry", feature.name)
+            return False
+
+    async def _retry_ready(self, feature: Feature) -> None:
+        delay = READY_RETRY_SECONDS
+        while True:
+            await asyncio.sleep(delay)
+            if await self._feature_ready(feature):
+                log.info("feature %s started after a retry", feature.name)
+                return
+            delay = min(delay * 2, READY_RETRY_MAX_SECONDS)
 
     async def start(self) -> None:
         """Migrate, serve health, log in, then start sending and syncing."""
         self.leader.lock_sqlite()  # a second process on one SQLite file stops here
-        await upgrade(self.settings.database.url)
+        # In a child process: Alembic would stay in this process's memory for good.
+        await upgrade_database(self.settings.database.url)
         if self.web is not None:
             await self.web.start()
         if not await self.leader.acquire(self._standby_stop):  # standbys wait here

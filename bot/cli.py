@@ -40,9 +40,25 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    from bot.storage.copy import CopyError, copy_database
+
+    try:
+        counts = asyncio.run(copy_database(args.source, args.target))
+    except CopyError as exc:
+        print(f"db copy refused: {exc}", file=sys.stderr)
+        return 1
+    for table, rows in counts.items():
+        print(f"{table}: {rows} rows")
+    print(f"copied {len(counts)} tables, {sum(counts.values())} rows; counts verified")
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from bot.storage import migrate
 
+    if args.db_command == "copy":
+        return cmd_db_copy(args)
     settings = _load(args)
     url = settings.database.url
     if args.db_command == "upgrade":
@@ -124,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     down = db_sub.add_parser("downgrade", parents=[common], help="revert migrations")
     down.add_argument("revision")
     db_sub.add_parser("current", parents=[common], help="show the applied revision")
+    copy = db_sub.add_parser(
+        "copy", help="copy every table to another (empty) database, e.g. SQLite to PostgreSQL"
+    )
+    copy.add_argument("--from", dest="source", required=True, metavar="URL")
+    copy.add_argument("--to", dest="target", required=True, metavar="URL")
     db.set_defaults(func=cmd_db)
 
     outbox = sub.add_parser("outbox", parents=[common], help="dead letters: list, retry, drop")

@@ -118,6 +118,11 @@ class RoomsSettings(Section):
 class DatabaseSettings(Section):
     url: str = "sqlite+aiosqlite:///data/helpdesk.db"
     echo: bool = False
+    # PostgreSQL session limits, in seconds (0: none); a held lock ends in a retry.
+    statement_timeout: float = Field(30.0, ge=0)
+    lock_timeout: float = Field(10.0, ge=0)
+    idle_in_transaction_session_timeout: float = Field(60.0, ge=0)
+    pool_timeout: float = Field(30.0, gt=0)
 
     @field_validator("url")
     @classmethod
@@ -171,6 +176,14 @@ class BotSettings(Section):
     display_name: str = "Security Helpdesk"
     max_message_length: int = Field(8000, ge=100)
     handled_retention_days: int = Field(30, ge=1)
+    # Bounded work: a handler taking longer is cancelled and retried; after
+    # max_event_attempts the person gets an error reference instead of silence.
+    handler_timeout: float = Field(60.0, gt=0)
+    max_event_attempts: int = Field(3, ge=1)
+    max_concurrent_rooms: int = Field(8, ge=1, le=64)
+    shutdown_timeout: float = Field(10.0, ge=0)
+    # With no stored sync token, only messages newer than this are answered.
+    first_sync_backlog: Duration = timedelta(minutes=10)
 
 
 class OutboxSettings(Section):

@@ -34,6 +34,7 @@ from bot.logs import log_unexpected
 from bot.matrix.content import message_content, reaction_content
 from bot.metrics import Metrics
 from bot.services import Services
+from bot.storage.errors import is_transient
 from bot.storage.models import HandledEvent
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,14 @@ class Route:
     args: str = ""
     command: Command | None = None
     handler: Handler | None = None
+
+
+def error_reference_text(ref: str) -> str:
+    """What a person is told when handling their message failed (never the cause)."""
+    return (
+        f"Sorry, something went wrong on my side (ref: {ref}). "
+        "The security team can look it up with that reference."
+    )
 
 
 class AlreadyHandled(Exception):
@@ -269,10 +278,7 @@ class Router:
                 route.name if route else "-",
                 ref,
             )
-            reply = Reply(
-                f"Sorry, something went wrong on my side (ref: {ref}). "
-                "The security team can look it up with that reference."
-            )
+            reply = Reply(error_reference_text(ref))
             outcome = "error"
         async with self.services.db.sessions.begin() as session:
             await self._claim(session, msg.event_id, msg.room_id)
@@ -423,6 +429,32 @@ class Router:
         self.services.outbox.wake()
         return True
 
+    async def give_up(self, *, event_id: str, room_id: str, reason: str, reply: bool) -> bool:
+        """Stop retrying an event that kept failing: mark it handled, answer a reference.
+
+        Called by the dispatcher after ``bot.max_event_attempts`` (handler timeouts or
+        unexpected failures), so the person hears about it instead of silence. Returns
+        False if the event had been handled meanwhile.
+        """
+        ref = secrets.token_hex(4)
+        log.error("giving up on event %s in %s after %s ref=%s", event_id, room_id, reason, ref)
+        async with self.services.db.sessions.begin() as session:
+            try:
+                await self._claim(session, event_id, room_id)
+            except AlreadyHandled:
+                return False
+            if reply:
+                await self.services.outbox.add(
+                    session,
+                    txn_key=event_id,
+                    room_id=room_id,
+                    content=message_content(error_reference_text(ref), in_reply_to=event_id),
+                    source_event_id=event_id,
+                )
+        self.metrics.messages.labels("gave_up").inc()
+        self.services.outbox.wake()
+        return True
+
     async def handle_reaction(self, reaction: Reaction) -> bool:
         """Give a reaction to every reaction handler, exactly once."""
         if not self._reaction_handlers:
@@ -466,11 +498,9 @@ class Router:
 
 
 def _is_database_error(exc: BaseException) -> bool:
-    """Database outages must propagate (so the event is retried), not become a reply."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    """A transient database failure must propagate (the event is retried), not be answered.
 
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, ConnectionError | OSError)
+    Permanent database errors (a constraint, a bad value) become an error reference like
+    any other defect: retrying would only repeat them.
+    """
+    return is_transient(exc)

@@ -43,6 +43,7 @@ from bot.commands.router import Router
 from bot.config import Settings
 from bot.matrix import crypto
 from bot.matrix import rooms as room_store
+from bot.matrix.dispatch import Batch, Dispatcher, Job
 from bot.matrix.e2ee import E2EE, STORE_KEY_ERRORS, STORE_KEY_PROBLEM, store_key
 from bot.matrix.e2ee import command as e2ee_command
 from bot.matrix.e2ee.heldstore import HeldStore
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 MAX_BACKFILL_PAGES = 200  # 20,000 events per room per gap; beyond that something is wrong
 JOIN_RETRY_SECONDS = 60.0
 READY_SYNC_PERIODS = 3  # /readyz: a sync answered within 3 sync timeouts (+30 s)
+MAX_INVITE_TRIES = 10  # an invite that cannot be accepted for 10 minutes is dropped
 UNREADABLE_NOTICE = (
     "I could not decrypt your last message (my device did not receive its key). "
     "Please send it again."
@@ -109,6 +111,7 @@ class MatrixBot:
         self.e2ee.undecryptable.store = HeldStore(services.db, settings.matrix.user_id)
         self.e2ee.need_to_know = self._need_to_know
         e2ee_command.register(router, self.e2ee, self._triage_members)
+        self.transport.reserved_rooms = self._configured_rooms
         self.synced_once = asyncio.Event()
         self.connected = False
         self._stopping = asyncio.Event()
@@ -131,6 +134,16 @@ class MatrixBot:
         self.last_sync: float | None = None  # loop time of the last sync response
         # Waits while this replica is not the active one (set by the app).
         self.active_gate: Callable[[], Awaitable[None]] | None = None
+        self.dispatcher = Dispatcher(
+            save_token=self._save_token,
+            handler_timeout=settings.bot.handler_timeout,
+            max_attempts=settings.bot.max_event_attempts,
+            max_concurrent=settings.bot.max_concurrent_rooms,
+        )
+        self._first_sync_cutoff: datetime | None = None  # set when no token was stored
+        self._failed_invites: dict[str, list[Any]] = {}  # room id -> its invite state
+        self._invite_tries: dict[str, int] = {}
+        self._last_invite_retry = 0.0
 
     def synced_recently(self) -> bool:
         """A sync answered within the last few sync timeouts (and the session works)."""
@@ -169,6 +182,9 @@ class MatrixBot:
     def _need_to_know(self, room_id: str) -> set[str] | None:
         """The triage room's members (its keys go to cross-signed devices only)."""
         return self._triage_members() if room_id == self.services.rooms.triage else None
+
+    def _configured_rooms(self) -> set[str]:
+        return {r for r in (self.services.rooms.helpdesk, self.services.rooms.triage) if r}
 
     def room_kind(self, room_id: str) -> RoomKind:
         """Helpdesk, triage, a DM (the bot and one person), or some other room."""
@@ -240,8 +256,22 @@ class MatrixBot:
                 setattr(self.services.rooms, key, ref)
 
     async def run(self) -> None:
-        """Sync until :meth:`stop`; reconnects with backoff when the homeserver is down."""
-        since = await room_store.load_sync_token(self.services.db, self.bot_user_id)
+        """Sync until :meth:`stop`; reconnects with backoff when the homeserver is down.
+
+        Events are handed to the :class:`Dispatcher` (rooms concurrently); the stored sync
+        token follows only the syncs whose events are all done. On stop, handling gets
+        ``bot.shutdown_timeout`` seconds; whatever is unfinished stays unmarked.
+        """
+        try:
+            await self._run()
+        finally:
+            await self.dispatcher.close(self.settings.bot.shutdown_timeout)
+
+    async def _save_token(self, token: str) -> None:
+        await room_store.save_sync_token(self.services.db, self.bot_user_id, token)
+
+    async def _run(self) -> None:
+        since = await self._load_token()
         first = True
         delay = 1.0
         while not self._stopping.is_set():
@@ -258,10 +288,13 @@ class MatrixBot:
                     break  # stopping
                 await crypto.publish_keys(self.client)  # before accepting any invite
                 self.e2ee.on_sync(response)
-                await self._process(response, since)
-                await room_store.save_sync_token(
-                    self.services.db, self.bot_user_id, response.next_batch
-                )
+                batch = self.dispatcher.begin(response.next_batch)
+                try:
+                    await self._process(response, since, batch)
+                except BaseException:
+                    self.dispatcher.seal(batch, complete=False)  # fetched again: no token
+                    raise
+                self.dispatcher.seal(batch)
                 since = response.next_batch
                 first = False
                 delay = 1.0
@@ -273,6 +306,8 @@ class MatrixBot:
                 if not self.synced_once.is_set():
                     self.synced_once.set()
                 await self._ensure_rooms()
+                await self._retry_invites()
+                await self.dispatcher.wait_capacity()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -289,8 +324,32 @@ class MatrixBot:
                 await self._sleep(delay)
                 delay = min(delay * 2, 30.0)
 
+    async def _load_token(self) -> str | None:
+        """The stored sync token; without one, old history is not answered (see below)."""
+        delay = 1.0
+        since: str | None = None
+        while not self._stopping.is_set():
+            try:
+                since = await room_store.load_sync_token(self.services.db, self.bot_user_id)
+                break
+            except Exception as exc:
+                log.warning("cannot read the sync token (%s); retrying", type(exc).__name__)
+                await self._sleep(delay)
+                delay = min(delay * 2, 30.0)
+        if since is None:
+            # A new database (first start, a move, a restore) must not replay history.
+            # The cut-off holds for the whole run: Synapse may answer a repeated initial
+            # sync from its cache, and the history then comes in the following syncs.
+            backlog = self.settings.bot.first_sync_backlog
+            self._first_sync_cutoff = datetime.now(UTC) - backlog
+            log.info(
+                "no stored sync token: answering only messages newer than %s",
+                self._first_sync_cutoff.isoformat(timespec="seconds"),
+            )
+        return since
+
     async def stop(self) -> None:
-        """Stop syncing. A batch being handled is finished first (its token saved)."""
+        """Stop syncing; handling in progress gets ``bot.shutdown_timeout`` to finish."""
         self._stopping.set()
         if self._sync_task is not None and not self._sync_task.done():
             self._sync_task.cancel()
@@ -343,9 +402,10 @@ class MatrixBot:
         self.last_sync = asyncio.get_running_loop().time()
         return response
 
-    async def _process(self, response: SyncResponse, since: str | None) -> None:
+    async def _process(self, response: SyncResponse, since: str | None, batch: Batch) -> None:
         for room_id, invite in response.rooms.invite.items():
             await self._on_invite(room_id, invite.invite_state)
+        skipped = 0
         for room_id, info in response.rooms.join.items():
             events = [crypto.readable(self.client, room_id, e) for e in info.timeline.events]
             just_joined = any(room_store.is_own_join(e, self.bot_user_id) for e in events)
@@ -367,15 +427,27 @@ class MatrixBot:
             not_before = room_store.answerable_since(
                 joined_at, now, self.settings.bot.handled_retention_days
             )
-            await self._handle_events(room_id, events, not_before)
+            if self._first_sync_cutoff is not None and not_before < self._first_sync_cutoff:
+                skipped += room_store.count_answerable(
+                    events, self.bot_user_id, not_before, self._first_sync_cutoff
+                )
+                not_before = self._first_sync_cutoff
+            self._handle_events(room_id, events, not_before, batch)
+        if self._first_sync_cutoff is not None and (skipped or since is None):
+            log.info(
+                "started without a stored sync token: skipped %d message(s) older than %s",
+                skipped,
+                self.settings.bot.first_sync_backlog,
+            )
         for room_id in response.rooms.leave:
             if room_id in (self.services.rooms.helpdesk, self.services.rooms.triage):
                 log.error("the bot is no longer in configured room %s", room_id)
                 self._joined_config_rooms = False
 
-    async def _handle_events(
-        self, room_id: str, events: list[dict[str, Any]], not_before: datetime
+    def _handle_events(
+        self, room_id: str, events: list[dict[str, Any]], not_before: datetime, batch: Batch
     ) -> None:
+        """Queue the answerable events of one room, in order, on the dispatcher."""
         kind = self.room_kind(room_id)
         seen: set[str] = set()
         for event in events:
@@ -383,22 +455,44 @@ class MatrixBot:
             if not event_id or event_id in seen:
                 continue
             seen.add(event_id)
-            if event.get("type") == crypto.ENCRYPTED:
-                if event.get("sender") != self.bot_user_id and event_time(event) >= not_before:
-                    await self._on_unreadable(room_id, kind, event)
-                continue
-            msg = to_message(event, room_id, kind, self.bot_user_id)
-            if msg is not None:
-                if msg.timestamp >= not_before and await self._signed_sender(msg, event):
-                    await self.router.handle(msg)
-                continue
-            reaction = to_reaction(event, room_id, kind, self.bot_user_id)
-            if reaction is not None and reaction.timestamp >= not_before:
-                await self.router.handle_reaction(reaction)
-                continue
-            redaction = to_redaction(event, room_id, kind, self.bot_user_id)
-            if redaction is not None and redaction.timestamp >= not_before:
-                await self.router.handle_redaction(redaction)
+            job = self._job(room_id, kind, event, not_before)
+            if job is not None:
+                self.dispatcher.submit(batch, room_id, job)
+
+    def _job(
+        self, room_id: str, kind: RoomKind, event: dict[str, Any], not_before: datetime
+    ) -> Job | None:
+        event_id = str(event["event_id"])
+        router = self.router
+
+        async def give_up_silently(reason: str) -> None:
+            await router.give_up(event_id=event_id, room_id=room_id, reason=reason, reply=False)
+
+        async def give_up_with_reference(reason: str) -> None:
+            await router.give_up(event_id=event_id, room_id=room_id, reason=reason, reply=True)
+
+        if event.get("type") == crypto.ENCRYPTED:
+            if event.get("sender") == self.bot_user_id or event_time(event) < not_before:
+                return None
+            unreadable = lambda: self._on_unreadable(room_id, kind, event)  # noqa: E731
+            return Job(event_id, unreadable, give_up_silently)
+        msg = to_message(event, room_id, kind, self.bot_user_id)
+        if msg is not None:
+            if msg.timestamp < not_before:
+                return None
+
+            async def handle() -> None:
+                if await self._signed_sender(msg, event):
+                    await router.handle(msg)
+
+            return Job(event_id, handle, give_up_with_reference)
+        reaction = to_reaction(event, room_id, kind, self.bot_user_id)
+        if reaction is not None and reaction.timestamp >= not_before:
+            return Job(event_id, lambda: router.handle_reaction(reaction), give_up_silently)
+        redaction = to_redaction(event, room_id, kind, self.bot_user_id)
+        if redaction is not None and redaction.timestamp >= not_before:
+            return Job(event_id, lambda: router.handle_redaction(redaction), give_up_silently)
+        return None
 
     async def _signed_sender(self, msg: IncomingMessage, event: dict[str, Any]) -> bool:
         """False (and a refusal, if it was meant for the bot) for a message from a device
@@ -491,6 +585,22 @@ class MatrixBot:
                 await room_store.remember_direct_room(self.services.db, inviter, room_id)
         else:
             log.warning("could not join %s: %s", room_id, getattr(response, "message", response))
+            tries = self._invite_tries.get(room_id, 0) + 1
+            if tries < MAX_INVITE_TRIES:  # retried (see _retry_invites)
+                self._failed_invites[room_id], self._invite_tries[room_id] = invite_state, tries
+                self._last_invite_retry = asyncio.get_running_loop().time()
+
+    async def _retry_invites(self) -> None:
+        """Join again the rooms whose invite could not be accepted (a sync shows it once)."""
+        loop = asyncio.get_running_loop()
+        if not self._failed_invites or loop.time() - self._last_invite_retry < JOIN_RETRY_SECONDS:
+            return
+        self._last_invite_retry = loop.time()
+        for room_id in list(self._failed_invites):
+            if room_id in self.client.rooms and self.bot_user_id in self.joined_members(room_id):
+                del self._failed_invites[room_id]
+                continue
+            await self._on_invite(room_id, self._failed_invites.pop(room_id))
 
     async def _ensure_rooms(self) -> None:
         if self._joined_config_rooms:

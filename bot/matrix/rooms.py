@@ -39,6 +39,38 @@ def is_own_join(event: dict[str, Any], bot_user_id: str) -> bool:
     return prev != "join"  # a join after a join is only a profile change
 
 
+def direct_invite_time(events: list[dict[str, Any]], bot_user_id: str) -> datetime | None:
+    """When the bot was invited into a DM (``is_direct``), if ``events`` show it.
+
+    Element opens a DM with its first message: the invite and that message reach the
+    homeserver before the bot joins, so in a DM the invite, not the join, is where the
+    answerable history starts. Group rooms keep the join.
+    """
+    invites = [
+        e
+        for e in events
+        if own_membership(e, bot_user_id) == "invite"
+        and isinstance(e.get("content"), dict)
+        and e["content"].get("is_direct") is True
+    ]
+    if not invites:
+        return None
+    return event_time(max(invites, key=lambda e: int(e.get("origin_server_ts", 0))))
+
+
+def count_answerable(
+    events: list[dict[str, Any]], bot_user_id: str, since: datetime, until: datetime
+) -> int:
+    """Messages and reactions of others in ``[since, until)``: what a cut-off skips."""
+    return sum(
+        1
+        for e in events
+        if e.get("type") in ("m.room.message", "m.room.encrypted", "m.reaction")
+        and e.get("sender") != bot_user_id
+        and since <= event_time(e) < until
+    )
+
+
 async def joined_at(
     db: Database,
     room_id: str,
@@ -49,7 +81,8 @@ async def joined_at(
 ) -> datetime:
     """When the bot (last) joined ``room_id``; events before that are never answered.
 
-    Learnt from the bot's own join event when a sync carries it; a room first seen
+    Learnt from the bot's own join event when a sync carries it (for a DM, from the
+    ``is_direct`` invite before it: see :func:`direct_invite_time`); a room first seen
     without one counts as joined ``now``, so old history is never answered. ``known``
     is the caller's cache of earlier answers, so a sync without a join reads nothing.
     """
@@ -61,6 +94,9 @@ async def joined_at(
         if joins:
             latest = max(joins, key=lambda e: int(e.get("origin_server_ts", 0)))
             when = event_time(latest)
+            invited = direct_invite_time(events, bot_user_id)
+            if invited is not None and invited <= when:
+                when = invited
             if row is None:
                 row = RoomMembership(
                     room_id=room_id, joined_at=when, join_event_id=latest.get("event_id")

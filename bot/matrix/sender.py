@@ -8,6 +8,8 @@ and the id, not on the (re-encrypted) content.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import ClientError
@@ -23,6 +25,7 @@ from nio import (
 )
 from nio.exceptions import EncryptionError, LocalProtocolError, SendRetryError
 
+from bot.matrix import direct
 from bot.outbox import Failure, SendError, classify_http
 
 # Every event carries its transaction id, so a replica taking over can tell whether a
@@ -59,6 +62,15 @@ class NioTransport:
         # DMs this process opened, until a sync shows the invitee in the room: sharing
         # the room key before that would leave them unable to read the first message.
         self._awaiting_invitee: dict[str, str] = {}
+        # Rooms private text must never go to (helpdesk, triage), set by the client.
+        self.reserved_rooms: Callable[[], set[str]] = set
+
+    async def direct_room_usable(self, room_id: str, user_id: str) -> bool:
+        """Whether the stored DM ``room_id`` still holds only the bot and ``user_id``."""
+        try:
+            return await direct.usable(self.client, room_id, user_id, self.reserved_rooms())
+        except (ClientError, OSError, TimeoutError) as exc:
+            raise SendError(f"homeserver unreachable ({type(exc).__name__})") from None
 
     async def send_event(
         self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
@@ -150,7 +162,20 @@ class NioTransport:
                 raise SendError(f"keys query failed: {getattr(response, 'message', response)}")
 
     async def open_direct_room(self, user_id: str) -> str:
-        """Create a private DM room with ``user_id`` and invite them (encrypted if enabled)."""
+        """A private room with ``user_id``: an existing one, else a new invited DM.
+
+        Idempotent: one ``createRoom`` per attempt, never retried by nio (a retry after
+        a lost answer opened a second room); the next attempt finds the first room.
+        """
+        try:
+            existing = await direct.find_existing(self.client, user_id, self.reserved_rooms())
+        except (ClientError, OSError, TimeoutError) as exc:
+            raise SendError(f"homeserver unreachable ({type(exc).__name__})") from None
+        if existing is not None:
+            return existing
+        return await self._create_direct_room(user_id)
+
+    async def _create_direct_room(self, user_id: str) -> str:
         # As Element does: a DM is encrypted from its first event.
         initial_state = (
             [
@@ -163,7 +188,10 @@ class NioTransport:
             if self.encrypt_new_rooms
             else []
         )
+        config = self.client.config
         try:
+            # nio would repeat the request after a timeout, opening a second room.
+            self.client.config = dataclasses.replace(config, max_timeouts=0)
             response = await self.client.room_create(
                 is_direct=True,
                 invite=[user_id],
@@ -172,6 +200,8 @@ class NioTransport:
             )
         except (ClientError, OSError, TimeoutError) as exc:
             raise SendError(f"homeserver unreachable ({type(exc).__name__})") from None
+        finally:
+            self.client.config = config
         if isinstance(response, RoomCreateResponse):
             if self.encrypt_new_rooms:
                 self._awaiting_invitee[response.room_id] = user_id

@@ -271,12 +271,18 @@ class Outbox:
     async def _resolve_dm(self, transport: Transport, user_id: str) -> str:
         async with self.db.sessions.begin() as session:
             known = await session.get(DirectRoom, user_id)
-            if known is not None:
-                return known.room_id
+            known_room = known.room_id if known is not None else None
+        # A remembered DM is checked again: the person may have left, or others joined.
+        check = getattr(transport, "direct_room_usable", None)
+        if known_room is not None and (check is None or await check(known_room, user_id)):
+            return known_room
         room_id = await transport.open_direct_room(user_id)
         async with self.db.sessions.begin() as session:
-            if await session.get(DirectRoom, user_id) is None:
+            row = await session.get(DirectRoom, user_id)
+            if row is None:
                 session.add(DirectRoom(user_id=user_id, room_id=room_id))
+            else:
+                row.room_id = room_id
         return room_id
 
     async def _send(self, transport: Transport, item: PendingSend) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -13,6 +15,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +33,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, timeouts: SessionTimeouts | None = None
+) -> AsyncEngine:
     """Create an async engine for a ``sqlite+aiosqlite`` or ``postgresql+asyncpg`` URL.
 
     For SQLite the parent directory of the file is created, and pragmas for durability
     are set on every connection. Statement parameters are never put into exception text
     or the ``echo`` log: they carry ticket and incident text, and a failed statement's
-    error is logged.
+    error is logged. On PostgreSQL every session gets the ``timeouts``, so a held lock
+    or a stuck transaction ends in an error the caller retries, never in a hang.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -43,17 +51,54 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(url, echo=echo, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    timeouts = timeouts or SessionTimeouts()
     return create_async_engine(
-        url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=5
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=timeouts.pool,
+        connect_args={"server_settings": timeouts.server_settings()},
+    )
+
+
+@dataclass(frozen=True)
+class SessionTimeouts:
+    """PostgreSQL session timeouts in seconds (0 turns one off) and the pool's wait."""
+
+    statement: float = 30.0
+    lock: float = 10.0
+    idle_in_transaction: float = 60.0
+    pool: float = 30.0
+
+    def server_settings(self) -> dict[str, str]:
+        """The ``SET`` values asyncpg sends when it opens a connection (milliseconds)."""
+        return {
+            "statement_timeout": str(int(self.statement * 1000)),
+            "lock_timeout": str(int(self.lock * 1000)),
+            "idle_in_transaction_session_timeout": str(int(self.idle_in_transaction * 1000)),
+        }
+
+
+def session_timeouts(settings: Settings) -> SessionTimeouts:
+    """The ``database:`` timeouts of the configuration."""
+    d = settings.database
+    return SessionTimeouts(
+        statement=d.statement_timeout,
+        lock=d.lock_timeout,
+        idle_in_transaction=d.idle_in_transaction_session_timeout,
+        pool=d.pool_timeout,
     )
 
 
 class Database:
     """The engine and its session factory, with explicit start and stop."""
 
-    def __init__(self, url: str, *, echo: bool = False):
+    def __init__(self, url: str, *, echo: bool = False, timeouts: SessionTimeouts | None = None):
         self.url = url
-        self.engine = create_engine(url, echo=echo)
+        self.engine = create_engine(url, echo=echo, timeouts=timeouts)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )

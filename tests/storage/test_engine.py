@@ -18,3 +18,11 @@ async def test_engine_errors_never_carry_statement_parameters(db: Database) -> N
             session.add(KeyValue(key="k", value=secret))  # the same key: IntegrityError
             await session.flush()
     assert secret not in str(raised.value)
+
+
+def test_engine_head_from_files_matches_alembic() -> None:
+    """A restart at head skips the migration child: both must agree on the head."""
+    from bot.storage.migrate import head_revision
+    from bot.storage.upgrade import head_from_files
+
+    assert head_from_files() == head_revision()

@@ -47,3 +47,40 @@ async def test_client_on_ready_fires_once_even_after_a_rejoin(tmp_path: Path) ->
     finally:
         await bot.close()
         await db.close()
+
+
+async def test_client_a_failed_invite_join_is_retried(tmp_path: Path) -> None:
+    from nio import InviteMemberEvent, JoinError
+
+    settings = make_settings(
+        matrix={
+            "homeserver": "http://127.0.0.1:1",
+            "user_id": "@bot:test",
+            "password": "x" * 8,
+            "store_path": str(tmp_path / "store"),
+        }
+    )
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
+    services = make_services(db, settings, clock=ManualClock(START))
+    bot = MatrixBot(settings, services, build_router(services))
+    answers: list[Any] = [JoinError("busy", "M_UNKNOWN"), JoinResponse(room_id="!r")]
+    tried: list[str] = []
+
+    async def join(room: str, *args: Any, **kwargs: Any) -> Any:
+        tried.append(room)
+        return answers.pop(0)
+
+    bot.client.join = join  # type: ignore[method-assign]
+    invite = InviteMemberEvent(
+        {"type": "m.room.member"}, "@alice:test", "@bot:test", "invite", None, {}
+    )
+    try:
+        await bot._on_invite("!r", [invite])
+        await bot._retry_invites()  # not yet: retries wait a while
+        assert tried == ["!r"]
+        bot._last_invite_retry -= JOIN_RETRY_SECONDS
+        await bot._retry_invites()
+        assert tried == ["!r", "!r"] and not bot._failed_invites
+    finally:
+        await bot.close()
+        await db.close()

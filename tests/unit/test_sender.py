@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from nio import JoinedRoomsResponse, RoomCreateResponse
+from nio import AsyncClientConfig, JoinedRoomsResponse, RoomCreateResponse
 
 from bot.matrix.content import message_content
 from bot.matrix.sender import NioTransport, error_from
@@ -20,12 +20,16 @@ class FakeClient:
         self.joined = joined
         self.should_query_keys = False
         self.created: dict[str, Any] = {}
+        self.config = AsyncClientConfig(max_timeouts=2)
+        self.user_id = "@bot:x"
+        self.create_max_timeouts: list[int | None] = []
 
     async def joined_rooms(self) -> JoinedRoomsResponse:
         return JoinedRoomsResponse(self.joined)
 
     async def room_create(self, **kwargs: Any) -> RoomCreateResponse:
         self.created = kwargs
+        self.create_max_timeouts.append(self.config.max_timeouts)
         return RoomCreateResponse("!new")
 
 
@@ -56,6 +60,8 @@ async def test_sender_opens_encrypted_dms_when_encryption_is_on() -> None:
 class FakeRoom:
     def __init__(self, users: set[str]):
         self.users = {u: object() for u in users}
+        self.invited_users: dict[str, object] = {}
+        self.join_rule, self.name, self.canonical_alias = "invite", None, None
         self.encrypted = False  # the invite rule alone is under test here
 
 
@@ -129,3 +135,43 @@ def test_sender_clips_by_encoded_size_below_the_event_limit() -> None:
     assert "<" not in html["formatted_body"].rsplit(">", 1)[-1]
     short = message_content("héllo 🔐")
     assert short["body"] == "héllo 🔐"
+
+
+async def test_sender_creates_a_dm_without_nio_retrying_the_request() -> None:
+    """nio repeats a timed-out request; a repeated createRoom opened a second room."""
+    client = FakeClient(rooms={}, joined=[])
+    assert await NioTransport(client).open_direct_room("@a:x") == "!new"  # type: ignore[arg-type]
+    assert client.create_max_timeouts == [0]
+    assert client.config.max_timeouts == 2  # restored for every other request
+
+
+class MemberRoom:
+    """What nio knows of a room: members (joined and invited), join rule, name."""
+
+    def __init__(self, joined: set[str], invited: set[str] = frozenset(), **extra: Any):
+        self.invited_users = {u: object() for u in invited}
+        self.users = {u: object() for u in joined | set(invited)}
+        self.join_rule = extra.get("join_rule", "invite")
+        self.name = extra.get("name")
+        self.canonical_alias = None
+
+
+async def test_sender_finds_the_dm_it_already_opened_instead_of_a_second_one() -> None:
+    """A retry after a lost createRoom answer reuses the room; group rooms never match."""
+    rooms = {
+        "!group": MemberRoom({"@bot:x", "@a:x", "@c:x"}),
+        "!named": MemberRoom({"@bot:x", "@a:x"}, name="Project"),
+        "!triage": MemberRoom({"@bot:x", "@a:x"}),
+        "!lost": MemberRoom({"@bot:x"}, invited={"@a:x"}),
+    }
+    client = FakeClient(rooms=rooms, joined=list(rooms))
+    transport = NioTransport(client)  # type: ignore[arg-type]
+    transport.reserved_rooms = lambda: {"!triage"}
+    assert await transport.open_direct_room("@a:x") == "!lost"
+    assert client.created == {}  # nothing created
+    assert await transport.direct_room_usable("!lost", "@a:x")
+    for room_id in ("!group", "!named", "!triage"):
+        assert not await transport.direct_room_usable(room_id, "@a:x"), room_id
+    rooms["!lost"] = MemberRoom({"@bot:x"})  # the person left (or rejected the invite)
+    assert not await transport.direct_room_usable("!lost", "@a:x")
+    assert await transport.open_direct_room("@a:x") == "!new"
