@@ -37,6 +37,8 @@ SHUTDOWN_FLUSH_SECONDS = 10.0
 NOT_ACTIVE = "not the active replica"
 READY_RETRY_SECONDS = 2.0
 READY_RETRY_MAX_SECONDS = 300.0
+STARTING = "starting: the configured rooms are not joined yet"
+JOIN_WAIT_SECONDS = 30.0
 
 
 def build_router(services: Services) -> Router:
@@ -78,6 +80,7 @@ class App:
         self.router = build_router(self.services)
         self.matrix = MatrixBot(settings, self.services, self.router)
         self.services.directory = self.matrix
+        self.matrix.on_ready.append(self._joined)
         self.matrix.on_ready.append(self._features_ready)
         self.matrix.active_gate = self._wait_active
         self.outbox.triage_room = lambda: self.services.rooms.triage
@@ -104,6 +107,7 @@ class App:
         self._outbox_task: asyncio.Task[None] | None = None
         self._leader_task: asyncio.Task[None] | None = None
         self._standby_stop = asyncio.Event()
+        self._rooms_joined = asyncio.Event()
 
     def _lost(self) -> None:
         """The active role is gone: stop sending at once (syncing and jobs pause too)."""
@@ -131,6 +135,16 @@ class App:
             self.outbox.release(STALE_FENCE)  # marks refused while the token was stale
             self.outbox.release(NOT_ACTIVE)
             self.metrics.active.set(1)
+
+    async def _release_when_joined(self) -> None:
+        """Lift the start-up hold once the rooms are joined (or 30 s after the first sync)."""
+        await self.matrix.synced_once.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._rooms_joined.wait(), JOIN_WAIT_SECONDS)
+        self.outbox.release(STARTING)
+
+    async def _joined(self) -> None:
+        self._rooms_joined.set()
 
     async def _features_ready(self) -> None:
         """Start each feature's jobs; one feature's failure is retried alone.
@@ -176,10 +190,14 @@ class App:
         await self.matrix.login()
         await self.matrix.resolve_rooms()
         await self.outbox.release_leases()
+        # Nothing is sent before the first sync joined the configured rooms: a reply to a
+        # room not joined yet would be refused for good (and become a dead letter).
+        self.outbox.hold(STARTING)
         self._outbox_task = asyncio.create_task(
             self.outbox.run(self.matrix.transport), name="outbox"
         )
         self._sync_task = asyncio.create_task(self.matrix.run(), name="sync")
+        self.scheduler.spawn(self._release_when_joined(), "outbox-start")
         retention = timedelta(days=self.settings.bot.handled_retention_days)
 
         async def housekeeping() -> None:

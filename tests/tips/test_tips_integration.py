@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.app import App
 from bot.clock import ManualClock
 from bot.devserver import LocalSynapse, free_port
 from bot.features.tips import tips_service
@@ -182,28 +183,31 @@ async def test_tips_two_replicas_on_postgres_post_exactly_once(
     world = pg_world
     clock = ManualClock(utc(2026, 12, 2, 7, 59, 0))
     alice = await world.user("alice")
-    replicas = [
-        InProcessBot(
-            tips_settings(
-                world,
-                tips_file,
-                matrix={"store_path": str(world.dir / f"store-{i}")},
-                web={"port": free_port()},
-            ),
-            clock=clock,
+    settings = [
+        tips_settings(
+            world,
+            tips_file,
+            matrix={"store_path": str(world.dir / f"store-{i}")},
+            web={"port": free_port()},
         )
         for i in range(2)
     ]
+    active = InProcessBot(settings[0], clock=clock)
+    # One active replica (bot/leader.py): the second waits as a standby and posts nothing.
+    standby = App(settings[1], clock=clock)
+    waiting: asyncio.Task[None] | None = None
     try:
-        # Started one after the other: Alembic's migration context is process-global, so
-        # two in-process upgrades at once would collide (real replicas are processes).
-        for replica in replicas:
-            await replica.start()
+        await active.start()
+        waiting = asyncio.create_task(standby.start())
         await wait_joined(world, world.helpdesk)
-        await asyncio.gather(*(ticked(r) for r in replicas))
-        # Both replicas are ticking every 0.1 s when 09:00 comes: they race for the slot.
+        await ticked(active)
+        for _ in range(300):
+            if standby.leader.role == "standby":
+                break
+            await asyncio.sleep(0.1)
+        assert standby.leader.role == "standby" and not waiting.done()
         clock.set(utc(2026, 12, 2, 8, 0, 5))
-        await asyncio.gather(*(ticked(r, 3) for r in replicas))
+        await ticked(active, 3)
         assert await alice.wait_for(is_tip(world, "Tip 2 of month"), 30) is not None
         await settle(world, alice)
         assert await count_tips(world, alice) == 1
@@ -214,7 +218,10 @@ async def test_tips_two_replicas_on_postgres_post_exactly_once(
         finally:
             await db.close()
     finally:
-        await asyncio.gather(*(r.stop() for r in replicas))
+        await standby.stop()
+        if waiting is not None:
+            await waiting
+        await active.stop()
 
 
 async def test_tips_crash_after_claim_before_send_posts_once_on_restart(
