@@ -31,6 +31,7 @@ from bot.features.ownership.settings import OwnershipSettings
 from bot.features.tickets.settings import TicketsSettings
 from bot.features.tips.settings import TipsSettings
 from bot.ids import USER_ID
+from bot.limits import LimitsSettings
 
 DEFAULT_CONFIG_PATH = Path("config/config.yaml")
 ENV_CONFIG_PATH = "HELPDESK_CONFIG"
@@ -159,6 +160,7 @@ class Settings(BaseSettings):
     tickets: TicketsSettings = Field(default_factory=TicketsSettings)
     incidents: IncidentsSettings = Field(default_factory=IncidentsSettings)
     tips: TipsSettings = Field(default_factory=TipsSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
 
     @field_validator("security_team")
     @classmethod

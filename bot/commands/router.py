@@ -28,7 +28,8 @@ from bot.commands.context import (
     Reply,
     RoomKind,
 )
-from bot.commands.errors import PermissionDenied, UsageError, UserError
+from bot.commands.errors import PermissionDenied, RateLimited, UsageError, UserError
+from bot.limits import ROOM_NOTICE, Verdict
 from bot.logs import log_unexpected
 from bot.matrix.content import message_content, reaction_content
 from bot.metrics import Metrics
@@ -46,6 +47,10 @@ Matcher = Callable[[str], str | None]
 class Permission(StrEnum):
     EVERYONE = "everyone"
     SECURITY_TEAM = "security_team"
+
+
+# Where the security team's commands work: the team's own room, or a DM with the bot.
+TEAM_PLACES = frozenset({RoomKind.TRIAGE, RoomKind.DIRECT})
 
 
 @dataclass(frozen=True)
@@ -240,11 +245,16 @@ class Router:
             async with self.services.db.sessions.begin() as session:
                 await self._claim(session, msg.event_id, msg.room_id)
                 ctx = self._context(msg, route, session)
+                if route is not None and not ctx.is_security_team:
+                    self.services.rate_limit("commands", msg.sender)
                 reply = await self._run(ctx, route)
                 await self._queue(session, msg, reply, ctx.outbound)
             return route.kind if route else "ignored"
         except AlreadyHandled:
             raise
+        except RateLimited as exc:
+            reply = None if exc.silent else Reply(exc.message)
+            outcome = "limited"
         except UserError as exc:
             reply = Reply(self._user_error_text(exc, route))
             if route and route.command:
@@ -324,7 +334,11 @@ class Router:
                 f"I don't know {route.name!r}. Send {self.prefix}help to see what I can do."
             )
         if route.command is not None:
-            if route.command.permission is Permission.SECURITY_TEAM and not ctx.is_security_team:
+            team_only = route.command.permission is Permission.SECURITY_TEAM
+            if team_only and ctx.message.room_kind not in TEAM_PLACES:
+                # The same answer for everyone, team or not: nothing about cases goes public.
+                raise PermissionDenied(self.team_places_text())
+            if team_only and not ctx.is_security_team:
                 raise PermissionDenied(
                     f"Sorry, {self.prefix}{route.command.name} is for the security team. "
                     f"If you need their help, {self.prefix}ticket reaches them privately."
@@ -335,6 +349,14 @@ class Router:
             return reply
         assert route.handler is not None
         return await route.handler(ctx)
+
+    def team_places_text(self) -> str:
+        """The one refusal for a team command outside the triage room and DMs."""
+        return (
+            "Sorry, security-team commands work only in the triage room or in a direct "
+            f"message with me. If you need the team's help, {self.prefix}ticket reaches "
+            "them privately."
+        )
 
     def _user_error_text(self, exc: UserError, route: Route | None) -> str:
         if isinstance(exc, UsageError) and route and route.command and route.command.usage:
@@ -348,6 +370,11 @@ class Router:
         reply: Reply | None,
         outbound: list[Outbound],
     ) -> None:
+        if reply is not None and msg.room_id != self.services.rooms.triage:
+            limits = self.services.limits
+            verdict = limits.check(limits.replies, msg.room_id)
+            if verdict is not Verdict.OK:
+                reply = Reply(ROOM_NOTICE) if verdict is Verdict.NOTIFY else None
         if reply is not None:
             if reply.react:
                 event_type, content = "m.reaction", reaction_content(msg.event_id, reply.react)

@@ -28,6 +28,7 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     InviteMemberEvent,
+    JoinedMembersResponse,
     JoinResponse,
     MessageDirection,
     RoomMessagesResponse,
@@ -41,6 +42,7 @@ from bot.config import Settings
 from bot.matrix import crypto
 from bot.matrix import rooms as room_store
 from bot.matrix.events import event_time, to_message, to_reaction
+from bot.matrix.membership import RoomStates
 from bot.matrix.sender import NioTransport
 from bot.matrix.session import LoginFailed, log_in
 from bot.services import Services
@@ -89,25 +91,23 @@ class MatrixBot:
         self._joined_config_rooms = False
         self._ready_fired = False
         self._joined_at: dict[str, datetime] = {}  # room id -> when the bot joined it
+        # Membership and DM status from server-sent state only (see membership.py).
+        self.states = RoomStates(self.bot_user_id)
         self.on_ready: list[Callable[[], Awaitable[None]]] = []
 
     # -- directory (used for the security team and DM detection) ------------------
 
     def joined_members(self, room_id: str) -> set[str]:
-        """Members joined to ``room_id`` as of the last sync."""
-        room = self.client.rooms.get(room_id)
-        if room is None:
-            return set()
-        return set(room.users) - set(room.invited_users)
+        """Members joined to ``room_id`` as the server last said (empty once the bot left)."""
+        return self.states.joined(room_id)
 
     def room_kind(self, room_id: str) -> RoomKind:
-        """Helpdesk, triage, a DM (the bot and one person), or some other room."""
+        """Helpdesk, triage, a real DM (see membership.py), or some other room."""
         if room_id == self.services.rooms.helpdesk:
             return RoomKind.HELPDESK
         if room_id == self.services.rooms.triage:
             return RoomKind.TRIAGE
-        members = self.joined_members(room_id)
-        if members and len(members) <= 2:
+        if self.states.dm_partner(room_id) is not None:
             return RoomKind.DIRECT
         return RoomKind.OTHER
 
@@ -169,6 +169,7 @@ class MatrixBot:
     async def run(self) -> None:
         """Sync until :meth:`stop`; reconnects with backoff when the homeserver is down."""
         since = await room_store.load_sync_token(self.services.db, self.bot_user_id)
+        self.states.direct_invites.update(await room_store.load_direct_invites(self.services.db))
         first = True
         delay = 1.0
         while not self._stopping.is_set():
@@ -258,9 +259,17 @@ class MatrixBot:
     async def _process(self, response: SyncResponse, since: str | None) -> None:
         for room_id, invite in response.rooms.invite.items():
             await self._on_invite(room_id, invite.invite_state)
+        for room_id in response.rooms.leave:
+            # Removed, kicked or banned: nobody in that room counts for us any more.
+            self.states.forget(room_id)
         for room_id, info in response.rooms.join.items():
+            for server_event in [*info.state, *info.timeline.events]:
+                if not getattr(server_event, "decrypted", False):  # never a sender's claim
+                    self.states.apply(room_id, server_event.source)
             events = [crypto.readable(self.client, room_id, e) for e in info.timeline.events]
             just_joined = any(room_store.is_own_join(e, self.bot_user_id) for e in events)
+            if just_joined or (info.timeline.limited and since is not None):
+                await self._reread_members(room_id)
             # A gap before our own join holds nothing we may answer: skip the back-fill.
             if (
                 info.timeline.limited
@@ -282,8 +291,26 @@ class MatrixBot:
             await self._handle_events(room_id, events, not_before)
         for room_id in response.rooms.leave:
             if room_id in (self.services.rooms.helpdesk, self.services.rooms.triage):
-                log.error("the bot is no longer in configured room %s", room_id)
+                log.error(
+                    "the bot is no longer in configured room %s; %s",
+                    room_id,
+                    "nobody has security-team rights from it until it rejoins"
+                    if room_id == self.services.rooms.triage
+                    else "it will try to rejoin",
+                )
                 self._joined_config_rooms = False
+
+    async def _reread_members(self, room_id: str) -> None:
+        """After a gap or a (re)join, take the joined members from the server again."""
+        response = await self.client.joined_members(room_id)
+        if isinstance(response, JoinedMembersResponse):
+            self.states.replace_joined(room_id, {m.user_id for m in response.members})
+        else:
+            log.warning(
+                "cannot re-read the members of %s: %s",
+                room_id,
+                getattr(response, "message", response),
+            )
 
     async def _handle_events(
         self, room_id: str, events: list[dict[str, Any]], not_before: datetime
@@ -373,6 +400,8 @@ class MatrixBot:
             log.info("joined %s on invite from %s", room_id, inviter)
             if is_direct and inviter:
                 await room_store.remember_direct_room(self.services.db, inviter, room_id)
+                await room_store.remember_direct_invite(self.services.db, inviter, room_id)
+                self.states.direct_invites[room_id] = inviter
         else:
             log.warning("could not join %s: %s", room_id, getattr(response, "message", response))
 

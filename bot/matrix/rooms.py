@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.matrix.events import event_time, own_membership
 from bot.storage import Database
 from bot.storage.models import DirectRoom, KeyValue, RoomMembership
@@ -93,3 +95,28 @@ async def remember_direct_room(db: Database, user_id: str, room_id: str) -> None
             session.add(DirectRoom(user_id=user_id, room_id=room_id))
         else:
             row.room_id = room_id
+
+
+_INVITE_PREFIX = "direct_invite:"
+
+
+async def remember_direct_invite(db: Database, user_id: str, room_id: str) -> None:
+    """Record that ``user_id`` invited the bot to ``room_id`` as a DM (``is_direct``)."""
+    async with db.sessions.begin() as session:
+        key = _INVITE_PREFIX + room_id
+        row = await session.get(KeyValue, key)
+        if row is None:
+            session.add(KeyValue(key=key, value=user_id))
+        else:
+            row.value = user_id
+
+
+async def load_direct_invites(db: Database) -> dict[str, str]:
+    """Room id -> the user who invited the bot there as a DM (or whom it opened it for)."""
+    async with db.sessions() as session:
+        found = {row.room_id: row.user_id for row in await session.scalars(select(DirectRoom))}
+        rows = await session.scalars(
+            select(KeyValue).where(KeyValue.key.startswith(_INVITE_PREFIX))
+        )
+        found.update({row.key.removeprefix(_INVITE_PREFIX): row.value for row in rows})
+    return found

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.incidents import repository as repo
 from bot.features.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
+from bot.ids import parse_number
 
 FOLLOW_UP_PREFIXES = ("todo:", "follow-up:", "followup:", "action:")
 
@@ -100,7 +101,7 @@ async def export_incident(session: AsyncSession, number: int) -> str | None:
 def parse_ref(text: str) -> int | None:
     """``INC-12``, ``inc-12`` or ``12`` → 12."""
     text = text.strip().upper().removeprefix("INC-").removeprefix("#")
-    return int(text) if text.isdigit() else None
+    return parse_number(text)
 
 
 async def cli_export(args: argparse.Namespace) -> int:

@@ -44,6 +44,11 @@ class IncidentsSettings(BaseModel):
     oncall: list[str] = Field(default_factory=list)
     rotation: RotationSettings | None = None
     escalation_check_interval: Duration = timedelta(seconds=30)
+    # A second report from the same person within this time of an open incident of
+    # theirs is added to it instead of paging again (0 turns merging off).
+    merge_window: Duration = minutes(10)
+    # Off by default: text of incidents closed longer ago than this is purged.
+    retention_days: int | None = Field(None, ge=1)
 
     @field_validator("oncall")
     @classmethod

@@ -12,7 +12,7 @@ from bot.features.tickets import repository as repo
 from bot.features.tickets import service, texts, views
 from bot.features.tickets.models import Ticket
 
-_REF = re.compile(r"^(?:T-?)?#?(\d+)$", re.IGNORECASE)
+_REF = re.compile(r"^(?:T-?)?#?([0-9]{1,9})$", re.IGNORECASE)
 _RESOLUTIONS = {
     "answered": "answered",
     "fixed": "fixed",

@@ -167,6 +167,7 @@ async def file_ticket(ctx: CommandContext) -> Reply:
     kind, tags, anonymous, text = parse_filing(ctx.args)
     if not text:
         return Reply(texts.how_to_file(prefix))
+    ctx.services.rate_limit("tickets", ctx.sender)
     tag_text = ",".join(dict.fromkeys(tags))
     if len(tag_text) > TAGS_MAX_CHARS:
         raise UsageError(f"Too many tags (at most {TAGS_MAX_CHARS} characters in all).")

@@ -1,0 +1,120 @@
+"""Team rights, DMs and abuse limits against a real Synapse."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.storage.models import HandledEvent
+from tests.support.botworld import BotWorld, InProcessBot, wait_joined
+from tests.support.mxclient import MatrixUser, text_of
+
+pytestmark = pytest.mark.integration
+
+
+def bot_said(world: BotWorld, room: str | None, needle: str):  # type: ignore[no-untyped-def]
+    return lambda e: (
+        e.get("type") == "m.room.message"
+        and e.get("sender") == world.bot_user_id
+        and (room is None or e.get("room_id") == room)
+        and needle in text_of(e)
+    )
+
+
+async def expect(user: MatrixUser, world: BotWorld, room: str | None, needle: str) -> dict:
+    """The bot's latest message containing ``needle`` (accepting the bot's invites)."""
+    deadline = time.monotonic() + 30
+    pred = bot_said(world, room, needle)
+    while time.monotonic() < deadline:
+        found = [e for e in user.events if pred(e)]
+        if found:
+            return found[-1]
+        await user.sync(timeout_ms=500)
+        for room_id in list(user.invites):
+            await user.join(room_id)
+    raise AssertionError(f"no bot message with {needle!r} for {user.user_id}")
+
+
+async def settle(user: MatrixUser, seconds: float = 2.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await user.sync(timeout_ms=300)
+        for room_id in list(user.invites):
+            await user.join(room_id)
+
+
+async def wait_member(user: MatrixUser, room: str, member: str) -> None:
+    deadline = time.monotonic() + 30
+    while member not in await user.joined_members(room):
+        assert time.monotonic() < deadline, f"{member} never joined {room}"
+        await asyncio.sleep(0.1)
+
+
+async def start(world: BotWorld, oncall: MatrixUser) -> InProcessBot:
+    settings = world.settings(
+        security_team=[world.lead.user_id, oncall.user_id],
+        incidents={"oncall": [oncall.user_id]},
+    )
+    bot = InProcessBot(settings, plaintext_dms=True)
+    await bot.start()
+    await wait_joined(world, world.triage)
+    await wait_joined(world, world.helpdesk)
+    return bot
+
+
+async def test_security_public_room_limits_and_fake_dms(world: BotWorld) -> None:
+    oncall, mallory = await world.user("oncall"), await world.user("mallory")
+    bot = await start(world, oncall)
+    try:
+        app = bot.app
+        assert app is not None
+        for i in range(25):
+            await mallory.send(world.helpdesk, f"!incident device lost my laptop {i}")
+        await expect(mallory, world, world.helpdesk, "taking a short pause")
+
+        async def handled() -> int:
+            async with app.db.sessions() as session:
+                query = select(func.count()).where(HandledEvent.room_id == world.helpdesk)
+                return int(await session.scalar(query.select_from(HandledEvent)) or 0)
+
+        deadline = time.monotonic() + 60
+        while await handled() < 25:
+            assert time.monotonic() < deadline, "the bot did not handle the flood"
+            await asyncio.sleep(0.2)
+        await expect(oncall, world, None, "You are on call")
+        await settle(oncall)
+        await settle(mallory, 1.0)
+        pages = [e for e in oncall.events if bot_said(world, None, "You are on call")(e)]
+        assert len(pages) == 1
+        notices = [e for e in mallory.events if bot_said(world, None, "short pause")(e)]
+        assert len(notices) == 1
+
+        # Team verbs are refused in the public room, with the same text for the lead.
+        refusal = "work only in the triage room or in a direct message"
+        for verb in ("!show INC-1", "!tickets all", "!export INC-1", "!ack INC-1"):
+            await world.lead.send(world.helpdesk, verb)
+            got = await expect(world.lead, world, world.helpdesk, refusal)
+            assert "laptop" not in text_of(got)
+
+        # A public room with only the lead and the bot is not a DM; neither is a private
+        # room the lead invited the bot to without is_direct.
+        public = await world.lead.create_room(public=True, invite=[world.bot_user_id])
+        private = await world.lead.create_room(invite=[world.bot_user_id])
+        for room in (public, private):
+            await wait_member(world.lead, room, world.bot_user_id)
+            assert len(await world.lead.joined_members(room)) == 2
+            for verb in ("!show INC-1", "!tickets all", "!export INC-1"):
+                await world.lead.send(room, verb)
+                got = await expect(world.lead, world, room, refusal)
+                assert "laptop" not in text_of(got)
+        # A real DM from the lead still works for the team.
+        dm = await world.lead.create_dm(world.bot_user_id)
+        await wait_member(world.lead, dm, world.bot_user_id)
+        await world.lead.send(dm, "!show INC-1")
+        shown = await expect(world.lead, world, dm, "INC-1")
+        assert "laptop" in text_of(shown)
+    finally:
+        await bot.stop()
