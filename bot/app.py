@@ -19,6 +19,7 @@ from bot.matrix.client import MatrixBot
 from bot.matrix.session import LoginFailed
 from bot.metrics import Metrics
 from bot.outbox import Outbox
+from bot.paths import set_private_umask
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.storage import Database
@@ -81,6 +82,7 @@ class App:
 
     async def start(self) -> None:
         """Migrate, serve health, log in, then start sending and syncing."""
+        set_private_umask()  # the database, the crypto store and exports: this user only
         await upgrade(self.settings.database.url)
         if self.web is not None:
             await self.web.start()

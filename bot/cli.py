@@ -21,7 +21,9 @@ def _load(args: argparse.Namespace) -> Settings:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import run_app
     from bot.logs import setup_logging
+    from bot.paths import set_private_umask
 
+    set_private_umask()
     settings = _load(args)
     setup_logging(settings)
     return asyncio.run(run_app(settings))
@@ -49,6 +51,22 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(f"database downgraded to {args.revision}")
     else:
         print(asyncio.run(migrate.current(url)) or "empty (no migrations applied)")
+    return 0
+
+
+def cmd_rooms(args: argparse.Namespace) -> int:
+    from bot.matrix.rooms import repin
+
+    settings = _load(args)
+    try:
+        old, new = asyncio.run(repin(settings))
+    except LookupError as exc:
+        print(f"cannot repin: {exc}", file=sys.stderr)
+        return 1
+    if old == new:
+        print(f"triage room unchanged: {new}")
+    else:
+        print(f"triage room pinned: {new} (was {old or 'not pinned'}); restart the bot")
     return 0
 
 
@@ -90,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("revision")
     db_sub.add_parser("current", parents=[common], help="show the applied revision")
     db.set_defaults(func=cmd_db)
+
+    rooms = sub.add_parser("rooms", parents=[common], help="the pinned triage room")
+    rooms_sub = rooms.add_subparsers(dest="rooms_command", metavar="ACTION")
+    rooms_sub.required = True
+    rooms_sub.add_parser("repin", parents=[common], help="pin the room rooms.triage points to now")
+    rooms.set_defaults(func=cmd_rooms)
 
     demo = sub.add_parser("demo", help="start a local Synapse and the bot, for a try-out")
     demo.add_argument("--dir", default="demo", help="where the demo keeps its state")

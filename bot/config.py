@@ -97,6 +97,9 @@ class MatrixSettings(Section):
 class RoomsSettings(Section):
     helpdesk: str
     triage: str
+    # Refuse to run (instead of warning) when the triage room is not invite-only, is
+    # world-readable or is not encrypted.
+    require_private_triage: bool = False
 
     @field_validator("helpdesk", "triage")
     @classmethod

@@ -41,10 +41,12 @@ from bot.commands.router import Router
 from bot.config import Settings
 from bot.matrix import crypto
 from bot.matrix import rooms as room_store
+from bot.matrix.content import message_content
 from bot.matrix.events import event_time, to_message, to_reaction
 from bot.matrix.membership import RoomStates
 from bot.matrix.sender import NioTransport
 from bot.matrix.session import LoginFailed, log_in
+from bot.paths import private_store
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,10 @@ UNREADABLE_NOTICE = (
 
 class SyncFailed(Exception):
     """A sync (or the back-fill it needs) failed; retry from the same token."""
+
+
+class UnsafeTriageRoom(Exception):
+    """The triage room is not private and ``rooms.require_private_triage`` is set."""
 
 
 class MatrixBot:
@@ -93,6 +99,8 @@ class MatrixBot:
         self._joined_at: dict[str, datetime] = {}  # room id -> when the bot joined it
         # Membership and DM status from server-sent state only (see membership.py).
         self.states = RoomStates(self.bot_user_id)
+        self._triage_checked = False
+        self._alias_moved: str | None = None  # where rooms.triage points now, if elsewhere
         self.on_ready: list[Callable[[], Awaitable[None]]] = []
 
     # -- directory (used for the security team and DM detection) ------------------
@@ -121,7 +129,7 @@ class MatrixBot:
         """
         delay = 1.0
         # nio keeps the crypto store (a SQLite file per device) in this directory.
-        self.settings.matrix.store_path.mkdir(parents=True, exist_ok=True)
+        private_store(self.settings.matrix.store_path)
         while not self._stopping.is_set():
             try:
                 await log_in(self.client, self.settings.matrix)
@@ -163,8 +171,39 @@ class MatrixBot:
                         getattr(response, "message", response),
                     )
                 break
+            if key == "triage":
+                ref = await self._pin_triage(ref)
             if ref.startswith("!"):
                 setattr(self.services.rooms, key, ref)
+
+    async def _pin_triage(self, resolved: str) -> str:
+        """The triage room is the one pinned at the first start, whatever the alias says.
+
+        Whoever can repoint the alias must not decide who the security team is: a moved
+        alias is reported loudly (log and triage room) and ignored until an operator runs
+        ``helpdesk-bot rooms repin``.
+        """
+        db = self.services.db
+        pinned = await room_store.load_pin(db)
+        configured_id = self.settings.rooms.triage.startswith("!")
+        if resolved.startswith("!") and (pinned is None or configured_id):
+            if pinned != resolved:
+                await room_store.save_pin(db, resolved)
+                log.info("triage room pinned: %s", resolved)
+            return resolved
+        if pinned is None:
+            return resolved  # the alias does not resolve yet; pinned once it does
+        if resolved.startswith("!") and resolved != pinned:
+            self._alias_moved = resolved
+            log.error(
+                "SECURITY WARNING: rooms.triage %s now points to %s, not to the pinned triage "
+                "room %s. Keeping the pinned room; if the move is intended, run "
+                "'helpdesk-bot rooms repin'.",
+                self.settings.rooms.triage,
+                resolved,
+                pinned,
+            )
+        return pinned
 
     async def run(self) -> None:
         """Sync until :meth:`stop`; reconnects with backoff when the homeserver is down."""
@@ -192,7 +231,7 @@ class MatrixBot:
                 if not self.synced_once.is_set():
                     self.synced_once.set()
                 await self._ensure_rooms()
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, UnsafeTriageRoom):
                 raise
             except Exception as exc:
                 self.connected = False
@@ -263,6 +302,8 @@ class MatrixBot:
             # Removed, kicked or banned: nobody in that room counts for us any more.
             self.states.forget(room_id)
         for room_id, info in response.rooms.join.items():
+            if room_id == self.services.rooms.triage and self._alias_moved:
+                await self._warn_alias_moved(room_id)
             for server_event in [*info.state, *info.timeline.events]:
                 if not getattr(server_event, "decrypted", False):  # never a sender's claim
                     self.states.apply(room_id, server_event.source)
@@ -288,6 +329,8 @@ class MatrixBot:
             not_before = room_store.answerable_since(
                 joined_at, now, self.settings.bot.handled_retention_days
             )
+            if room_id == self.services.rooms.triage and not self._triage_checked:
+                self._check_triage_privacy(room_id)
             await self._handle_events(room_id, events, not_before)
         for room_id in response.rooms.leave:
             if room_id in (self.services.rooms.helpdesk, self.services.rooms.triage):
@@ -299,6 +342,39 @@ class MatrixBot:
                     else "it will try to rejoin",
                 )
                 self._joined_config_rooms = False
+
+    def _check_triage_privacy(self, room_id: str) -> None:
+        """Warn (or refuse, with ``rooms.require_private_triage``) about an open triage room."""
+        state = self.states.rooms.get(room_id)
+        if state is None:
+            return
+        self._triage_checked = True
+        problems = room_store.triage_problems(state)
+        if not problems:
+            return
+        text = f"the triage room {room_id} is not private: {'; '.join(problems)}"
+        if self.settings.rooms.require_private_triage:
+            log.error("%s; refusing to run (rooms.require_private_triage is set)", text)
+            raise UnsafeTriageRoom(text)
+        log.warning("SECURITY WARNING: %s. Reports shown there may reach others.", text)
+
+    async def _warn_alias_moved(self, room_id: str) -> None:
+        """Tell the pinned triage room, once per target, that its alias was moved."""
+        moved, self._alias_moved = self._alias_moved, None
+        text = (
+            f"⚠ Security warning: the alias {self.settings.rooms.triage} now points to another "
+            f"room ({moved}). I keep treating THIS room as the triage room and its members as "
+            "the security team. If the move was intended, an operator runs "
+            "'helpdesk-bot rooms repin'; if not, someone repointed the alias."
+        )
+        async with self.services.db.sessions.begin() as session:
+            await self.services.outbox.add(
+                session,
+                txn_key=f"rooms:alias-moved:{moved}",
+                room_id=room_id,
+                content=message_content(text),
+            )
+        self.services.outbox.wake()
 
     async def _reread_members(self, room_id: str) -> None:
         """After a gap or a (re)join, take the joined members from the server again."""
@@ -415,9 +491,14 @@ class MatrixBot:
         ok = True
         for key in ("helpdesk", "triage"):
             ref = getattr(self.settings.rooms, key)
+            if key == "triage":
+                ref = self.services.rooms.triage or ref  # the pinned room, never a moved alias
             response = await self.client.join(ref)
             if isinstance(response, JoinResponse):
                 setattr(self.services.rooms, key, response.room_id)
+                if key == "triage" and await room_store.load_pin(self.services.db) is None:
+                    await room_store.save_pin(self.services.db, response.room_id)
+                    log.info("triage room pinned: %s", response.room_id)
             else:
                 ok = False
                 log.error(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
@@ -118,3 +119,52 @@ async def test_security_public_room_limits_and_fake_dms(world: BotWorld) -> None
         assert "laptop" in text_of(shown)
     finally:
         await bot.stop()
+
+
+async def test_security_kick_from_triage_and_moved_alias(world: BotWorld, caplog) -> None:  # type: ignore[no-untyped-def]
+    member, mallory = await world.user("member"), await world.user("mallory")
+    await world.lead.invite(world.triage, member.user_id)
+    await member.join(world.triage)
+    settings = world.settings()  # the team: the lead by config, the member by the room
+    bot = InProcessBot(settings)
+    await bot.start()
+    await wait_joined(world, world.triage)
+    try:
+        dm = await member.create_dm(world.bot_user_id)
+        await wait_member(member, dm, world.bot_user_id)
+        await member.send(dm, "!incidents")
+        await expect(member, world, dm, "No open incidents")
+        # The lead removes the bot from the triage room: the member's rights end at once.
+        await world.lead.request(
+            "POST",
+            f"/_matrix/client/v3/rooms/{quote(world.triage)}/kick",
+            {"user_id": world.bot_user_id},
+        )
+        await member.send(dm, "!incidents")
+        await expect(member, world, dm, "is for the security team")
+    finally:
+        await bot.stop()
+
+    # Someone repoints the triage alias to their own room and invites the bot there.
+    await world.lead.invite(world.triage, world.bot_user_id)
+    evil = await mallory.create_room(invite=[world.bot_user_id])
+    alias_path = f"/_matrix/client/v3/directory/room/{quote(world.triage_alias)}"
+    await world.lead.request("DELETE", alias_path)
+    await mallory.request("PUT", alias_path, {"room_id": evil})
+    bot = InProcessBot(settings)
+    await bot.start()
+    try:
+        await wait_joined(world, world.triage)
+        warning = await expect(world.lead, world, world.triage, "Security warning")
+        assert evil in text_of(warning)
+        assert bot.app is not None and bot.app.services.rooms.triage == world.triage
+        await wait_member(mallory, evil, world.bot_user_id)
+        mdm = await mallory.create_dm(world.bot_user_id)
+        await wait_member(mallory, mdm, world.bot_user_id)
+        await mallory.send(mdm, "!incidents")
+        await expect(mallory, world, mdm, "is for the security team")
+        await member.send(dm, "!incidents")
+        await expect(member, world, dm, "No open incidents")
+    finally:
+        await bot.stop()
+    assert any("SECURITY WARNING: rooms.triage" in r.getMessage() for r in caplog.records)

@@ -6,12 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.incidents import repository as repo
 from bot.features.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
 from bot.ids import parse_number
+from bot.paths import write_private
 
 FOLLOW_UP_PREFIXES = ("todo:", "follow-up:", "followup:", "action:")
 
@@ -124,8 +126,7 @@ async def cli_export(args: argparse.Namespace) -> int:
         print(f"There is no incident INC-{number}.", file=sys.stderr)
         return 1
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:  # noqa: ASYNC230 - CLI, one small file
-            fh.write(report)
+        write_private(Path(args.output), report)  # incident text: this user only
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(report)
