@@ -75,6 +75,16 @@ class PendingSend:
     event_type: str
     content: dict[str, Any]
     attempts: int
+    private: bool = False
+
+
+# What a private row keeps once sent: its ids (a reply to it is still recognised).
+SCRUBBED_CONTENT: dict[str, bool] = {"scrubbed": True}
+
+
+def to_the_hour(when: datetime) -> datetime:
+    """``when`` without minutes and seconds (kept for private things: no timing link)."""
+    return when.replace(minute=0, second=0, microsecond=0)
 
 
 class Outbox:
@@ -107,10 +117,13 @@ class Outbox:
         dm_user_id: str | None = None,
         event_type: str = "m.room.message",
         source_event_id: str | None = None,
+        private: bool = False,
     ) -> str:
         """Queue one event in the caller's transaction; returns its transaction id.
 
         Adding the same ``txn_key``/``seq`` twice is a no-op, so callers may retry.
+        A ``private`` row (a message to one person) loses its content and ``dm_user_id``
+        once sent, and its times are kept to the hour.
         """
         if (room_id is None) == (dm_user_id is None):
             raise ValueError("give exactly one of room_id or dm_user_id")
@@ -128,6 +141,7 @@ class Outbox:
                     event_type=event_type,
                     content=content,
                     attempts=0,
+                    private=private or dm_user_id is not None,
                 )
             )
         return txn_id
@@ -183,6 +197,7 @@ class Outbox:
                             r.event_type,
                             r.content,
                             r.attempts,
+                            bool(r.private),
                         )
                     )
             return batch
@@ -279,12 +294,17 @@ class Outbox:
                         await self._release(batch)
                         return False
                     continue
-                await self._mark(
-                    item.id,
-                    sent_at=self.clock(),
-                    sent_event_id=event_id,
-                    attempts=item.attempts + 1,
-                )
+                sent: dict[str, Any] = {
+                    "sent_at": self.clock(),
+                    "sent_event_id": event_id,
+                    "attempts": item.attempts + 1,
+                }
+                if item.private:
+                    hour = to_the_hour(self.clock())
+                    sent.update(
+                        content=SCRUBBED_CONTENT, dm_user_id=None, sent_at=hour, created_at=hour
+                    )
+                await self._mark(item.id, **sent)
                 self.metrics.sent.inc()
 
     async def run(self, transport: Transport, *, max_backoff: float = 30.0) -> None:

@@ -353,9 +353,9 @@ class Router:
     def team_places_text(self) -> str:
         """The one refusal for a team command outside the triage room and DMs."""
         return (
-            "Sorry, security-team commands work only in the triage room or in a direct "
-            f"message with me. If you need the team's help, {self.prefix}ticket reaches "
-            "them privately."
+            "For the reporters' privacy, security-team commands work only in the triage room "
+            "or in a direct message with me. If you need the team's help, "
+            f"{self.prefix}ticket reaches them privately."
         )
 
     def _user_error_text(self, exc: UserError, route: Route | None) -> str:
@@ -395,6 +395,7 @@ class Router:
                 event_type=event_type,
                 content=content,
                 source_event_id=msg.event_id,
+                private=msg.is_direct,  # what the bot tells one person stays with them
             )
         await self._queue_outbound(session, msg.event_id, outbound)
 
@@ -403,10 +404,11 @@ class Router:
     ) -> None:
         """Queue a handler's further messages, keyed by the event that caused them."""
         for seq, out in enumerate(outbound, start=1):
+            own_key = out.txn_key is not None
             await self.services.outbox.add(
                 session,
-                txn_key=source_event_id,
-                seq=seq,
+                txn_key=out.txn_key or source_event_id,
+                seq=0 if own_key else seq,
                 room_id=out.room_id,
                 dm_user_id=out.dm_user_id,
                 content=message_content(
@@ -416,7 +418,8 @@ class Router:
                     in_reply_to=out.in_reply_to,
                     mentions=out.mentions,
                 ),
-                source_event_id=source_event_id,
+                source_event_id=None if own_key else source_event_id,
+                private=out.private,
             )
 
     async def handle_unreadable(self, *, event_id: str, room_id: str, text: str | None) -> bool:

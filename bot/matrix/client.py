@@ -491,12 +491,13 @@ class MatrixBot:
         ok = True
         for key in ("helpdesk", "triage"):
             ref = getattr(self.settings.rooms, key)
+            known = getattr(self.services.rooms, key)
             if key == "triage":
-                ref = self.services.rooms.triage or ref  # the pinned room, never a moved alias
+                ref = known or ref  # the pinned room, never where a moved alias points
             response = await self.client.join(ref)
             if isinstance(response, JoinResponse):
                 setattr(self.services.rooms, key, response.room_id)
-                if key == "triage" and await room_store.load_pin(self.services.db) is None:
+                if key == "triage" and known is None:  # the alias resolved only now: pin it
                     await room_store.save_pin(self.services.db, response.room_id)
                     log.info("triage room pinned: %s", response.room_id)
             else:

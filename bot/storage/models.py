@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.base import Base, UTCDateTime, utcnow
@@ -49,6 +49,9 @@ class OutboxMessage(Base):
     # A sender's lease on the row, so two replicas never send the same row at once.
     claimed_by: Mapped[str | None] = mapped_column(String(255))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A message to one person: once sent, its content and dm_user_id are erased and its
+    # times kept to the hour, so the row cannot be tied to what caused it.
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RoomMembership(Base):

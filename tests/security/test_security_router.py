@@ -20,6 +20,7 @@ class SecurityDesk(Desk):
 
     def __init__(self, db: Database, **overrides: object):
         overrides.setdefault("incidents", {"oncall": [ONCALL]})
+        overrides.setdefault("limits", {"enabled": True})
         super().__init__(db, **overrides)
 
     async def text(self, body: str, *, step: float = 6.0, **kwargs: object) -> str:

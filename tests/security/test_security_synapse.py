@@ -58,6 +58,7 @@ async def start(world: BotWorld, oncall: MatrixUser) -> InProcessBot:
     settings = world.settings(
         security_team=[world.lead.user_id, oncall.user_id],
         incidents={"oncall": [oncall.user_id]},
+        limits={"enabled": True},
     )
     bot = InProcessBot(settings, plaintext_dms=True)
     await bot.start()

@@ -1,7 +1,7 @@
 """Abuse guards for incident reports: the per-user limit and the merge window.
 
-A second report from the same person within ``incidents.merge_window`` of an open
-incident of theirs is added to that incident (and the reporter is told so) instead of
+A second report of the same type from the same person within ``incidents.merge_window``
+of an open incident of theirs is added to that incident (and the reporter is told so) instead of
 filing, posting and paging again: one person cannot page the team in a loop.
 """
 
@@ -26,13 +26,14 @@ def count_report(ctx: CommandContext) -> None:
 
 
 async def recent_open_incident(
-    session: AsyncSession, *, reporter: str, since: datetime
+    session: AsyncSession, *, reporter: str, type_key: str, since: datetime
 ) -> Incident | None:
-    """The reporter's newest open incident filed at or after ``since``, if any."""
+    """The reporter's newest open incident of ``type_key`` filed since ``since``, if any."""
     query = (
         select(Incident)
         .where(
             Incident.reporter == reporter,
+            Incident.type_key == type_key,
             Incident.status.in_(OPEN_STATUSES),
             Incident.created_at >= since,
         )
@@ -42,12 +43,18 @@ async def recent_open_incident(
     return (await session.scalars(query)).first()
 
 
-async def merge_target(ctx: CommandContext) -> Incident | None:
-    """The open incident a new report of the sender should be added to, if any."""
+async def merge_target(ctx: CommandContext, type_key: str) -> Incident | None:
+    """The open incident a new report of the sender should be added to, if any.
+
+    Only one of the same type: a report of another kind is a new incident (and the
+    per-user incident limit still bounds how many of those one person can file).
+    """
     window = ctx.services.settings.incidents.merge_window
     if window.total_seconds() <= 0:
         return None
-    return await recent_open_incident(ctx.session, reporter=ctx.sender, since=ctx.now - window)
+    return await recent_open_incident(
+        ctx.session, reporter=ctx.sender, type_key=type_key, since=ctx.now - window
+    )
 
 
 async def merge_report(

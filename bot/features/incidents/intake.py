@@ -139,7 +139,7 @@ class Intake:
 
     async def _file(self, ctx: CommandContext, playbook: Playbook, answers: dict) -> Reply:
         """File a whole report at once (the one-shot form)."""
-        merged = await guard.merge_target(ctx)
+        merged = await guard.merge_target(ctx, playbook.key)
         if merged is not None:
             text = await guard.merge_report(ctx, merged, playbook.name, answers["what"])
             if not ctx.message.is_direct:
@@ -178,7 +178,7 @@ class Intake:
         Returns:
             The reporter's message (plain, HTML) and the incident number.
         """
-        merged = await guard.merge_target(ctx)
+        merged = await guard.merge_target(ctx, playbook.key)
         if merged is not None:
             note = await guard.merge_report(ctx, merged, playbook.name, "")
             await self._save(ctx, "what", {"type": playbook.key}, merged.id)

@@ -40,6 +40,8 @@ class Incident(Base):
     # Outbox transaction id of the triage-room post (its event id is in the outbox row).
     triage_txn_id: Mapped[str | None] = mapped_column(String(255))
     triage_event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # Set when retention (incidents.retention_days) erased the incident's text.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class IncidentEvent(Base):

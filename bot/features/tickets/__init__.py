@@ -22,12 +22,13 @@ def _setup(services: Services, router: Router) -> None:
 
 
 async def _on_ready(services: Services) -> None:
-    from bot.features.tickets.anonymity import anonymity_key
+    from bot.features.tickets.anonymity import anonymity_key, move_key_out_of_database
     from bot.features.tickets.jobs import run_jobs
 
     # Make the generated key now, not inside two racing first filings.
     async with services.db.sessions.begin() as session:
-        await anonymity_key(session, services)
+        await move_key_out_of_database(session, services)
+    anonymity_key(services)
 
     async def tick() -> None:
         await run_jobs(services)

@@ -38,6 +38,11 @@ def parse_ref(ref: str) -> int:
     return int(match[1])
 
 
+def is_ticket_ref(ref: str) -> bool:
+    """Whether ``ref`` reads as a ticket id (else it may be a claim code)."""
+    return _REF.match(ref.strip()) is not None
+
+
 def parse_resolution(words: str) -> tuple[str, str]:
     """The resolution named at the start of ``words`` and the rest of the text."""
     low = words.lower()
@@ -109,6 +114,11 @@ class TicketKind:
             raise UserError(f"{ticket.ref} was purged; its reporter can no longer be reached.")
         await service.add_comment(ctx, ticket, text, kind="reply", author=ctx.sender)
         p = ctx.services.settings.bot.command_prefix
+        if not service.has_route(ticket):
+            return Reply(
+                f"Saved on {ticket.ref}. It was filed without follow-up: I can't write to the "
+                "reporter, who reads your reply with their claim code."
+            )
         await service.send_to_reporter(
             ctx,
             ticket,
