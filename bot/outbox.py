@@ -298,11 +298,16 @@ class Outbox:
                     "sent_at": self.clock(),
                     "sent_event_id": event_id,
                     "attempts": item.attempts + 1,
+                    "claimed_until": None,  # a batch's shared lease time would tie its rows
                 }
                 if item.private:
                     hour = to_the_hour(self.clock())
                     sent.update(
-                        content=SCRUBBED_CONTENT, dm_user_id=None, sent_at=hour, created_at=hour
+                        content=SCRUBBED_CONTENT,
+                        dm_user_id=None,
+                        sent_at=hour,
+                        created_at=hour,
+                        claimed_by=None,
                     )
                 await self._mark(item.id, **sent)
                 self.metrics.sent.inc()

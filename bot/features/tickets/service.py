@@ -211,7 +211,13 @@ def announce(
         key = anonymity.unlinkable_txn_key(
             ctx.services, ctx.message.event_id, len(ctx.outbound) + 1
         )
-    ctx.send(Outbound(text, html, room_id=ctx.services.rooms.triage, txn_key=key))
+    # Private too: once sent, the row keeps no text and no exact time to match with the
+    # reporter's own message.
+    ctx.send(
+        Outbound(
+            text, html, room_id=ctx.services.rooms.triage, txn_key=key, private=key is not None
+        )
+    )
 
 
 async def file_ticket(ctx: CommandContext) -> Reply:
