@@ -146,6 +146,16 @@ class Outbox:
             )
         return txn_id
 
+    @staticmethod
+    async def scrub_caused_by(session: AsyncSession, event_id: str) -> None:
+        """Empty the sent messages caused by ``event_id`` (it was redacted: no copies)."""
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.source_event_id == event_id, OutboxMessage.sent_at.is_not(None))
+            .values(content=SCRUBBED_CONTENT)
+            .execution_options(synchronize_session=False)
+        )
+
     def wake(self) -> None:
         """Tell the sender there is something new (call after committing)."""
         self._wake.set()

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[CommandContext], Awaitable[Reply | None]]
 ReactionHandler = Callable[[Reaction, AsyncSession, Services], Awaitable[list[Outbound] | None]]
+# Called when a message is redacted: (session, services, redacted event id, room id).
+RedactionHandler = Callable[[AsyncSession, Services, str, str], Awaitable[None]]
 # A natural-language matcher returns the command's argument text, or None.
 Matcher = Callable[[str], str | None]
 
@@ -108,6 +110,7 @@ class Router:
         self._natural: list[NaturalRoute] = []
         self._interceptors: list[Interceptor] = []
         self._reaction_handlers: list[ReactionHandler] = []
+        self._redaction_handlers: list[RedactionHandler] = []
         self._mention = self._mention_pattern()
         # Objects features share through the router (e.g. the triage verbs registry).
         self.shared: dict[str, object] = {}
@@ -159,6 +162,10 @@ class Router:
     def on_reaction(self, handler: ReactionHandler) -> None:
         """Call ``handler`` for every reaction in a room the bot is in."""
         self._reaction_handlers.append(handler)
+
+    def on_redaction(self, handler: RedactionHandler) -> None:
+        """Call ``handler`` when a message is redacted, to erase its text from the tables."""
+        self._redaction_handlers.append(handler)
 
     def lookup(self, name: str) -> Command | None:
         """The command called ``name`` (or an alias of it)."""
@@ -444,6 +451,19 @@ class Router:
                 )
         self.metrics.messages.labels("unreadable").inc()
         self.services.outbox.wake()
+        return True
+
+    async def handle_redaction(self, *, event_id: str, room_id: str, redacts: str) -> bool:
+        """Erase what the bot stored from the redacted event ``redacts``, exactly once."""
+        async with self.services.db.sessions.begin() as session:
+            try:
+                await self._claim(session, event_id, room_id)
+            except AlreadyHandled:
+                return False
+            await self.services.outbox.scrub_caused_by(session, redacts)
+            for handler in self._redaction_handlers:
+                await handler(session, self.services, redacts, room_id)
+        self.metrics.messages.labels("redaction").inc()
         return True
 
     async def handle_reaction(self, reaction: Reaction) -> bool:

@@ -42,7 +42,7 @@ from bot.config import Settings
 from bot.matrix import crypto
 from bot.matrix import rooms as room_store
 from bot.matrix.content import message_content
-from bot.matrix.events import event_time, to_message, to_reaction
+from bot.matrix.events import event_time, redacted_event, to_message, to_reaction
 from bot.matrix.membership import RoomStates
 from bot.matrix.sender import NioTransport
 from bot.matrix.session import LoginFailed, log_in
@@ -401,6 +401,13 @@ class MatrixBot:
             if event.get("type") == crypto.ENCRYPTED:
                 if event.get("sender") != self.bot_user_id and event_time(event) >= not_before:
                     await self._on_unreadable(room_id, kind, event)
+                continue
+            redacts = redacted_event(event)
+            if redacts is not None:
+                if event_time(event) >= not_before:
+                    await self.router.handle_redaction(
+                        event_id=event_id, room_id=room_id, redacts=redacts
+                    )
                 continue
             msg = to_message(event, room_id, kind, self.bot_user_id)
             if msg is not None:

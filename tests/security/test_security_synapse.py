@@ -7,7 +7,7 @@ import time
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.storage.models import HandledEvent
 from tests.support.botworld import BotWorld, InProcessBot, wait_joined
@@ -169,3 +169,34 @@ async def test_security_kick_from_triage_and_moved_alias(world: BotWorld, caplog
     finally:
         await bot.stop()
     assert any("SECURITY WARNING: rooms.triage" in r.getMessage() for r in caplog.records)
+
+
+async def test_security_redaction_purges_stored_text(world: BotWorld) -> None:
+    alice = await world.user("alice")
+    bot = InProcessBot(world.settings(), plaintext_dms=True)
+    await bot.start()
+    await wait_joined(world, world.triage)
+    try:
+        dm = await alice.create_dm(world.bot_user_id)
+        await wait_member(alice, dm, world.bot_user_id)
+        filed = await alice.send(dm, "!ticket my token is tok-5c1e7-secret")
+        await expect(alice, world, dm, "T-1")
+        await alice.request(
+            "PUT", f"/_matrix/client/v3/rooms/{quote(dm)}/redact/{quote(filed)}/r1", {}
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            await world.lead.send(world.triage, "!show T-1")
+            shown = text_of(await expect(world.lead, world, world.triage, "History:"))
+            if "redacted" in shown or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        assert "redacted" in shown and "tok-5c1e7" not in shown
+        app = bot.app
+        assert app is not None
+        async with app.db.sessions() as session:
+            for table in ("tickets", "ticket_comments", "outbox"):
+                dump = str((await session.execute(text(f"SELECT * FROM {table}"))).all())
+                assert "tok-5c1e7" not in dump, table
+    finally:
+        await bot.stop()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from bot.commands.context import CommandContext, Reply, RoomKind
 from bot.commands.errors import UsageError, UserError
 from bot.commands.router import Permission, Router
+from bot.features.tickets import redaction, service, texts, views
 from bot.features.tickets import repository as repo
-from bot.features.tickets import service, texts, views
 from bot.features.tickets.anonymity import claim_hash, message_key, reporter_hash
 from bot.features.tickets.kind import TicketKind, is_ticket_ref, parse_ref
 from bot.features.tickets.models import Ticket
@@ -164,6 +164,7 @@ def register(router: Router, kind: TicketKind) -> None:
         return await service.reporter_comment(ctx, found, text)
 
     router.intercept("tickets:dm-reply", dm_reply)
+    router.on_redaction(redaction.on_redaction)
 
 
 async def _own_tickets(ctx: CommandContext) -> list[Ticket]:

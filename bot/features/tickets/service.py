@@ -16,6 +16,7 @@ from bot.features.tickets import anonymity, texts
 from bot.features.tickets import repository as repo
 from bot.features.tickets.anonymity import reporter_hash
 from bot.features.tickets.models import Ticket, TicketComment, TicketEvent
+from bot.features.tickets.redaction import source_hash
 from bot.outbox import to_the_hour, txn_id_for
 
 log = logging.getLogger(__name__)
@@ -243,6 +244,7 @@ async def file_ticket(ctx: CommandContext) -> Reply:
         created_at=ctx.now,
         updated_at=ctx.now,
         nudges_sent=0,
+        source_hash=source_hash(ctx.services, ctx.message.event_id),
     )
     claim_code = None
     if anonymous:
@@ -325,7 +327,12 @@ async def add_comment(
     await repo.add_comment(
         ctx.session,
         comment=TicketComment(
-            ticket_id=ticket.id, kind=kind, author=author, text=text, created_at=stamp(ctx, ticket)
+            ticket_id=ticket.id,
+            kind=kind,
+            author=author,
+            text=text,
+            created_at=stamp(ctx, ticket),
+            source_hash=source_hash(ctx.services, ctx.message.event_id),
         ),
     )
     await audit(ctx, ticket, kind, f"{len(text)} chars", actor)
