@@ -321,8 +321,11 @@ class Router:
             and route.kind == "command"
             and ctx.message.body.lstrip().startswith(self.prefix)
         )
-        # An explicit !command always wins over a conversation in progress.
-        for interceptor in [] if explicit else self._interceptors:
+        # An explicit !command always wins over a conversation in progress; an overlong
+        # message reaches no interceptor (intake answers, DM comments, kept thread
+        # messages are bounded like commands).
+        overlong = len(ctx.message.body) > self.services.settings.bot.max_message_length
+        for interceptor in [] if explicit or overlong else self._interceptors:
             reply = await interceptor.handler(ctx)
             if reply is not None:
                 return reply

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,13 +23,22 @@ def _t(when: datetime | None) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC") if when else "—"
 
 
+# Markdown (and the HTML a renderer passes through) in what people typed: shown as text.
+_MARKDOWN = re.compile(r"([\\`*_\[\]#!|<>~&])")
+
+
+def _md(text: str) -> str:
+    """People's text made inert in Markdown: every syntax character escaped."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return _md(text).replace("\r", " ").replace("\n", " ")
 
 
 def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" for line in text.splitlines() or [""])
+    return "\n".join(f"> {_md(line)}" for line in text.splitlines() or [""])
 
 
 def follow_ups(incident: Incident, events: Sequence[IncidentEvent]) -> list[str]:
