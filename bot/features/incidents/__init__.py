@@ -21,6 +21,10 @@ def _setup(services: Services, router: Router) -> None:
     playbooks = load_playbooks(services.settings.incidents.playbooks_file)
     register(router, Intake(playbooks))
     router.on_redaction(on_redaction)
+    from bot.features.incidents.privacy import IncidentsPrivacy
+    from bot.privacy import privacy_registry
+
+    privacy_registry(router).add(IncidentsPrivacy(services))
 
 
 async def _on_ready(services: Services) -> None:

@@ -13,9 +13,12 @@ if TYPE_CHECKING:
 
 def _setup(services: Services, router: Router) -> None:
     from bot.features.ownership.handlers import register
+    from bot.features.ownership.privacy import OwnershipPrivacy
     from bot.features.ownership.service import OwnershipService
+    from bot.privacy import privacy_registry
 
     register(router, OwnershipService(services.settings.ownership))
+    privacy_registry(router).add(OwnershipPrivacy())
 
 
 def _add_cli(subparsers, common) -> None:  # type: ignore[no-untyped-def]

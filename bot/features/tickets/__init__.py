@@ -14,11 +14,14 @@ if TYPE_CHECKING:
 def _setup(services: Services, router: Router) -> None:
     from bot.features.tickets import handlers
     from bot.features.tickets.kind import TicketKind
+    from bot.features.tickets.privacy import TicketsPrivacy
     from bot.features.triage import triage_verbs
+    from bot.privacy import privacy_registry
 
     kind = TicketKind()
     triage_verbs(router).add_kind(kind)
     handlers.register(router, kind)
+    privacy_registry(router).add(TicketsPrivacy(services))
 
 
 async def _on_ready(services: Services) -> None:
