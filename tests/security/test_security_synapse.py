@@ -9,6 +9,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select, text
 
+from bot.matrix.rooms import repin
 from bot.storage.models import HandledEvent
 from tests.support.botworld import BotWorld, InProcessBot, wait_joined
 from tests.support.mxclient import MatrixUser, text_of
@@ -169,6 +170,8 @@ async def test_security_kick_from_triage_and_moved_alias(world: BotWorld, caplog
     finally:
         await bot.stop()
     assert any("SECURITY WARNING: rooms.triage" in r.getMessage() for r in caplog.records)
+    # `helpdesk-bot rooms repin` is how an operator follows an intended move.
+    assert await repin(settings) == (world.triage, evil)
 
 
 async def test_security_redaction_purges_stored_text(world: BotWorld) -> None:
