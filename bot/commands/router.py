@@ -363,8 +363,8 @@ class Router:
     def team_places_text(self) -> str:
         """The one refusal for a team command outside the triage room and DMs."""
         return (
-            "For the reporters' privacy, security-team commands work only in the triage room "
-            "or in a direct message with me. If you need the team's help, "
+            "For the reporters' privacy, the security team's commands work only in the triage "
+            "room or in a direct message with me. If you need the team's help, "
             f"{self.prefix}ticket reaches them privately."
         )
 
