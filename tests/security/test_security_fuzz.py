@@ -75,7 +75,7 @@ async def desk(db: Database, db_url: str) -> AsyncIterator[Desk]:
 
 
 @settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
