@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text as sql
 
 from bot.commands.context import RoomKind
 from bot.commands.router import Permission
@@ -90,3 +91,18 @@ async def test_security_incident_flood_pages_once_and_notifies_once(desk: Securi
     # The team is exempt from the command limit.
     for _ in range(30):
         assert await desk.text("!incidents", sender=LEAD, room="triage")
+
+
+async def test_security_overlong_answers_reach_no_interceptor(desk: SecurityDesk) -> None:
+    await desk.text("!incident", sender=ALICE)
+    await desk.text("lost laptop", sender=ALICE)  # INC-1 filed; the intake asks what happened
+    await desk.text("!ticket help me", sender=ALICE)
+    long = "y" * (desk.services.settings.bot.max_message_length + 1)
+    assert "too long" in await desk.text(long, sender=ALICE)
+    assert "too long" in await desk.text("> quoted\n" + long, sender=ALICE, in_reply_to="$x")
+    rows = await desk.rows()
+    assert all(long not in str(r.content) for r in rows)
+    async with desk.db.sessions() as session:
+        for table in ("incidents", "incident_events", "incident_intakes", "ticket_comments"):
+            dump = str((await session.execute(sql(f"SELECT * FROM {table}"))).all())
+            assert "yyyyyyyyyy" not in dump, table
