@@ -106,3 +106,15 @@ async def test_security_overlong_answers_reach_no_interceptor(desk: SecurityDesk
         for table in ("incidents", "incident_events", "incident_intakes", "ticket_comments"):
             dump = str((await session.execute(sql(f"SELECT * FROM {table}"))).all())
             assert "yyyyyyyyyy" not in dump, table
+
+
+async def test_security_room_reply_limit_one_notice(db: Database) -> None:
+    desk = SecurityDesk(db, limits={"replies": {"burst": 3, "per_minute": 1}})
+    answers = [
+        await desk.text("!ping", sender=f"@u{i}:test", room="helpdesk", step=0) for i in range(8)
+    ]
+    assert answers[:3] == ["pong"] * 3
+    assert "pausing here" in answers[3] and answers[4:] == [""] * 4
+    # The triage room is never paused.
+    triage = [await desk.text("!ping", sender=LEAD, room="triage", step=0) for _ in range(5)]
+    assert triage == ["pong"] * 5
