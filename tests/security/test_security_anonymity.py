@@ -10,6 +10,7 @@ that hour) and the public rooms/bot id (shared by every row there) are no link.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -113,8 +115,9 @@ async def desk(db: Database) -> AsyncIterator[Desk]:
 
 
 async def test_security_anonymous_tickets_lead_nowhere(
-    desk: Desk, db: Database, db_url: str
+    desk: Desk, db: Database, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="bot")
     transport = Transport(desk)
     step = iter(range(1, 1000))
 
@@ -157,6 +160,14 @@ async def test_security_anonymous_tickets_lead_nowhere(
 
     rows = await all_rows(db)
     secret = {ALICE, desk.dm_of(ALICE)}
+    # Logs and metrics: no line ties an anonymous ticket to Alice or her DM.
+    for record in caplog.records:
+        line = record.getMessage()
+        assert code[1] not in line
+        if re.search(r"\bT-[234]\b", line):
+            assert not any(s in line for s in secret), line
+    exposed = generate_latest(desk.services.outbox.metrics.registry).decode()
+    assert not any(s in exposed for s in secret)
     assert any(ALICE in json.dumps(r, default=str) for _, r in rows)  # the search can see it
     for ticket_id in (2, 3, 4):
         for i in reached_from(ticket_id, rows):
