@@ -304,9 +304,7 @@ class MatrixBot:
         for room_id, info in response.rooms.join.items():
             if room_id == self.services.rooms.triage and self._alias_moved:
                 await self._warn_alias_moved(room_id)
-            for server_event in [*info.state, *info.timeline.events]:
-                if not getattr(server_event, "decrypted", False):  # never a sender's claim
-                    self.states.apply(room_id, server_event.source)
+            self.states.apply_sync(room_id, [*info.state, *info.timeline.events])
             events = [crypto.readable(self.client, room_id, e) for e in info.timeline.events]
             just_joined = any(room_store.is_own_join(e, self.bot_user_id) for e in events)
             if just_joined or (info.timeline.limited and since is not None):

@@ -15,6 +15,7 @@ world-readable. Anything else is a group room.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +75,18 @@ class RoomStates:
             room.history_visibility = visibility if isinstance(visibility, str) else None
         elif kind == "m.room.encryption" and state_key == "":
             room.encrypted = True
+
+    def apply_sync(self, room_id: str, events: Iterable[Any]) -> None:
+        """Apply a sync's state and timeline events (nio objects with ``source``).
+
+        Events nio decrypted are skipped: what is inside an encrypted payload is the
+        sender's claim (a forged ``m.room.member`` must never make anyone "team").
+        """
+        for event in events:
+            if not getattr(event, "decrypted", False):
+                source = getattr(event, "source", None)
+                if isinstance(source, dict):
+                    self.apply(room_id, source)
 
     def replace_joined(self, room_id: str, joined: set[str]) -> None:
         """Take the joined members from ``/joined_members`` (after a gap or a rejoin)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.matrix.membership import RoomStates
 
 BOT, ALICE, BOB = "@bot:test", "@alice:test", "@bob:test"
@@ -51,3 +53,18 @@ def test_security_leave_forgets_members_and_reread_replaces() -> None:
     room(s, "!other", creator=ALICE)
     s.apply("!other", state("m.room.member", BOT, {"membership": "leave"}))
     assert s.joined("!other") == set()  # not in it: nobody counts
+
+
+def test_security_decrypted_member_events_are_ignored() -> None:
+    @dataclass
+    class Event:
+        source: dict
+        decrypted: bool = False
+
+    s = RoomStates(BOT)
+    room(s, "!triage", creator=ALICE)
+    forged = state("m.room.member", BOB, {"membership": "join"}, sender=BOB)
+    s.apply_sync("!triage", [Event(forged, decrypted=True)])
+    assert BOB not in s.joined("!triage")
+    s.apply_sync("!triage", [Event(forged)])  # the same event from the server: it counts
+    assert BOB in s.joined("!triage")
