@@ -148,11 +148,21 @@ class Outbox:
 
     @staticmethod
     async def scrub_caused_by(session: AsyncSession, event_id: str) -> None:
-        """Empty the sent messages caused by ``event_id`` (it was redacted: no copies)."""
+        """Empty the messages caused by ``event_id`` (it was redacted: keep no copies).
+
+        Sent ones now; those still queued go out and are emptied once sent (private).
+        """
+        caused = OutboxMessage.source_event_id == event_id
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.source_event_id == event_id, OutboxMessage.sent_at.is_not(None))
+            .where(caused, OutboxMessage.sent_at.is_not(None))
             .values(content=SCRUBBED_CONTENT)
+            .execution_options(synchronize_session=False)
+        )
+        await session.execute(
+            update(OutboxMessage)
+            .where(caused, OutboxMessage.sent_at.is_(None))
+            .values(private=True)
             .execution_options(synchronize_session=False)
         )
 
@@ -240,6 +250,16 @@ class Outbox:
                 update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
             )
 
+    async def _scrub_if_made_private(self, row_id: int) -> None:
+        """A row made private while in flight (its cause was redacted): empty it now."""
+        async with self.db.sessions.begin() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id, OutboxMessage.private.is_(True))
+                .values(content=SCRUBBED_CONTENT, dm_user_id=None)
+                .execution_options(synchronize_session=False)
+            )
+
     async def _release(self, batch: list[PendingSend]) -> None:
         """Give back the leases of a batch we stopped sending (kept in order for a retry)."""
         async with self.db.sessions.begin() as session:
@@ -320,6 +340,8 @@ class Outbox:
                         claimed_by=None,
                     )
                 await self._mark(item.id, **sent)
+                if not item.private:
+                    await self._scrub_if_made_private(item.id)
                 self.metrics.sent.inc()
 
     async def run(self, transport: Transport, *, max_backoff: float = 30.0) -> None:
