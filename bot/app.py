@@ -22,6 +22,7 @@ from bot.matrix.session import LoginFailed
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.outbox.queue import STALE_FENCE
+from bot.paths import set_private_umask
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.storage import Database
@@ -178,6 +179,7 @@ class App:
 
     async def start(self) -> None:
         """Migrate, serve health, log in, then start sending and syncing."""
+        set_private_umask()  # the database, the crypto store and exports: this user only
         self.leader.lock_sqlite()  # a second process on one SQLite file stops here
         # In a child process: Alembic would stay in this process's memory for good.
         await upgrade_database(self.settings.database.url)

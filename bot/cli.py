@@ -22,7 +22,9 @@ def _load(args: argparse.Namespace) -> Settings:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import run_app
     from bot.logs import setup_logging
+    from bot.paths import set_private_umask
 
+    set_private_umask()
     settings = _load(args)
     setup_logging(settings)
     return asyncio.run(run_app(settings))
@@ -103,6 +105,22 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
+def cmd_rooms(args: argparse.Namespace) -> int:
+    from bot.matrix.rooms import repin
+
+    settings = _load(args)
+    try:
+        old, new = asyncio.run(repin(settings))
+    except LookupError as exc:
+        print(f"cannot repin: {exc}", file=sys.stderr)
+        return 1
+    if old == new:
+        print(f"triage room unchanged: {new}")
+    else:
+        print(f"triage room pinned: {new} (was {old or 'not pinned'}); restart the bot")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -157,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("ids", nargs="*", type=lambda v: int(v.lstrip("#")), metavar="N")
         action.add_argument("--all", action="store_true", help="every dead letter")
     outbox.set_defaults(func=cmd_outbox)
+
+    rooms = sub.add_parser("rooms", parents=[common], help="the pinned triage room")
+    rooms_sub = rooms.add_subparsers(dest="rooms_command", metavar="ACTION")
+    rooms_sub.required = True
+    rooms_sub.add_parser("repin", parents=[common], help="pin the room rooms.triage points to now")
+    rooms.set_defaults(func=cmd_rooms)
 
     demo = sub.add_parser("demo", help="start a local Synapse and the bot, for a try-out")
     demo.add_argument("--dir", default="demo", help="where the demo keeps its state")

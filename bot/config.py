@@ -33,6 +33,7 @@ from bot.features.ownership.settings import OwnershipSettings
 from bot.features.tickets.settings import TicketsSettings
 from bot.features.tips.settings import TipsSettings
 from bot.ids import USER_ID
+from bot.limits import LimitsSettings
 
 DEFAULT_CONFIG_PATH = Path("config/config.yaml")
 ENV_CONFIG_PATH = "HELPDESK_CONFIG"
@@ -105,6 +106,9 @@ class MatrixSettings(Section):
 class RoomsSettings(Section):
     helpdesk: str
     triage: str
+    # Refuse to run (instead of warning) when the triage room is not invite-only, is
+    # world-readable or is not encrypted.
+    require_private_triage: bool = False
 
     @field_validator("helpdesk", "triage")
     @classmethod
@@ -216,6 +220,7 @@ class Settings(BaseSettings):
     tickets: TicketsSettings = Field(default_factory=TicketsSettings)
     incidents: IncidentsSettings = Field(default_factory=IncidentsSettings)
     tips: TipsSettings = Field(default_factory=TipsSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
 
     @field_validator("security_team")
     @classmethod

@@ -20,6 +20,7 @@ import yaml
 
 from bot.config import load_config
 from bot.devserver import LocalSynapse
+from bot.paths import FILE_MODE, private_dir, tighten, write_private
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,8 @@ def _state(demo_dir: Path) -> dict[str, Any]:
     if path.exists():
         return json.loads(path.read_text())
     state = {name: secrets.token_urlsafe(9) for name in ("helpdesk", "alice", "seclead")}
-    demo_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(state))
-    path.chmod(0o600)
+    private_dir(demo_dir)
+    write_private(path, json.dumps(state))
     return state
 
 
@@ -84,7 +84,8 @@ def prepare(demo_dir: Path, port: int, web_port: int) -> tuple[LocalSynapse, Pat
     passwords = _state(demo_dir)
     secret_file = demo_dir / "shared_secret"
     if not secret_file.exists():
-        secret_file.write_text(secrets.token_urlsafe(24))
+        write_private(secret_file, secrets.token_urlsafe(24))
+    tighten(secret_file, FILE_MODE)
     hs = LocalSynapse(demo_dir / "synapse", port, shared_secret=secret_file.read_text())
     hs.start()
     server = hs.server_name
@@ -134,8 +135,7 @@ def prepare(demo_dir: Path, port: int, web_port: int) -> tuple[LocalSynapse, Pat
         "tips": {"file": str(ROOT / "config" / "tips.yaml")},
     }
     config_path = demo_dir / "config.yaml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    config_path.chmod(0o600)
+    write_private(config_path, yaml.safe_dump(config, sort_keys=False))
     marker = demo_dir / ".map-imported"
     if not marker.exists():
         asyncio.run(_import_example_map(config_path))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.paths import FILE_MODE, write_private
 
 _BIG = {"per_second": 10000, "burst_count": 100000}
 # Every rate limit a test can trip; dotted keys are nested sections.
@@ -107,7 +110,7 @@ def write_homeserver_config(
                 cfg.setdefault(section, {})[sub] = dict(_BIG)
             else:
                 cfg[section] = dict(_BIG)
-    config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    write_private(config_path, yaml.safe_dump(cfg, sort_keys=False))  # holds secrets
     log_cfg = {
         "version": 1,
         "formatters": {"precise": {"format": _LOG_FORMAT}},
@@ -119,7 +122,8 @@ def write_homeserver_config(
     (data_dir / "log.config").write_text(yaml.safe_dump(log_cfg))
     key_path = Path(cfg["signing_key_path"])
     if not key_path.exists():
-        with key_path.open("w") as f:
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "w") as f:
             write_signing_keys(f, [generate_signing_key("a_devserver")])
     return config_path
 

@@ -9,6 +9,7 @@ from bot.clock import Clock, system_clock
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.limits import Limits
     from bot.outbox import Outbox
     from bot.scheduler import Scheduler
     from bot.storage import Database
@@ -49,6 +50,29 @@ class Services:
     directory: Directory = field(default_factory=StaticDirectory)
     rooms: RoomIds = field(default_factory=RoomIds)
     clock: Clock = system_clock
+    _limits: Limits | None = field(default=None, repr=False)
+
+    @property
+    def limits(self) -> Limits:
+        """The abuse limits (token buckets), made from ``settings.limits`` on first use."""
+        if self._limits is None:
+            from bot.limits import Limits
+
+            self._limits = Limits(self.settings.limits, self.clock)
+        return self._limits
+
+    def rate_limit(self, bucket_name: str, key: str) -> None:
+        """Count one action of ``key`` in the named bucket ("tickets", "incidents"...).
+
+        Raises:
+            RateLimited: over the limit (silent after the one notice).
+        """
+        from bot.commands.errors import RateLimited
+        from bot.limits import LIMIT_NOTICE, Verdict
+
+        verdict = self.limits.check(getattr(self.limits, bucket_name), key)
+        if verdict is not Verdict.OK:
+            raise RateLimited(LIMIT_NOTICE, silent=verdict is Verdict.SILENT)
 
     @property
     def bot_user_id(self) -> str:

@@ -7,8 +7,11 @@ from bot.commands.router import Permission, Router
 
 
 def register(router: Router) -> None:
-    """Add ``!help`` and ``!ping`` to ``router``."""
+    """Add ``!help``, ``!ping``, ``!whoami``, ``!privacy`` and ``!forget me`` to ``router``."""
+    from bot.privacy import privacy_registry
+
     p = router.prefix
+    privacy_registry(router)  # features add their part (see bot/privacy.py)
 
     @router.command(
         "help",

@@ -107,6 +107,11 @@ class Outbound:
     mentions: tuple[str, ...] = ()
     in_reply_to: str | None = None
     notice: bool = True
+    # An outbox key of its own (not derived from the event being handled), so the row
+    # shares nothing with the other messages that event caused (anonymous tickets).
+    txn_key: str | None = None
+    # A message to one person: erased from the outbox once sent (see Outbox.add).
+    private: bool = False
 
     def __post_init__(self) -> None:
         if (self.room_id is None) == (self.dm_user_id is None):

@@ -17,3 +17,11 @@ class UsageError(UserError):
 
 class PermissionDenied(UserError):
     """The asker may not run this command."""
+
+
+class RateLimited(UserError):
+    """Over an abuse limit: told once (``silent`` False), then ignored quietly."""
+
+    def __init__(self, message: str, *, silent: bool = False):
+        super().__init__(message)
+        self.silent = silent

@@ -29,7 +29,8 @@ from bot.commands.context import (
     Reply,
     RoomKind,
 )
-from bot.commands.errors import PermissionDenied, UsageError, UserError
+from bot.commands.errors import PermissionDenied, RateLimited, UsageError, UserError
+from bot.limits import ROOM_NOTICE, Verdict
 from bot.logs import log_unexpected
 from bot.matrix.content import message_content, reaction_content
 from bot.metrics import Metrics
@@ -49,6 +50,10 @@ Matcher = Callable[[str], str | None]
 class Permission(StrEnum):
     EVERYONE = "everyone"
     SECURITY_TEAM = "security_team"
+
+
+# Where the security team's commands work: the team's own room, or a DM with the bot.
+TEAM_PLACES = frozenset({RoomKind.TRIAGE, RoomKind.DIRECT})
 
 
 @dataclass(frozen=True)
@@ -168,7 +173,8 @@ class Router:
         self._reaction_handlers.append(handler)
 
     def on_redaction(self, handler: RedactionHandler) -> None:
-        """Call ``handler`` for every redaction (e.g. a reaction taken back)."""
+        """Call ``handler`` for every redaction (a reaction taken back, a message deleted:
+        features erase what they kept of it)."""
         self._redaction_handlers.append(handler)
 
     def lookup(self, name: str) -> Command | None:
@@ -256,11 +262,16 @@ class Router:
             async with self.services.db.sessions.begin() as session:
                 await self._claim(session, msg.event_id, msg.room_id)
                 ctx = self._context(msg, route, session)
+                if route is not None and not ctx.is_security_team:
+                    self.services.rate_limit("commands", msg.sender)
                 reply = await self._run(ctx, route)
                 await self._queue(session, msg, reply, ctx.outbound)
             return route.kind if route else "ignored"
         except AlreadyHandled:
             raise
+        except RateLimited as exc:
+            reply = None if exc.silent else Reply(exc.message)
+            outcome = "limited"
         except UserError as exc:
             reply = Reply(self._user_error_text(exc, route))
             if route and route.command:
@@ -317,8 +328,11 @@ class Router:
             and route.kind == "command"
             and ctx.message.body.lstrip().startswith(self.prefix)
         )
-        # An explicit !command always wins over a conversation in progress.
-        for interceptor in [] if explicit else self._interceptors:
+        # An explicit !command always wins over a conversation in progress; an overlong
+        # message reaches no interceptor (intake answers, DM comments, kept thread
+        # messages are bounded like commands).
+        overlong = len(ctx.message.body) > self.services.settings.bot.max_message_length
+        for interceptor in [] if explicit or overlong else self._interceptors:
             reply = await interceptor.handler(ctx)
             if reply is not None:
                 return reply
@@ -337,7 +351,11 @@ class Router:
                 f"I don't know {route.name!r}. Send {self.prefix}help to see what I can do."
             )
         if route.command is not None:
-            if route.command.permission is Permission.SECURITY_TEAM and not ctx.is_security_team:
+            team_only = route.command.permission is Permission.SECURITY_TEAM
+            if team_only and ctx.message.room_kind not in TEAM_PLACES:
+                # The same answer for everyone, team or not: nothing about cases goes public.
+                raise PermissionDenied(self.team_places_text())
+            if team_only and not ctx.is_security_team:
                 raise PermissionDenied(
                     f"Sorry, {self.prefix}{route.command.name} is for the security team. "
                     f"If you need their help, {self.prefix}ticket reaches them privately."
@@ -348,6 +366,14 @@ class Router:
             return reply
         assert route.handler is not None
         return await route.handler(ctx)
+
+    def team_places_text(self) -> str:
+        """The one refusal for a team command outside the triage room and DMs."""
+        return (
+            "For the reporters' privacy, the security team's commands work only in the triage "
+            "room or in a direct message with me. If you need the team's help, "
+            f"{self.prefix}ticket reaches them privately."
+        )
 
     def _user_error_text(self, exc: UserError, route: Route | None) -> str:
         if isinstance(exc, UsageError) and route and route.command and route.command.usage:
@@ -361,6 +387,11 @@ class Router:
         reply: Reply | None,
         outbound: list[Outbound],
     ) -> None:
+        if reply is not None and msg.room_id != self.services.rooms.triage:
+            limits = self.services.limits
+            verdict = limits.check(limits.replies, msg.room_id)
+            if verdict is not Verdict.OK:
+                reply = Reply(ROOM_NOTICE) if verdict is Verdict.NOTIFY else None
         if reply is not None:
             if reply.react:
                 event_type, content = "m.reaction", reaction_content(msg.event_id, reply.react)
@@ -381,6 +412,7 @@ class Router:
                 event_type=event_type,
                 content=content,
                 source_event_id=msg.event_id,
+                private=msg.is_direct,  # what the bot tells one person stays with them
             )
         await self._queue_outbound(session, msg.event_id, outbound)
 
@@ -389,10 +421,11 @@ class Router:
     ) -> None:
         """Queue a handler's further messages, keyed by the event that caused them."""
         for seq, out in enumerate(outbound, start=1):
+            own_key = out.txn_key is not None
             await self.services.outbox.add(
                 session,
-                txn_key=source_event_id,
-                seq=seq,
+                txn_key=out.txn_key or source_event_id,
+                seq=0 if own_key else seq,
                 room_id=out.room_id,
                 dm_user_id=out.dm_user_id,
                 content=message_content(
@@ -402,7 +435,8 @@ class Router:
                     in_reply_to=out.in_reply_to,
                     mentions=out.mentions,
                 ),
-                source_event_id=source_event_id,
+                source_event_id=None if own_key else source_event_id,
+                private=out.private,
             )
 
     async def handle_unreadable(self, *, event_id: str, room_id: str, text: str | None) -> bool:
@@ -479,14 +513,14 @@ class Router:
 
     async def handle_redaction(self, redaction: Redaction) -> bool:
         """Give a redaction to every redaction handler, exactly once."""
-        if not self._redaction_handlers:
-            return False
         try:
             async with self.services.db.sessions.begin() as session:
                 try:
                     await self._claim(session, redaction.event_id, redaction.room_id)
                 except AlreadyHandled:
                     return False
+                # Copies of what the redacted message caused are emptied too.
+                await self.services.outbox.scrub_caused_by(session, redaction.redacts)
                 for handler in self._redaction_handlers:
                     await handler(redaction, session, self.services)
         except Exception as exc:
@@ -494,6 +528,7 @@ class Router:
                 raise
             log_unexpected(log, exc, "redaction handler failed for %s", redaction.event_id)
             return False
+        self.metrics.messages.labels("redaction").inc()
         return True
 
 

@@ -18,7 +18,7 @@ from bot.commands.errors import PermissionDenied, UsageError, UserError
 from bot.commands.router import Permission, Router
 from bot.ids import USER_ID
 
-_ID = re.compile(r"^(?:(?P<prefix>[A-Za-z]+)-)?#?(?P<number>\d+)$")
+_ID = re.compile(r"^(?:(?P<prefix>[A-Za-z]+)-)?#?(?P<number>[0-9]{1,9})$")
 
 
 class CaseKind(Protocol):
@@ -104,6 +104,8 @@ class TriageVerbs:
         async def assign(ctx: CommandContext) -> Reply:
             if len(ctx.argv) != 2 or not USER_ID.match(ctx.argv[1]):
                 raise UsageError("Give a case id and a user id like @name:server.")
+            if ctx.argv[1] not in ctx.services.security_team():
+                raise UserError(f"{ctx.argv[1]} is not in the security team; cases stay with it.")
             kind, number = await self.resolve(ctx, ctx.argv[0])
             return await kind.assign(ctx, number, ctx.argv[1])
 

@@ -48,8 +48,10 @@ from bot.matrix.e2ee import E2EE, STORE_KEY_ERRORS, STORE_KEY_PROBLEM, store_key
 from bot.matrix.e2ee import command as e2ee_command
 from bot.matrix.e2ee.heldstore import HeldStore
 from bot.matrix.events import event_time, to_message, to_reaction, to_redaction
+from bot.matrix.membership import RoomStates
 from bot.matrix.sender import NioTransport
 from bot.matrix.session import LoginFailed, SessionKeeper, log_in
+from bot.paths import private_store
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,10 @@ class SyncFailed(Exception):
     def __init__(self, reason: str, errcode: str | None = None):
         super().__init__(reason)
         self.errcode = errcode
+
+
+class UnsafeTriageRoom(Exception):
+    """The triage room is not private and ``rooms.require_private_triage`` is set."""
 
 
 class MatrixBot:
@@ -120,6 +126,10 @@ class MatrixBot:
         self._joined_config_rooms = False
         self._ready_fired = False
         self._joined_at: dict[str, datetime] = {}  # room id -> when the bot joined it
+        # Membership and DM status from server-sent state only (see membership.py).
+        self.states = RoomStates(self.bot_user_id)
+        self._triage_checked = False
+        self._alias_moved: str | None = None  # where rooms.triage points now, if elsewhere
         self.on_ready: list[Callable[[], Awaitable[None]]] = []
         # Delivery: a revoked session heals (or says so); readiness needs recent syncs.
         outbox = services.outbox
@@ -155,11 +165,8 @@ class MatrixBot:
     # -- directory (used for the security team and DM detection) ------------------
 
     def joined_members(self, room_id: str) -> set[str]:
-        """Members joined to ``room_id`` as of the last sync."""
-        room = self.client.rooms.get(room_id)
-        if room is None:
-            return set()
-        return set(room.users) - set(room.invited_users)
+        """Members joined to ``room_id`` as the server last said (empty once the bot left)."""
+        return self.states.joined(room_id)
 
     async def resolve_alias(self, alias: str) -> str | None:
         """The room id ``alias`` points to now (None if it does not resolve).
@@ -187,13 +194,12 @@ class MatrixBot:
         return {r for r in (self.services.rooms.helpdesk, self.services.rooms.triage) if r}
 
     def room_kind(self, room_id: str) -> RoomKind:
-        """Helpdesk, triage, a DM (the bot and one person), or some other room."""
+        """Helpdesk, triage, a real DM (see membership.py), or some other room."""
         if room_id == self.services.rooms.helpdesk:
             return RoomKind.HELPDESK
         if room_id == self.services.rooms.triage:
             return RoomKind.TRIAGE
-        members = self.joined_members(room_id)
-        if members and len(members) <= 2:
+        if self.states.dm_partner(room_id) is not None:
             return RoomKind.DIRECT
         return RoomKind.OTHER
 
@@ -207,7 +213,7 @@ class MatrixBot:
         """
         delay = 1.0
         # nio keeps the crypto store (a SQLite file per device) in this directory.
-        self.settings.matrix.store_path.mkdir(parents=True, exist_ok=True)
+        private_store(self.settings.matrix.store_path)
         while not self._stopping.is_set():
             try:
                 await log_in(self.client, self.settings.matrix)
@@ -252,8 +258,39 @@ class MatrixBot:
                         getattr(response, "message", response),
                     )
                 break
+            if key == "triage":
+                ref = await self._pin_triage(ref)
             if ref.startswith("!"):
                 setattr(self.services.rooms, key, ref)
+
+    async def _pin_triage(self, resolved: str) -> str:
+        """The triage room is the one pinned at the first start, whatever the alias says.
+
+        Whoever can repoint the alias must not decide who the security team is: a moved
+        alias is reported loudly (log and triage room) and ignored until an operator runs
+        ``helpdesk-bot rooms repin``.
+        """
+        db = self.services.db
+        pinned = await room_store.load_pin(db)
+        configured_id = self.settings.rooms.triage.startswith("!")
+        if resolved.startswith("!") and (pinned is None or configured_id):
+            if pinned != resolved:
+                await room_store.save_pin(db, resolved)
+                log.info("triage room pinned: %s", resolved)
+            return resolved
+        if pinned is None:
+            return resolved  # the alias does not resolve yet; pinned once it does
+        if resolved.startswith("!") and resolved != pinned:
+            self._alias_moved = resolved
+            log.error(
+                "SECURITY WARNING: rooms.triage %s now points to %s, not to the pinned triage "
+                "room %s. Keeping the pinned room; if the move is intended, run "
+                "'helpdesk-bot rooms repin'.",
+                self.settings.rooms.triage,
+                resolved,
+                pinned,
+            )
+        return pinned
 
     async def run(self) -> None:
         """Sync until :meth:`stop`; reconnects with backoff when the homeserver is down.
@@ -272,6 +309,7 @@ class MatrixBot:
 
     async def _run(self) -> None:
         since = await self._load_token()
+        self.states.direct_invites.update(await room_store.load_direct_invites(self.services.db))
         first = True
         delay = 1.0
         while not self._stopping.is_set():
@@ -308,7 +346,7 @@ class MatrixBot:
                 await self._ensure_rooms()
                 await self._retry_invites()
                 await self.dispatcher.wait_capacity()
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, UnsafeTriageRoom):
                 raise
             except Exception as exc:
                 self.connected = False
@@ -405,10 +443,18 @@ class MatrixBot:
     async def _process(self, response: SyncResponse, since: str | None, batch: Batch) -> None:
         for room_id, invite in response.rooms.invite.items():
             await self._on_invite(room_id, invite.invite_state)
+        for room_id in response.rooms.leave:
+            # Removed, kicked or banned: nobody in that room counts for us any more.
+            self.states.forget(room_id)
         skipped = 0
         for room_id, info in response.rooms.join.items():
+            if room_id == self.services.rooms.triage and self._alias_moved:
+                await self._warn_alias_moved(room_id)
+            self.states.apply_sync(room_id, [*info.state, *info.timeline.events])
             events = [crypto.readable(self.client, room_id, e) for e in info.timeline.events]
             just_joined = any(room_store.is_own_join(e, self.bot_user_id) for e in events)
+            if just_joined or (info.timeline.limited and since is not None):
+                await self._reread_members(room_id)
             # A gap before our own join holds nothing we may answer: skip the back-fill.
             if (
                 info.timeline.limited
@@ -432,6 +478,8 @@ class MatrixBot:
                     events, self.bot_user_id, not_before, self._first_sync_cutoff
                 )
                 not_before = self._first_sync_cutoff
+            if room_id == self.services.rooms.triage and not self._triage_checked:
+                self._check_triage_privacy(room_id)
             self._handle_events(room_id, events, not_before, batch)
         if self._first_sync_cutoff is not None and (skipped or since is None):
             log.info(
@@ -441,7 +489,13 @@ class MatrixBot:
             )
         for room_id in response.rooms.leave:
             if room_id in (self.services.rooms.helpdesk, self.services.rooms.triage):
-                log.error("the bot is no longer in configured room %s", room_id)
+                log.error(
+                    "the bot is no longer in configured room %s; %s",
+                    room_id,
+                    "nobody has security-team rights from it until it rejoins"
+                    if room_id == self.services.rooms.triage
+                    else "it will try to rejoin",
+                )
                 self._joined_config_rooms = False
 
     def _handle_events(
@@ -583,6 +637,8 @@ class MatrixBot:
             log.info("joined %s on invite from %s", room_id, inviter)
             if is_direct and inviter:
                 await room_store.remember_direct_room(self.services.db, inviter, room_id)
+                await room_store.remember_direct_invite(self.services.db, inviter, room_id)
+                self.states.direct_invites[room_id] = inviter
         else:
             log.warning("could not join %s: %s", room_id, getattr(response, "message", response))
             tries = self._invite_tries.get(room_id, 0) + 1
@@ -612,9 +668,15 @@ class MatrixBot:
         ok = True
         for key in ("helpdesk", "triage"):
             ref = getattr(self.settings.rooms, key)
+            known = getattr(self.services.rooms, key)
+            if key == "triage":
+                ref = known or ref  # the pinned room, never where a moved alias points
             response = await self.client.join(ref)
             if isinstance(response, JoinResponse):
                 setattr(self.services.rooms, key, response.room_id)
+                if key == "triage" and known is None:  # the alias resolved only now: pin it
+                    await room_store.save_pin(self.services.db, response.room_id)
+                    log.info("triage room pinned: %s", response.room_id)
             else:
                 ok = False
                 log.error(

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from sqlalchemy import select
 
 from bot.matrix.events import event_time, own_membership
+from bot.matrix.membership import RoomState
 from bot.storage import Database
 from bot.storage.models import DirectRoom, KeyValue, RoomMembership
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 def _token_key(user_id: str) -> str:
@@ -129,3 +136,89 @@ async def remember_direct_room(db: Database, user_id: str, room_id: str) -> None
             session.add(DirectRoom(user_id=user_id, room_id=room_id))
         else:
             row.room_id = room_id
+
+
+_INVITE_PREFIX = "direct_invite:"
+
+
+async def remember_direct_invite(db: Database, user_id: str, room_id: str) -> None:
+    """Record that ``user_id`` invited the bot to ``room_id`` as a DM (``is_direct``)."""
+    async with db.sessions.begin() as session:
+        key = _INVITE_PREFIX + room_id
+        row = await session.get(KeyValue, key)
+        if row is None:
+            session.add(KeyValue(key=key, value=user_id))
+        else:
+            row.value = user_id
+
+
+async def load_direct_invites(db: Database) -> dict[str, str]:
+    """Room id -> the user who invited the bot there as a DM (or whom it opened it for)."""
+    async with db.sessions() as session:
+        found = {row.room_id: row.user_id for row in await session.scalars(select(DirectRoom))}
+        rows = await session.scalars(
+            select(KeyValue).where(KeyValue.key.startswith(_INVITE_PREFIX))
+        )
+        found.update({row.key.removeprefix(_INVITE_PREFIX): row.value for row in rows})
+    return found
+
+
+PIN_KEY = "pinned_room:triage"
+
+
+async def load_pin(db: Database) -> str | None:
+    """The triage room id pinned at the first start (None before it)."""
+    async with db.sessions() as session:
+        row = await session.get(KeyValue, PIN_KEY)
+        return row.value if row else None
+
+
+async def save_pin(db: Database, room_id: str) -> None:
+    """Pin ``room_id`` as the triage room (the team is whoever is joined there)."""
+    async with db.sessions.begin() as session:
+        row = await session.get(KeyValue, PIN_KEY)
+        if row is None:
+            session.add(KeyValue(key=PIN_KEY, value=room_id))
+        else:
+            row.value = room_id
+
+
+def triage_problems(state: RoomState) -> list[str]:
+    """Why a triage room is not private enough (empty: it is)."""
+    problems = []
+    if state.join_rule != "invite":
+        problems.append(f"its join rule is {state.join_rule or 'unknown'}, not invite-only")
+    if state.history_visibility == "world_readable":
+        problems.append("its history is world-readable")
+    if not state.encrypted:
+        problems.append("it is not encrypted")
+    return problems
+
+
+async def resolve_alias(homeserver: str, alias: str) -> str:
+    """The room id ``alias`` points to now (the room directory needs no login).
+
+    Raises:
+        LookupError: the alias does not resolve.
+    """
+    import aiohttp
+
+    url = f"{homeserver}/_matrix/client/v3/directory/room/{quote(alias, safe='')}"
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        body = await response.json(content_type=None)
+        if response.status != 200 or not isinstance(body, dict) or "room_id" not in body:
+            raise LookupError(f"{alias} does not resolve ({response.status})")
+        return str(body["room_id"])
+
+
+async def repin(settings: Settings) -> tuple[str | None, str]:
+    """Pin the room ``rooms.triage`` points to now; returns (old pin, new pin)."""
+    ref = settings.rooms.triage
+    new = ref if ref.startswith("!") else await resolve_alias(settings.matrix.homeserver, ref)
+    db = Database(settings.database.url)
+    try:
+        old = await load_pin(db)
+        await save_pin(db, new)
+    finally:
+        await db.close()
+    return old, new

@@ -52,6 +52,15 @@ LEASE = timedelta(minutes=5)  # one row, one send: the second line behind the fe
 STALE_FENCE = "not the active replica (fencing token changed)"
 
 
+# What a private row keeps once sent: its ids (a reply to it is still recognised).
+SCRUBBED_CONTENT: dict[str, bool] = {"scrubbed": True}
+
+
+def to_the_hour(when: datetime) -> datetime:
+    """``when`` without minutes and seconds (kept for private things: no timing link)."""
+    return when.replace(minute=0, second=0, microsecond=0)
+
+
 def txn_id_for(key: str, seq: int = 0) -> str:
     """A transaction id derived from ``key`` (an event id or a scheduler key).
 
@@ -118,12 +127,15 @@ class Outbox:
         event_type: str = "m.room.message",
         source_event_id: str | None = None,
         kind: str | None = None,
+        private: bool = False,
     ) -> str:
         """Queue one event in the caller's transaction; returns its transaction id.
 
         Adding the same ``txn_key``/``seq`` twice is a no-op, so callers may retry.
         ``kind`` (page, incident, reply, tip...) sets the priority; by default it is read
-        from the key's shape.
+        from the key's shape. A ``private`` row (a message to one person; every DM is)
+        loses its content, ``dm_user_id`` and destination once sent, and its times are
+        kept to the hour.
         """
         if (room_id is None) == (dm_user_id is None):
             raise ValueError("give exactly one of room_id or dm_user_id")
@@ -146,9 +158,20 @@ class Outbox:
                     kind=kind,
                     priority=priority_for(kind),
                     state=PENDING,
+                    private=private or dm_user_id is not None,
                 )
             )
         return txn_id
+
+    @staticmethod
+    async def scrub_caused_by(session: AsyncSession, event_id: str) -> None:
+        """Empty the sent messages caused by ``event_id`` (it was redacted: no copies)."""
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.source_event_id == event_id, OutboxMessage.sent_at.is_not(None))
+            .values(content=SCRUBBED_CONTENT)
+            .execution_options(synchronize_session=False)
+        )
 
     def wake(self) -> None:
         """Tell the sender there is something new (call after committing)."""
@@ -320,14 +343,24 @@ class Outbox:
                 if not event_id:  # never "sent" without the homeserver's event id
                     await self._failed(item, SendError("no event id in the response"))
                     return False
-                if not await self._update(
-                    item.id,
-                    state=SENT,
-                    sent_at=self.clock(),
-                    sent_event_id=event_id,
-                    attempts=item.attempts + 1,
-                    claimed_until=None,
-                ):
+                sent: dict[str, Any] = {
+                    "state": SENT,
+                    "sent_at": self.clock(),
+                    "sent_event_id": event_id,
+                    "attempts": item.attempts + 1,
+                    "claimed_until": None,
+                }
+                if item.private:
+                    hour = to_the_hour(self.clock())
+                    sent.update(
+                        content=SCRUBBED_CONTENT,
+                        dm_user_id=None,
+                        destination=None,
+                        sent_at=hour,
+                        created_at=hour,
+                        claimed_by=None,
+                    )
+                if not await self._update(item.id, **sent):
                     log.error("sent %s but lost the active role before marking it", item.txn_id)
                     self.hold(STALE_FENCE)
                     return False

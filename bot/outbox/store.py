@@ -29,6 +29,7 @@ class PendingSend:
     kind: str
     created_at: datetime
     in_flight: bool = False  # another replica was sending it when it stopped
+    private: bool = False  # a message to one person: scrubbed once sent
 
 
 @dataclass(frozen=True)
@@ -100,4 +101,5 @@ def to_pending(row: OutboxMessage, *, in_flight: bool = False) -> PendingSend:
         kind=row.kind,
         created_at=row.created_at,
         in_flight=in_flight,
+        private=bool(row.private),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import event, text
@@ -19,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 if TYPE_CHECKING:
     from bot.config import Settings
 
+from bot.paths import private_sqlite
+
 log = logging.getLogger(__name__)
 
 
@@ -30,6 +31,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Erased text (retention, private outbox rows, forget me) is overwritten in the file,
+    # not left in free pages for anyone who reads the raw database.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -47,7 +51,7 @@ def create_engine(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(parsed.database)
         engine = create_async_engine(url, echo=echo, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

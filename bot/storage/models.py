@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.base import Base, UTCDateTime, utcnow
@@ -58,6 +58,9 @@ class OutboxMessage(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A message to one person: once sent, its content and dm_user_id are erased and its
+    # times kept to the hour, so the row cannot be tied to what caused it.
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 ACTIVE_LEASE = "active"  # the name of the one leader row

@@ -1,7 +1,7 @@
 """incidents close the loop: lead, merges, update reminders, hash-chained timeline, clocks
 
 Revision ID: 0010_incidents_loop
-Revises: 0007_delivery
+Revises: 0009_security
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from bot.storage.base import UTCDateTime
 
 revision = "0010_incidents_loop"
-down_revision = "0007_delivery"
+down_revision = "0009_security"
 branch_labels = None
 depends_on = None
 

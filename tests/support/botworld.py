@@ -63,6 +63,8 @@ class BotWorld:
             "database": {"url": self.db_url},
             "web": {"host": "127.0.0.1", "port": self.web_port},
             "logging": {"level": "INFO"},
+            # Abuse limits off unless a test is about them (tests send bursts).
+            "limits": {"enabled": False},
         }
         for section, values in overrides.items():
             if isinstance(values, dict):

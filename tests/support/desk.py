@@ -59,6 +59,8 @@ def make_settings(
     }
     if db_url is not None:
         data["database"] = {"url": db_url}
+    # Abuse limits off unless a test is about them (tests send bursts on a still clock).
+    data["limits"] = {"enabled": False}
     data.update(overrides)
     return Settings(**data)
 

@@ -149,13 +149,16 @@ async def test_router_help_lists_only_permitted_commands(
 
 async def test_router_team_command_refused_for_others(desk: Desk) -> None:
     add_team_command(desk)
-    msg, _ = await desk.say("!zzsecret", sender=ALICE)
+    msg, _ = await desk.say("!zzsecret", sender=ALICE, room="dm")
     body = (await desk.only_reply(msg)).content["body"]
     assert "security team" in body
     assert "team stuff" not in body
 
-    msg, _ = await desk.say("!zzsecret", sender=MEMBER)
+    msg, _ = await desk.say("!zzsecret", sender=MEMBER, room="dm")
     assert (await desk.only_reply(msg)).content["body"] == "team stuff"
+    # Team commands work only where the team is: never in the public room.
+    msg, _ = await desk.say("!zzsecret", sender=MEMBER, room="helpdesk")
+    assert (await desk.only_reply(msg)).content["body"] == desk.router.team_places_text()
 
 
 async def test_router_help_for_hidden_command_is_unknown(desk: Desk) -> None:

@@ -23,21 +23,34 @@ def _setup(services: Services, router: Router) -> None:
     from bot.features.incidents.handlers import register
     from bot.features.incidents.intake import Intake
     from bot.features.incidents.playbooks import load_playbooks
+    from bot.features.incidents.retention import on_redaction
 
     playbooks = load_playbooks(services.settings.incidents.playbooks_file)
     register(router, Intake(playbooks))
     loop_handlers.register(router)
+    router.on_redaction(on_redaction)
+    from bot.features.incidents.privacy import IncidentsPrivacy
+    from bot.privacy import privacy_registry
+
+    privacy_registry(router).add(IncidentsPrivacy(services))
 
 
 async def _on_ready(services: Services) -> None:
     from bot.features.incidents.clocks import remind_clocks
     from bot.features.incidents.escalation import escalate_due
     from bot.features.incidents.intake_incident import expire_intakes
+    from bot.features.incidents.retention import purge_old_incidents
     from bot.features.incidents.roles import remind_leads
 
     async def check() -> None:
         # Each job on its own: one failing (say, a bad row) must not stall escalation.
-        for job in (escalate_due, expire_intakes, remind_clocks, remind_leads):
+        for job in (
+            escalate_due,
+            expire_intakes,
+            remind_clocks,
+            remind_leads,
+            purge_old_incidents,
+        ):
             try:
                 await job(services)
             except asyncio.CancelledError:

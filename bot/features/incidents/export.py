@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +22,8 @@ from bot.features.incidents.chain import (
 )
 from bot.features.incidents.clocks import clock_rows
 from bot.features.incidents.models import OPEN_STATUSES, Incident, IncidentClock, IncidentEvent
+from bot.ids import parse_number
+from bot.paths import write_private
 
 FOLLOW_UP_PREFIXES = ("todo:", "follow-up:", "followup:", "action:")
 
@@ -28,13 +32,22 @@ def _t(when: datetime | None) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC") if when else "—"
 
 
+# Markdown (and the HTML a renderer passes through) in what people typed: shown as text.
+_MARKDOWN = re.compile(r"([\\`*_\[\]#!|<>~&])")
+
+
+def _md(text: str) -> str:
+    """People's text made inert in Markdown: every syntax character escaped."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return _md(text).replace("\r", " ").replace("\n", " ")
 
 
 def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" for line in text.splitlines() or [""])
+    return "\n".join(f"> {_md(line)}" for line in text.splitlines() or [""])
 
 
 def follow_ups(incident: Incident, events: Sequence[IncidentEvent]) -> list[str]:
@@ -157,7 +170,7 @@ async def export_incident(
 def parse_ref(text: str) -> int | None:
     """``INC-12``, ``inc-12`` or ``12`` → 12."""
     text = text.strip().upper().removeprefix("INC-").removeprefix("#")
-    return int(text) if text.isdigit() else None
+    return parse_number(text)
 
 
 async def cli_export(args: argparse.Namespace) -> int:
@@ -180,8 +193,7 @@ async def cli_export(args: argparse.Namespace) -> int:
         print(f"There is no incident INC-{number}.", file=sys.stderr)
         return 1
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:  # noqa: ASYNC230 - CLI, one small file
-            fh.write(report)
+        write_private(Path(args.output), report)  # incident text: this user only
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(report)

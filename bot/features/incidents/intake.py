@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from bot.commands.context import CommandContext, Outbound, Reply, RoomKind, escape, pill
-from bot.features.incidents import intake_incident, service
+from bot.features.incidents import guard, intake_incident, service
 from bot.features.incidents import repository as repo
 from bot.features.incidents.models import SEVERITIES
 from bot.features.incidents.playbooks import Playbook, Playbooks
@@ -96,6 +96,7 @@ class Intake:
 
     async def start(self, ctx: CommandContext) -> Reply:
         """``!incident`` (guided) or ``!incident <type> <what happened>`` (one shot)."""
+        guard.count_report(ctx)
         if ctx.args.strip():
             return await self.one_shot(ctx)
         await self._end_previous(ctx)
@@ -140,6 +141,13 @@ class Intake:
 
     async def _file(self, ctx: CommandContext, playbook: Playbook, answers: dict) -> Reply:
         """File a whole report at once (the one-shot form)."""
+        merged = await guard.merge_target(ctx, playbook.key)
+        if merged is not None:
+            text = await guard.merge_report(ctx, merged, playbook.name, answers["what"])
+            if not ctx.message.is_direct:
+                ctx.send(Outbound(text, dm_user_id=ctx.sender))
+                return Reply(f"Added to your open report {service.ref(merged.id)}.")
+            return Reply(text)
         filed = await service.file_incident(
             ctx.services,
             ctx.session,
@@ -172,6 +180,17 @@ class Intake:
         Returns:
             The reporter's message (plain, HTML) and the incident number.
         """
+        merged = await guard.merge_target(ctx, playbook.key)
+        if merged is not None:
+            note = await guard.merge_report(ctx, merged, playbook.name, "")
+            await self._save(ctx, "what", {"type": playbook.key}, merged.id)
+            steps, steps_html = first_steps_text(playbook)
+            question = QUESTIONS["what"]
+            return (
+                f"{steps}\n\n{note}\n\n{question}",
+                f"{steps_html}<p>{escape(note)}</p><p>{escape(question)}</p>",
+                merged.id,
+            )
         filed = await intake_incident.open_incident(
             ctx.services, ctx.session, reporter=ctx.sender, playbook=playbook, now=ctx.now
         )

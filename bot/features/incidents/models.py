@@ -47,6 +47,8 @@ class Incident(Base):
     merged_into: Mapped[int | None] = mapped_column(Integer)
     last_update_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     update_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when retention (incidents.retention_days) erased the incident's text.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class IncidentEvent(Base):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.config import ConfigError
 from bot.features.incidents.severity import normalise
+from bot.ids import is_number
 from bot.paths import resolve_data_file
 
 # The project root, where the shipped config/playbooks.yaml lives.
@@ -98,7 +99,7 @@ class Playbooks:
     def match(self, answer: str) -> Playbook | None:
         """The type named by ``answer``: its number, key, name, or an alias in it."""
         text = answer.strip().lower()
-        if text.isdigit():
+        if is_number(text):
             n = int(text)
             return self.types[n - 1] if 1 <= n <= len(self.types) else None
         for t in self.types:

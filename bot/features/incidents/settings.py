@@ -77,6 +77,11 @@ class IncidentsSettings(BaseModel):
     update_every: dict[str, Duration] = Field(default_factory=default_update_every)
     # Regulatory clocks, started by a playbook type or ``!clock INC-N <name>``.
     clocks: dict[str, list[Deadline]] = Field(default_factory=default_clocks)
+    # A second report from the same person within this time of an open incident of
+    # theirs is added to it instead of paging again (0 turns merging off).
+    merge_window: Duration = minutes(10)
+    # Off by default: text of incidents closed longer ago than this is purged.
+    retention_days: int | None = Field(None, ge=1)
 
     @field_validator("oncall")
     @classmethod

@@ -17,11 +17,14 @@ _SERVICES: dict[int, object] = {}
 
 def _setup(services: Services, router: Router) -> None:
     from bot.features.ownership.handlers import register
+    from bot.features.ownership.privacy import OwnershipPrivacy
     from bot.features.ownership.service import OwnershipService
+    from bot.privacy import privacy_registry
 
     service = OwnershipService(services.settings.ownership, services)
     _SERVICES[id(services)] = (service, router.prefix)
     register(router, service)
+    privacy_registry(router).add(OwnershipPrivacy())
 
 
 async def _on_ready(services: Services) -> None:

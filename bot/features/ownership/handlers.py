@@ -25,7 +25,7 @@ from bot.features.ownership import asking, misses, reconfirm, replies
 from bot.features.ownership.matching import name_key
 from bot.features.ownership.phrasing import match_owner_question, match_situation
 from bot.features.ownership.service import OwnershipService
-from bot.ids import USER_ID
+from bot.ids import USER_ID, is_number
 
 EDIT_VERBS = ("set", "backup", "alias", "describe", "contact", "verify", "remove")
 _PILL = re.compile(r'<a\s+href="https://matrix\.to/#/(@[^"/?]+)[^"]*"[^>]*>.*?</a>', re.I | re.S)
@@ -230,7 +230,7 @@ def register(router: Router, service: OwnershipService) -> None:
                 raise UsageError("Which team?")
             team = " ".join(argv[1:])
             page_arg = "1"
-        if not page_arg.isdigit():
+        if not is_number(page_arg):
             raise UsageError(f"{page_arg!r} is not a page number.")
         views = await service.areas(ctx.session, team)
         if not views:

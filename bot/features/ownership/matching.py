@@ -64,6 +64,10 @@ STOPWORDS = frozenset(
 )
 
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+# Hostile input: one 24,000-letter "word" made 24,000 one-letter-shorter copies of itself
+# (1.5 s, 550 MB). No real name is longer than this; the rest of the word adds nothing.
+MAX_WORD_CHARS = 40
+MAX_WORDS = 64
 
 
 def _stem(word: str) -> str:
@@ -85,8 +89,11 @@ def words(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
     seen: dict[str, None] = {}
     for raw in _NON_WORD.split(folded):
+        raw = raw[:MAX_WORD_CHARS]
         if raw and raw not in STOPWORDS:
             seen.setdefault(_stem(raw), None)
+            if len(seen) >= MAX_WORDS:
+                break
     return list(seen)
 
 

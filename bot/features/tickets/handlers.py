@@ -5,10 +5,10 @@ from __future__ import annotations
 from bot.commands.context import CommandContext, Reply, RoomKind
 from bot.commands.errors import UsageError, UserError
 from bot.commands.router import Permission, Router
+from bot.features.tickets import redaction, service, texts, views
 from bot.features.tickets import repository as repo
-from bot.features.tickets import service, texts, views
-from bot.features.tickets.anonymity import reporter_hash
-from bot.features.tickets.kind import TicketKind, parse_ref
+from bot.features.tickets.anonymity import claim_hash, message_key, reporter_hash
+from bot.features.tickets.kind import TicketKind, is_ticket_ref, parse_ref
 from bot.features.tickets.models import Ticket
 
 GROUP = "Tickets"
@@ -31,13 +31,19 @@ def register(router: Router, kind: TicketKind) -> None:
 
     @router.command(
         "mytickets",
-        summary="Your own tickets and their states (or one of them in full)",
-        usage="mytickets [T-N]",
+        summary="Your own tickets and their states (or one in full, or by claim code)",
+        usage="mytickets [T-N|claim code]",
         group=GROUP,
     )
     async def mytickets(ctx: CommandContext) -> Reply:
         if not ctx.message.is_direct:
             raise UserError(f"To keep it private, send {p}mytickets to me in a direct message.")
+        if ctx.argv and not is_ticket_ref(ctx.argv[0]):
+            # A claim code (a ticket filed without follow-up): works in any DM.
+            found = await repo.ticket_by_hash(ctx.session, value=claim_hash(ctx.args))
+            if found is None or found.reporter_route or found.reporter_id:
+                raise UserError("I don't know that claim code. Check it and try again.")
+            return views.reporter_view(found, await repo.comments(ctx.session, ticket_id=found.id))
         own = await _own_tickets(ctx)
         if ctx.argv:
             wanted = parse_ref(ctx.argv[0])
@@ -145,7 +151,11 @@ def register(router: Router, kind: TicketKind) -> None:
         msg = ctx.message
         if msg.room_kind is not RoomKind.DIRECT or not msg.in_reply_to:
             return None
-        found = await repo.ticket_for_bot_event(ctx.session, event_id=msg.in_reply_to)
+        txn = await repo.txn_of_sent_event(ctx.session, event_id=msg.in_reply_to)
+        if txn is None:
+            return None
+        names = (txn, message_key(ctx.services, txn))
+        found = await repo.ticket_for_message(ctx.session, names=names)
         if found is None or not await service.is_reporter(ctx, found, ctx.sender):
             return None
         text = service.strip_reply_fallback(msg.body)
@@ -154,6 +164,7 @@ def register(router: Router, kind: TicketKind) -> None:
         return await service.reporter_comment(ctx, found, text)
 
     router.intercept("tickets:dm-reply", dm_reply)
+    router.on_redaction(redaction.on_redaction)
 
 
 async def _own_tickets(ctx: CommandContext) -> list[Ticket]:

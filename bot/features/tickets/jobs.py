@@ -89,6 +89,9 @@ async def purge_old_text(services: Services, now: datetime | None = None) -> int
         ):
             ticket.text = None
             ticket.purged_at = now
+            # Nothing that leads back to the reporter outlives the text.
+            ticket.reporter_route = ticket.reporter_room_id = ticket.reporter_dm_txn = None
+            await repo.forget_messages(session, ticket_id=ticket.id)
             for comment in await repo.comments(session, ticket_id=ticket.id):
                 comment.text = None
             session.add(

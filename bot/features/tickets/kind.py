@@ -13,7 +13,7 @@ from bot.features.tickets import service, texts, views
 from bot.features.tickets.models import Ticket
 from bot.features.tickets.owner_hint import owner_pointer
 
-_REF = re.compile(r"^(?:T-?)?#?(\d+)$", re.IGNORECASE)
+_REF = re.compile(r"^(?:T-?)?#?([0-9]{1,9})$", re.IGNORECASE)
 _RESOLUTIONS = {
     "answered": "answered",
     "fixed": "fixed",
@@ -37,6 +37,11 @@ def parse_ref(ref: str) -> int:
     if match is None:
         raise UsageError(f"{ref!r} is not a ticket id like T-12.")
     return int(match[1])
+
+
+def is_ticket_ref(ref: str) -> bool:
+    """Whether ``ref`` reads as a ticket id (else it may be a claim code)."""
+    return _REF.match(ref.strip()) is not None
 
 
 def parse_resolution(words: str) -> tuple[str, str]:
@@ -110,6 +115,11 @@ class TicketKind:
             raise UserError(f"{ticket.ref} was purged; its reporter can no longer be reached.")
         await service.add_comment(ctx, ticket, text, kind="reply", author=ctx.sender)
         p = ctx.services.settings.bot.command_prefix
+        if not service.has_route(ticket):
+            return Reply(
+                f"Saved on {ticket.ref}. It was filed without follow-up: I can't write to the "
+                "reporter, who reads your reply with their claim code."
+            )
         await service.send_to_reporter(
             ctx,
             ticket,

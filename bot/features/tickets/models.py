@@ -33,6 +33,11 @@ class Ticket(Base):
     reporter_room_id: Mapped[str | None] = mapped_column(String(255))
     # The outbox transaction of the first DM, when the DM room was not known yet.
     reporter_dm_txn: Mapped[str | None] = mapped_column(String(255))
+    # Anonymous tickets: the reporter's user id and DM room, encrypted with a key that is
+    # never stored in the database (see anonymity.py); NULL without follow-up.
+    reporter_route: Mapped[str | None] = mapped_column(Text)
+    # Keyed hash of the message the text came from (a redaction of it erases the text).
+    source_hash: Mapped[str | None] = mapped_column(String(64))
     filed_in: Mapped[str] = mapped_column(String(16))
     assignee: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -58,6 +63,7 @@ class TicketComment(Base):
     author: Mapped[str | None] = mapped_column(String(255))
     text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class TicketEvent(Base):

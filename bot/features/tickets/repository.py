@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.tickets.models import Ticket, TicketComment, TicketEvent, TicketMessage
@@ -83,15 +83,29 @@ async def remember_message(session: AsyncSession, *, txn_id: str, ticket_id: int
         session.add(TicketMessage(txn_id=txn_id, ticket_id=ticket_id))
 
 
-async def ticket_for_bot_event(session: AsyncSession, *, event_id: str) -> Ticket | None:
-    """The ticket a bot message (by its Matrix event id) was about, if any."""
+async def txn_of_sent_event(session: AsyncSession, *, event_id: str) -> str | None:
+    """The outbox transaction id of the bot message that became Matrix event ``event_id``."""
+    query = select(OutboxMessage.txn_id).where(OutboxMessage.sent_event_id == event_id)
+    return (await session.scalars(query.limit(1))).first()
+
+
+async def ticket_for_message(session: AsyncSession, *, names: Sequence[str]) -> Ticket | None:
+    """The ticket a bot message was about, by any of its names in ``ticket_messages``."""
     query = (
         select(Ticket)
         .join(TicketMessage, TicketMessage.ticket_id == Ticket.id)
-        .join(OutboxMessage, OutboxMessage.txn_id == TicketMessage.txn_id)
-        .where(OutboxMessage.sent_event_id == event_id)
+        .where(TicketMessage.txn_id.in_(list(names)))
     )
-    return (await session.scalars(query)).first()
+    return (await session.scalars(query.limit(1))).first()
+
+
+async def forget_messages(session: AsyncSession, *, ticket_id: int) -> None:
+    """Drop the record of the bot's messages about a ticket (retention, forget me)."""
+    await session.execute(delete(TicketMessage).where(TicketMessage.ticket_id == ticket_id))
+
+
+async def ticket_by_hash(session: AsyncSession, *, value: str) -> Ticket | None:
+    return (await session.scalars(select(Ticket).where(Ticket.reporter_hash == value))).first()
 
 
 async def known_dm_room(session: AsyncSession, *, user_id: str) -> str | None:
@@ -130,3 +144,7 @@ async def get_kv(session: AsyncSession, *, key: str) -> str | None:
 
 async def set_kv(session: AsyncSession, *, key: str, value: str) -> None:
     session.add(KeyValue(key=key, value=value))
+
+
+async def delete_kv(session: AsyncSession, *, key: str) -> None:
+    await session.execute(delete(KeyValue).where(KeyValue.key == key))

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 
 from bot.commands.context import CommandContext, Outbound, Reply, RoomKind
 from bot.commands.errors import UsageError, UserError
+from bot.features.tickets import anonymity, texts
 from bot.features.tickets import repository as repo
-from bot.features.tickets import texts
 from bot.features.tickets.anonymity import reporter_hash
 from bot.features.tickets.models import Ticket, TicketComment, TicketEvent
-from bot.outbox import txn_id_for
+from bot.features.tickets.redaction import source_hash
+from bot.outbox import to_the_hour, txn_id_for
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +54,21 @@ def parse_state(words: str) -> str:
     raise UsageError(f"I don't know the state {words!r}. States: {names}.")
 
 
+NO_FOLLOW_UP = ("nofollowup", "no-followup", "no-follow-up", "untraceable")
+
+
 def parse_filing(args: str) -> tuple[str, list[str], bool, str]:
     """Split ``!ticket`` arguments into kind, tags, anonymity and the text.
 
     Options are leading words in any order; the text keeps its line breaks.
     """
-    kind, tags, anonymous = "help", [], False
+    kind, tags, anonymous, _, text = parse_filing_options(args)
+    return kind, tags, anonymous, text
+
+
+def parse_filing_options(args: str) -> tuple[str, list[str], bool, bool, str]:
+    """Like :func:`parse_filing`, plus whether the reporter wants no follow-up at all."""
+    kind, tags, anonymous, no_follow_up = "help", [], False, False
     rest = args.strip()
     while (match := _WORD.match(rest)) is not None:
         low = match[1].lower()
@@ -65,12 +76,14 @@ def parse_filing(args: str) -> tuple[str, list[str], bool, str]:
             tags.append(tag[1])
         elif low in ("anonymous", "anon", "anonymously"):
             anonymous = True
+        elif low in NO_FOLLOW_UP:
+            anonymous = no_follow_up = True
         elif low in ("assessment", "review"):
             kind = "assessment"
         else:
             break
         rest = rest[match.end() :]
-    return kind, tags, anonymous, rest.strip()
+    return kind, tags, anonymous, no_follow_up, rest.strip()
 
 
 def strip_reply_fallback(body: str) -> str:
@@ -106,16 +119,22 @@ def reporter_actor(ctx: CommandContext, ticket: Ticket) -> str:
     return ANONYMOUS_ACTOR if ticket.anonymous else ctx.sender
 
 
+def stamp(ctx: CommandContext, ticket: Ticket) -> datetime:
+    """Now; to the hour for an anonymous ticket (its times must not match a message's)."""
+    return to_the_hour(ctx.now) if ticket.anonymous else ctx.now
+
+
 async def audit(
     ctx: CommandContext, ticket: Ticket, action: str, detail: str = "", actor: str | None = None
 ) -> None:
     """Record who (default: the sender) did what to ``ticket``, and when."""
     actor = actor or ctx.sender
-    ticket.updated_at = ctx.now
+    at = stamp(ctx, ticket)
+    ticket.updated_at = at
     await repo.add_event(
         ctx.session,
         event=TicketEvent(
-            ticket_id=ticket.id, at=ctx.now, actor=actor, action=action, detail=detail[:255]
+            ticket_id=ticket.id, at=at, actor=actor, action=action, detail=detail[:255]
         ),
     )
 
@@ -128,7 +147,22 @@ async def is_reporter(ctx: CommandContext, ticket: Ticket, user_id: str) -> bool
     return ticket.reporter_hash == await reporter_hash(ctx.session, ctx.services, user_id)
 
 
+def has_route(ticket: Ticket) -> bool:
+    """Whether the bot can reach the reporter (False: filed without follow-up)."""
+    return not ticket.anonymous or any(
+        (ticket.reporter_route, ticket.reporter_room_id, ticket.reporter_dm_txn)
+    )
+
+
 async def _reporter_target(ctx: CommandContext, ticket: Ticket) -> dict[str, str]:
+    if ticket.reporter_route is not None:
+        try:
+            user_id, room_id = anonymity.open_route(ctx.services, ticket.reporter_route)
+        except ValueError:
+            raise UserError(
+                f"I can't reach the reporter of {ticket.ref}: the anonymity key was changed."
+            ) from None
+        return {"room_id": room_id} if room_id else {"dm_user_id": user_id}
     if ticket.reporter_room_id is None and ticket.reporter_dm_txn is not None:
         # An anonymous ticket filed in the public room: the DM was opened by the outbox.
         room = await repo.sent_room_of(ctx.session, txn_id=ticket.reporter_dm_txn)
@@ -146,27 +180,56 @@ async def _reporter_target(ctx: CommandContext, ticket: Ticket) -> dict[str, str
 
 async def send_to_reporter(
     ctx: CommandContext, ticket: Ticket, text: str, html: str | None = None
-) -> str:
-    """Queue a DM to the reporter and remember it, so a reply to it becomes a comment."""
+) -> str | None:
+    """Queue a DM to the reporter and remember it, so a reply to it becomes a comment.
+
+    Returns None (nothing sent) for a ticket filed without follow-up.
+    """
+    if not has_route(ticket):
+        return None
     target = await _reporter_target(ctx, ticket)
-    ctx.send(Outbound(text, html, **target))
-    txn = txn_id_for(ctx.message.event_id, len(ctx.outbound))
-    await repo.remember_message(ctx.session, txn_id=txn, ticket_id=ticket.id)
+    if not ticket.anonymous:
+        ctx.send(Outbound(text, html, private=True, **target))
+        txn = txn_id_for(ctx.message.event_id, len(ctx.outbound))
+        await repo.remember_message(ctx.session, txn_id=txn, ticket_id=ticket.id)
+        return txn
+    key = anonymity.unlinkable_txn_key(ctx.services, ctx.message.event_id, len(ctx.outbound) + 1)
+    ctx.send(Outbound(text, html, txn_key=key, private=True, **target))
+    txn = txn_id_for(key, 0)
+    name = anonymity.message_key(ctx.services, txn)
+    await repo.remember_message(ctx.session, txn_id=name, ticket_id=ticket.id)
     return txn
 
 
-def announce(ctx: CommandContext, text: str, html: str | None = None) -> None:
-    """Post to the triage room (when it is known)."""
-    if ctx.services.rooms.triage:
-        ctx.send(Outbound(text, html, room_id=ctx.services.rooms.triage))
+def announce(
+    ctx: CommandContext, text: str, html: str | None = None, *, ticket: Ticket | None = None
+) -> None:
+    """Post to the triage room (when it is known); unlinkably for an anonymous ticket."""
+    if not ctx.services.rooms.triage:
+        return
+    key = None
+    if ticket is not None and ticket.anonymous:
+        key = anonymity.unlinkable_txn_key(
+            ctx.services, ctx.message.event_id, len(ctx.outbound) + 1
+        )
+    # Private too: once sent, the row keeps no text and no exact time to match with the
+    # reporter's own message.
+    ctx.send(
+        Outbound(
+            text, html, room_id=ctx.services.rooms.triage, txn_key=key, private=key is not None
+        )
+    )
 
 
 async def file_ticket(ctx: CommandContext) -> Reply:
     """``!ticket [#tag] [assessment] [anonymous] <text>``."""
     prefix = ctx.services.settings.bot.command_prefix
-    kind, tags, anonymous, text = parse_filing(ctx.args)
+    kind, tags, anonymous, no_follow_up, text = parse_filing_options(ctx.args)
     if not text:
+        if anonymous:
+            return Reply(texts.anonymity_limits(prefix))
         return Reply(texts.how_to_file(prefix))
+    ctx.services.rate_limit("tickets", ctx.sender)
     tag_text = ",".join(dict.fromkeys(tags))
     if len(tag_text) > TAGS_MAX_CHARS:
         raise UsageError(f"Too many tags (at most {TAGS_MAX_CHARS} characters in all).")
@@ -181,14 +244,21 @@ async def file_ticket(ctx: CommandContext) -> Reply:
         created_at=ctx.now,
         updated_at=ctx.now,
         nudges_sent=0,
+        source_hash=source_hash(ctx.services, ctx.message.event_id),
     )
+    claim_code = None
     if anonymous:
-        ticket.reporter_hash = await reporter_hash(ctx.session, ctx.services, ctx.sender)
-        ticket.reporter_room_id = (
-            ctx.message.room_id
-            if direct
-            else await repo.known_dm_room(ctx.session, user_id=ctx.sender)
-        )
+        # Nothing in clear leads back: a keyed hash and an encrypted route, or (without
+        # follow-up) only the hash of a claim code; times kept to the hour.
+        ticket.created_at = ticket.updated_at = to_the_hour(ctx.now)
+        if no_follow_up:
+            claim_code = anonymity.new_claim_code()
+            ticket.reporter_hash = anonymity.claim_hash(claim_code)
+        else:
+            ticket.reporter_hash = await reporter_hash(ctx.session, ctx.services, ctx.sender)
+            ticket.reporter_route = anonymity.seal_route(
+                ctx.services, user_id=ctx.sender, room_id=ctx.message.room_id if direct else None
+            )
     else:
         ticket.reporter_id = ctx.sender
         ticket.reporter_room_id = ctx.message.room_id if direct else None
@@ -203,18 +273,20 @@ async def file_ticket(ctx: CommandContext) -> Reply:
         len(text),
     )
     confirmation = texts.filed_message(ticket, team_list(ctx), prefix, not direct)
-    announce(ctx, *texts.announcement(ticket, prefix))
+    if claim_code is not None:
+        confirmation = texts.claim_code_message(ticket, claim_code, prefix, not direct)
+    announce(ctx, *texts.announcement(ticket, prefix), ticket=ticket)
     if direct:
-        await repo.remember_message(
-            ctx.session, txn_id=txn_id_for(ctx.message.event_id, 0), ticket_id=ticket.id
-        )
+        if claim_code is None:
+            txn = txn_id_for(ctx.message.event_id, 0)
+            name = anonymity.message_key(ctx.services, txn) if anonymous else txn
+            await repo.remember_message(ctx.session, txn_id=name, ticket_id=ticket.id)
         return Reply(confirmation)
-    if anonymous and ticket.reporter_room_id is None:
-        # Opening the DM needs the user id once; the ticket keeps only the outbox's
-        # transaction id, from which the DM room id is learnt after sending.
-        ctx.send(Outbound(confirmation, dm_user_id=ctx.sender))
-        ticket.reporter_dm_txn = txn_id_for(ctx.message.event_id, len(ctx.outbound))
-        await repo.remember_message(ctx.session, txn_id=ticket.reporter_dm_txn, ticket_id=ticket.id)
+    if claim_code is not None:
+        key = anonymity.unlinkable_txn_key(
+            ctx.services, ctx.message.event_id, len(ctx.outbound) + 1
+        )
+        ctx.send(Outbound(confirmation, dm_user_id=ctx.sender, txn_key=key, private=True))
     else:
         await send_to_reporter(ctx, ticket, confirmation)
     return Reply(texts.public_ack(ticket, ctx.sender))
@@ -229,7 +301,7 @@ async def change_state(
         return
     ticket.state = state
     if state == "closed":
-        ticket.closed_at = ctx.now
+        ticket.closed_at = stamp(ctx, ticket)
     elif old == "closed":
         ticket.closed_at = None
         ticket.resolution = None
@@ -255,7 +327,12 @@ async def add_comment(
     await repo.add_comment(
         ctx.session,
         comment=TicketComment(
-            ticket_id=ticket.id, kind=kind, author=author, text=text, created_at=ctx.now
+            ticket_id=ticket.id,
+            kind=kind,
+            author=author,
+            text=text,
+            created_at=stamp(ctx, ticket),
+            source_hash=source_hash(ctx.services, ctx.message.event_id),
         ),
     )
     await audit(ctx, ticket, kind, f"{len(text)} chars", actor)
@@ -276,6 +353,7 @@ async def reporter_comment(ctx: CommandContext, ticket: Ticket, text: str) -> Re
     announce(
         ctx,
         f"{ticket.ref}: the reporter added a comment. {prefix}show {ticket.ref} to read it.",
+        ticket=ticket,
     )
     if ticket.state == "waiting":
         next_state = "in_progress" if ticket.assignee else "triaged"

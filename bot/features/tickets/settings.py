@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from bot.durations import Duration, hours, minutes
@@ -15,7 +17,9 @@ class TicketsSettings(BaseModel):
     retention_days: int | None = Field(None, ge=1)
     # How often the background job looks for tickets to nudge or purge.
     check_every: Duration = minutes(1)
-    # Key of the keyed hash (HMAC-SHA256) that lets an anonymous reporter find their own
-    # tickets with !mytickets. Unset: a random key is generated and kept in the database
-    # (weaker: whoever reads the database can then test candidate user ids).
+    # The anonymity key (keyed hashes of anonymous reporters, their encrypted route back).
+    # Unset: a random key is generated once into anonymity_key_file. Never in the database.
     anonymity_key: SecretStr | None = None
+    # Where the generated key is kept when anonymity_key is unset (never in the
+    # database). Default: anonymity.key next to matrix.store_path.
+    anonymity_key_file: Path | None = None

@@ -63,7 +63,7 @@ def how_to_file(prefix: str) -> str:
         f"e.g. {p}ticket I clicked a link in a strange email, what now?\n"
         f"Options: tags like {p}ticket #access <text>; {p}ticket assessment <text> asks for a "
         f"security & privacy assessment of a new feature; {p}ticket anonymous <text> hides "
-        "who you are from the team.\n"
+        f"who you are from the team ({p}ticket anonymous alone explains its limits).\n"
         "What happens next: you get a ticket number (T-<n>), only the security team can see "
         "the ticket, a team member picks it up, and I tell you in a direct message about "
         f"every reply and change. {p}mytickets lists your tickets. DM me to keep it private "
@@ -83,8 +83,9 @@ def what_is_stored(anonymous: bool, prefix: str, filed_in_public: bool) -> str:
             "comments, and a history of who changed what and when."
         )
     limits = (
-        "Limits, honestly: the homeserver and whoever runs this bot can still tell who is in "
-        "this direct chat, and your own words may identify you."
+        "Limits, honestly: the homeserver's admins can see who sent what to me, someone "
+        "holding both my database and my configuration can link the ticket to you, and "
+        "your own words may identify you."
     )
     if filed_in_public:
         limits += (
@@ -92,10 +93,43 @@ def what_is_stored(anonymous: bool, prefix: str, filed_in_public: bool) -> str:
             "you may want to delete it there."
         )
     return (
-        "Anonymous: the team is not shown who you are, and your Matrix id is not stored with "
-        "the ticket. I keep the text, this direct chat's room id (to pass on replies), and a "
-        f"keyed fingerprint of your id so {prefix}mytickets can find your tickets. " + limits
+        "Anonymous: the team is not shown who you are, and neither your Matrix id nor this "
+        "chat is stored in clear with the ticket. I keep the text, the way back to you "
+        "encrypted with a key that is not in my database (to pass on replies), and a keyed "
+        f"fingerprint of your id so {prefix}mytickets can find your tickets. " + limits
     )
+
+
+def anonymity_limits(prefix: str) -> str:
+    """What anonymity means here, said before anyone files (``!ticket anonymous``)."""
+    p = prefix
+    return (
+        "Filing anonymously, honestly:\n"
+        f"- {p}ticket anonymous <text>: the team does not see who you are and my database "
+        "keeps no readable link to you; I keep the way back to you encrypted with a key "
+        "held outside the database, so the team's replies still reach you here.\n"
+        f"- {p}ticket nofollowup <text>: I keep nothing that leads to you at all. You get a "
+        f"claim code instead; {p}mytickets <code> in any direct chat with me shows the team's "
+        "answers. Lose the code and nobody can find the ticket for you.\n"
+        "Limits: the homeserver's admins can see who sent what to me; someone holding both my "
+        "database and my configuration can link an anonymous ticket (not a nofollowup one) "
+        "to you; if you file in a public room, people there see your message; and your own "
+        "words may identify you. A direct message to me is the most private way."
+    )
+
+
+def claim_code_message(ticket: Ticket, code: str, prefix: str, filed_in_public: bool) -> str:
+    """The one message that gives a reporter without follow-up their claim code."""
+    text = (
+        f"Thank you — your request is {ticket.ref}, filed without any way back to you.\n"
+        f"Your claim code: {code}\n"
+        f"Keep it: {prefix}mytickets {code} in any direct chat with me shows the team's "
+        "answers. I don't keep the code or anything that leads to you, so nobody can "
+        "recover it. I will not write to you about this ticket."
+    )
+    if filed_in_public:
+        text += " People in the public room saw your message; you may want to delete it there."
+    return text
 
 
 def filed_message(ticket: Ticket, team: list[str], prefix: str, filed_in_public: bool) -> str:

@@ -15,6 +15,7 @@ from bot.features.tips.render import tip_message
 from bot.features.tips.schedule import local_instant, local_today, next_slot_date
 from bot.features.tips.service import TipsService
 from bot.features.tips.tracking import expired_until, shown
+from bot.ids import is_number
 
 _TEAM_ONLY = ("preview", "skip", "unskip", "stats", "reload")
 
@@ -95,7 +96,7 @@ class TipCommands:
             return await self.progress(ctx, argv[1:])
         if not argv:
             return self.today(ctx)
-        if argv[0].isdigit():
+        if is_number(argv[0]):
             return self.day(ctx, int(argv[0]), argv[1] if len(argv) > 1 else None)
         if len(argv) == 1 and self.tips.campaign(argv[0]):
             return self.today(ctx, argv[0])
@@ -162,7 +163,7 @@ class TipCommands:
     # -- team tools ---------------------------------------------------------------
 
     async def preview(self, ctx: CommandContext, argv: list[str]) -> Reply:
-        if not argv or not argv[0].isdigit():
+        if not argv or not is_number(argv[0]):
             raise UsageError("Which day? For example: tip preview 5")
         campaign = self._pick(ctx, argv[1] if len(argv) > 1 else None)
         number = int(argv[0])

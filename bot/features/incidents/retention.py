@@ -1,0 +1,111 @@
+"""Retention and redaction for incidents: private text does not outlive its need.
+
+``incidents.retention_days`` (off by default, like tickets): the text of incidents
+closed longer ago than that is erased — summary, answers, notes, updates, pinned and
+kept thread messages — while the skeleton (type, severity, who, when) stays for
+statistics. A redacted (deleted) Matrix message the bot kept (a thread message, a pin)
+is erased at once, and the timeline says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands.context import Redaction
+from bot.features.incidents.models import Incident, IncidentEvent, IncidentMessage
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+CLOSED = ("resolved", "closed")
+ERASED = "(erased)"
+# Timeline lines that carry people's words (the rest: status, severity, pages... stay).
+TEXT_KINDS = ("note", "update", "answer", "pinned", "merged", "intake")
+
+
+async def on_redaction(redaction: Redaction, session: AsyncSession, services: Services) -> None:
+    """Erase what the bot kept of event ``redacts``; note it on the incident's timeline."""
+    redacts = redaction.redacts
+    now = services.clock()
+    touched: set[int] = set()
+    kept = await session.get(IncidentMessage, redacts)
+    if kept is not None:
+        touched.add(kept.incident_id)
+        await session.delete(kept)
+    lines = await session.scalars(
+        select(IncidentEvent).where(IncidentEvent.source_event_id == redacts)
+    )
+    for line in lines:
+        line.text = f"{ERASED} the pinned message was deleted in Matrix"
+        touched.add(line.incident_id)
+    for incident_id in sorted(touched):
+        session.add(
+            IncidentEvent(
+                incident_id=incident_id,
+                at=now,
+                author=None,
+                kind="redacted",
+                text="A message kept for this incident was deleted in Matrix; its text was erased.",
+            )
+        )
+        log.info("incident INC-%d: text of a redacted message erased", incident_id)
+
+
+async def purge_old_incidents(services: Services, now: datetime | None = None) -> int:
+    """Erase the text of incidents closed more than ``retention_days`` ago.
+
+    Returns:
+        How many incidents were purged.
+    """
+    days = services.settings.incidents.retention_days
+    if days is None:
+        return 0
+    now = now or services.clock()
+    cutoff = now - timedelta(days=days)
+    purged = 0
+    async with services.db.sessions.begin() as session:
+        closed_at = (
+            select(IncidentEvent.incident_id, func.max(IncidentEvent.at).label("at"))
+            .group_by(IncidentEvent.incident_id)
+            .subquery()
+        )
+        query = (
+            select(Incident)
+            .join(closed_at, closed_at.c.incident_id == Incident.id)
+            .where(
+                Incident.status.in_(CLOSED),
+                Incident.purged_at.is_(None),
+                closed_at.c.at <= cutoff,
+            )
+        )
+        for incident in await session.scalars(query):
+            await _erase(session, incident, now)
+            purged += 1
+    return purged
+
+
+async def _erase(session: AsyncSession, incident: Incident, now: datetime) -> None:
+    incident.summary, incident.occurred, incident.affected = "", None, None
+    incident.purged_at = now
+    lines = await session.scalars(
+        select(IncidentEvent).where(
+            IncidentEvent.incident_id == incident.id, IncidentEvent.kind.in_(TEXT_KINDS)
+        )
+    )
+    for line in lines:
+        line.text = ERASED
+    await session.execute(delete(IncidentMessage).where(IncidentMessage.incident_id == incident.id))
+    session.add(
+        IncidentEvent(
+            incident_id=incident.id,
+            at=now,
+            author=None,
+            kind="purged",
+            text="Text erased by the retention policy (incidents.retention_days)",
+        )
+    )
+    log.info("incident INC-%d text purged (retention)", incident.id)
