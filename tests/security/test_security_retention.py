@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.commands.context import IncomingMessage, Redaction
+from bot.features.incidents.chain import check_chain
 from bot.features.incidents.models import Incident, IncidentEvent, IncidentMessage
 from bot.features.incidents.retention import purge_old_incidents
 from bot.features.tickets.models import Ticket, TicketComment, TicketEvent
@@ -33,6 +34,11 @@ async def test_security_incident_retention(db: Database) -> None:
         lines = list(await session.scalars(select(IncidentEvent)))
     assert all(SECRET not in line.text for line in lines)
     assert any(line.kind == "purged" for line in lines)
+    # Erasing text keeps the tamper-evident chain whole (and still catches an edit).
+    assert check_chain(sorted(lines, key=lambda e: e.id)) == []
+    forged = sorted(lines, key=lambda e: e.id)
+    forged[0].text = "something else entirely"
+    assert check_chain(forged) != []
     shown = await desk.say("!show INC-1", sender=LEAD, room="triage")
     row = await desk.reply_to(shown[0].event_id)
     assert row is not None and SECRET not in row.content["body"]
@@ -75,3 +81,4 @@ async def test_security_redaction_erases_ticket_and_incident_text(db: Database) 
         lines = list(await session.scalars(select(IncidentEvent)))
     assert any(line.kind == "redacted" for line in lines)
     assert all(f"seen {SECRET}" not in line.text for line in lines)
+    assert check_chain(sorted(lines, key=lambda e: e.id)) == []

@@ -20,6 +20,23 @@ GENESIS = "0" * 64
 HEAD_LINE = "Timeline chain head (SHA-256): "
 EXPORT_KIND = "exported"
 _DIGEST = re.compile(r"report SHA-256 ([0-9a-f]{64})")
+# Erased text (retention, a redaction) keeps the digest of what it replaced, so the chain
+# still verifies and shows where text was erased, without keeping the words.
+_ERASED = re.compile(r"\(erased(?:: [^;()]*)?; SHA-256 ([0-9a-f]{64})\)")
+
+
+def text_digest(text: str | None) -> str:
+    """What the chain covers of an entry's text: its SHA-256 (kept when it is erased)."""
+    erased = _ERASED.fullmatch(text or "")
+    if erased:
+        return erased.group(1)
+    return hashlib.sha256((text or "").encode("utf-8")).hexdigest()
+
+
+def erased(text: str | None, why: str = "") -> str:
+    """The text that replaces ``text`` when it is erased: the chain stays whole."""
+    reason = f": {why}" if why else ""
+    return f"(erased{reason}; SHA-256 {text_digest(text)})"
 
 
 def entry_hash(event: IncidentEvent) -> str:
@@ -29,7 +46,7 @@ def entry_hash(event: IncidentEvent) -> str:
         "at": _utc(event.at).isoformat(timespec="microseconds"),
         "author": event.author,
         "kind": event.kind,
-        "text": event.text,
+        "text_sha256": text_digest(event.text),
         "source": event.source_event_id,
     }
     payload = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

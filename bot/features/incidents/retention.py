@@ -16,13 +16,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import Redaction
+from bot.features.incidents import repository as repo
+from bot.features.incidents.chain import erased
 from bot.features.incidents.models import Incident, IncidentEvent, IncidentMessage
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 CLOSED = ("resolved", "closed")
-ERASED = "(erased)"
 # Timeline lines that carry people's words (the rest: status, severity, pages... stay).
 TEXT_KINDS = ("note", "update", "answer", "pinned", "merged", "intake")
 
@@ -40,17 +41,16 @@ async def on_redaction(redaction: Redaction, session: AsyncSession, services: Se
         select(IncidentEvent).where(IncidentEvent.source_event_id == redacts)
     )
     for line in lines:
-        line.text = f"{ERASED} the pinned message was deleted in Matrix"
+        line.text = erased(line.text, "the message was deleted in Matrix")
         touched.add(line.incident_id)
     for incident_id in sorted(touched):
-        session.add(
-            IncidentEvent(
-                incident_id=incident_id,
-                at=now,
-                author=None,
-                kind="redacted",
-                text="A message kept for this incident was deleted in Matrix; its text was erased.",
-            )
+        await repo.add_event(
+            session,
+            incident_id=incident_id,
+            at=now,
+            author=None,
+            kind="redacted",
+            text="A message kept for this incident was deleted in Matrix; its text was erased.",
         )
         log.info("incident INC-%d: text of a redacted message erased", incident_id)
 
@@ -97,15 +97,14 @@ async def _erase(session: AsyncSession, incident: Incident, now: datetime) -> No
         )
     )
     for line in lines:
-        line.text = ERASED
+        line.text = erased(line.text, "retention")
     await session.execute(delete(IncidentMessage).where(IncidentMessage.incident_id == incident.id))
-    session.add(
-        IncidentEvent(
-            incident_id=incident.id,
-            at=now,
-            author=None,
-            kind="purged",
-            text="Text erased by the retention policy (incidents.retention_days)",
-        )
+    await repo.add_event(
+        session,
+        incident_id=incident.id,
+        at=now,
+        author=None,
+        kind="purged",
+        text="Text erased by the retention policy (incidents.retention_days)",
     )
     log.info("incident INC-%d text purged (retention)", incident.id)
