@@ -11,6 +11,7 @@ from sqlalchemy import inspect, select, text, update
 
 from bot.clock import ManualClock
 from bot.commands.context import Reaction, RoomKind
+from bot.commands.router import Router
 from bot.features.tickets.models import Ticket
 from bot.features.tips.models import TipMark
 from bot.storage import Database
@@ -205,3 +206,30 @@ async def test_tips_marks_need_the_key(db: Database, tips_file: Path) -> None:
         campaign = tips.campaigns[0]
         assert await tips.tracker.progress(s, campaign, run, ALICE) == {date(2026, 12, 1)}
         assert await other.tracker.progress(s, campaign, run, ALICE) == set()
+
+
+async def test_tips_privacy_and_forget_me_through_the_commands(
+    db: Database, tips_file: Path
+) -> None:
+    """``!privacy`` lists the asker's tip marks (counts); ``!forget me`` deletes them."""
+    from bot.features import tips as tips_feature
+    from bot.features.tips.privacy import TipsPrivacy
+    from bot.privacy import privacy_registry
+
+    clock = ManualClock(utc(2026, 12, 1, 8, 1))
+    services = make_services(db, tips_file, clock)
+    wired = Router(services)
+    tips_feature._setup(services, wired)  # the feature adds its part to !privacy itself
+    assert any(isinstance(p, TipsPrivacy) for p in privacy_registry(wired).providers)
+    router, tips = make_router(services)
+    privacy_registry(router).add(TipsPrivacy(tips))
+    await posted_days(db, router, tips, clock, [1, 2])
+    await react(router, ALICE, "$tip1", 1)
+    await react(router, ALICE, "$tip2", 2)
+    await router.handle(dm("!privacy"))
+    body = await last_body(db, DM)
+    assert "Security tips" in body and "2 day(s) you marked done" in body
+    await router.handle(dm("!forget me"))
+    assert "deleted your 2 mark(s)" in await last_body(db, DM)
+    async with db.sessions() as s:
+        assert await tips.privacy_summary(s, ALICE) is None

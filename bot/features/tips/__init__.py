@@ -34,6 +34,10 @@ def _setup(services: Services, router: Router) -> None:
     stuck.register(router, tips)
     router.on_reaction(tips.on_reaction)
     router.on_redaction(tips.on_redaction)
+    from bot.features.tips.privacy import TipsPrivacy
+    from bot.privacy import privacy_registry
+
+    privacy_registry(router).add(TipsPrivacy(tips))
 
 
 async def _on_ready(services: Services) -> None:
