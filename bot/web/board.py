@@ -10,9 +10,16 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 
 from bot.features.incidents import repository as incident_repo
-from bot.features.incidents.models import OPEN_STATUSES, SEVERITIES, STATUSES
+from bot.features.incidents.clocks import clock_rows
+from bot.features.incidents.models import (
+    OPEN_STATUSES,
+    SEVERITIES,
+    STATUSES,
+    IncidentClock,
+)
 from bot.features.tickets import repository as ticket_repo
 from bot.features.tickets import texts
 from bot.web.actions import run_command
@@ -44,6 +51,15 @@ def age(since: datetime | None, now: datetime) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h"
     return f"{seconds // 86400}d"
+
+
+def clock_text(clock: IncidentClock, now: datetime) -> str:
+    """``GDPR: notify the authority — due in 5h`` / ``overdue by 2h`` / ``met``."""
+    if clock.met_at is not None:
+        return f"{clock.label}: met {clock.met_at.strftime('%Y-%m-%d %H:%M')} UTC"
+    if clock.deadline_at >= now:
+        return f"{clock.label}: due in {age(now, clock.deadline_at)}"
+    return f"{clock.label}: OVERDUE by {age(clock.deadline_at, now)}"
 
 
 def require_team(request: web.Request) -> web.Response | None:
@@ -89,6 +105,19 @@ async def board(request: web.Request) -> web.Response:
         incidents = list(
             await incident_repo.list_incidents(session, open_only=incidents_which == "open")
         )
+        # The next regulatory deadline still running, per incident (earliest first).
+        next_clock: dict[int, IncidentClock] = {}
+        if incidents:
+            running = await session.scalars(
+                select(IncidentClock)
+                .where(
+                    IncidentClock.incident_id.in_([i.id for i in incidents]),
+                    IncidentClock.met_at.is_(None),
+                )
+                .order_by(IncidentClock.deadline_at)
+            )
+            for clock in running:
+                next_clock.setdefault(clock.incident_id, clock)
     if assignee == "unassigned":
         tickets = [t for t in tickets if not t.assignee]
     if severity in SEVERITIES:
@@ -119,6 +148,7 @@ async def board(request: web.Request) -> web.Response:
             "assignee": i.assignee or "unassigned",
             "age": age(i.created_at, now),
             "acked": age(i.acked_at, now) + " ago" if i.acked_at else "not acknowledged",
+            "clock": clock_text(next_clock[i.id], now) if i.id in next_clock else "—",
         }
         for i in incidents
     ]
@@ -195,6 +225,7 @@ async def _incident_page(
         if incident is None:
             return message_page(request, "Not found", f"There is no incident INC-{number}.", 404)
         events = await incident_repo.timeline(session, incident_id=number)
+        clocks = [clock_text(c, now) for c in await clock_rows(session, number)]
     return render(
         request,
         "incident.html",
@@ -204,6 +235,7 @@ async def _incident_page(
             "age": age(incident.created_at, now),
             "open": incident.status in OPEN_STATUSES,
             "events": events,
+            "clocks": clocks,
             "statuses": STATUSES,
             "severities": SEVERITIES,
             "flash": flash,

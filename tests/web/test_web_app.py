@@ -268,3 +268,22 @@ async def test_charts_count_what_happened(desk: Desk) -> None:
     svg = charts.svg(weekly).decode()
     assert svg.startswith("<?xml") and "<script" not in svg
     assert charts.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90) == 9
+
+
+async def test_board_shows_regulatory_clocks(desk: Desk) -> None:
+    """A running GDPR clock shows on the board and the incident page; a met one says so."""
+    await desk.say("!incident device lost my laptop with customer data", sender=ALICE)
+    await desk.say("!clock INC-1 gdpr", sender=LEAD, room="triage")
+    token = await session_for(desk, LEAD)
+    client = await client_for(desk)
+    try:
+        cookies = {SESSION_COOKIE: token}
+        board = await (await client.get("/", cookies=cookies)).text()
+        assert "Next regulatory deadline" in board and "due in" in board
+        page = await (await client.get("/incidents/1", cookies=cookies)).text()
+        assert "Regulatory clocks" in page and "due in 3d" in page
+        await desk.say("!clock INC-1 met gdpr", sender=LEAD, room="triage")
+        page = await (await client.get("/incidents/1", cookies=cookies)).text()
+        assert "met " in page and "due in" not in page
+    finally:
+        await client.close()
