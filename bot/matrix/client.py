@@ -31,6 +31,7 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     InviteMemberEvent,
+    JoinedMembersResponse,
     JoinResponse,
     MessageDirection,
     RoomMessagesResponse,
@@ -43,6 +44,7 @@ from bot.commands.router import Router
 from bot.config import Settings
 from bot.matrix import crypto
 from bot.matrix import rooms as room_store
+from bot.matrix.content import message_content
 from bot.matrix.dispatch import Batch, Dispatcher, Job
 from bot.matrix.e2ee import E2EE, STORE_KEY_ERRORS, STORE_KEY_PROBLEM, store_key
 from bot.matrix.e2ee import command as e2ee_command
@@ -497,6 +499,51 @@ class MatrixBot:
                     else "it will try to rejoin",
                 )
                 self._joined_config_rooms = False
+
+    def _check_triage_privacy(self, room_id: str) -> None:
+        """Warn (or refuse, with ``rooms.require_private_triage``) about an open triage room."""
+        state = self.states.rooms.get(room_id)
+        if state is None:
+            return
+        self._triage_checked = True
+        problems = room_store.triage_problems(state)
+        if not problems:
+            return
+        text = f"the triage room {room_id} is not private: {'; '.join(problems)}"
+        if self.settings.rooms.require_private_triage:
+            log.error("%s; refusing to run (rooms.require_private_triage is set)", text)
+            raise UnsafeTriageRoom(text)
+        log.warning("SECURITY WARNING: %s. Reports shown there may reach others.", text)
+
+    async def _warn_alias_moved(self, room_id: str) -> None:
+        """Tell the pinned triage room, once per target, that its alias was moved."""
+        moved, self._alias_moved = self._alias_moved, None
+        text = (
+            f"⚠ Security warning: the alias {self.settings.rooms.triage} now points to another "
+            f"room ({moved}). I keep treating THIS room as the triage room and its members as "
+            "the security team. If the move was intended, an operator runs "
+            "'helpdesk-bot rooms repin'; if not, someone repointed the alias."
+        )
+        async with self.services.db.sessions.begin() as session:
+            await self.services.outbox.add(
+                session,
+                txn_key=f"rooms:alias-moved:{moved}",
+                room_id=room_id,
+                content=message_content(text),
+            )
+        self.services.outbox.wake()
+
+    async def _reread_members(self, room_id: str) -> None:
+        """After a gap or a (re)join, take the joined members from the server again."""
+        response = await self.client.joined_members(room_id)
+        if isinstance(response, JoinedMembersResponse):
+            self.states.replace_joined(room_id, {m.user_id for m in response.members})
+        else:
+            log.warning(
+                "cannot re-read the members of %s: %s",
+                room_id,
+                getattr(response, "message", response),
+            )
 
     def _handle_events(
         self, room_id: str, events: list[dict[str, Any]], not_before: datetime, batch: Batch
