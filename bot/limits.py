@@ -38,14 +38,16 @@ class LimitsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    # Per user: every message the bot acts on (commands, questions, DM answers).
-    commands: BucketSettings = BucketSettings(burst=10, per_minute=10)
+    # Per user: every message the bot acts on (commands, questions, DM answers). Generous:
+    # a person may fire a burst of cheap commands and must get every answer; what costs
+    # other people (tickets, incidents, pages) has its own, tight buckets below.
+    commands: BucketSettings = BucketSettings(burst=120, per_minute=60)
     # Per user: new tickets filed.
     tickets: BucketSettings = BucketSettings(burst=5, per_minute=0.5)
     # Per user: incident reports (new or merged into an open one).
     incidents: BucketSettings = BucketSettings(burst=3, per_minute=0.2)
     # Per room (not the triage room): the bot's replies.
-    replies: BucketSettings = BucketSettings(burst=30, per_minute=30)
+    replies: BucketSettings = BucketSettings(burst=240, per_minute=120)
 
 
 class Verdict(enum.Enum):

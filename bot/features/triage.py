@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import CommandContext, Reply
 from bot.commands.errors import PermissionDenied, UsageError, UserError
-from bot.commands.router import Permission, Router
+from bot.commands.router import TEAM_PLACES, Permission, Router
 from bot.ids import USER_ID
 
 _ID = re.compile(r"^(?:(?P<prefix>[A-Za-z]+)-)?#?(?P<number>[0-9]{1,9})$")
@@ -117,6 +117,10 @@ class TriageVerbs:
         )
         async def status(ctx: CommandContext) -> Reply:
             parts = ctx.args.split(maxsplit=1)
+            if ctx.message.room_kind not in TEAM_PLACES:
+                # Open to reporters (their own case, in a DM), but like every triage verb
+                # it answers nothing about cases in a group room: the same refusal for all.
+                raise PermissionDenied(self.router.team_places_text())
             if not ctx.is_security_team:
                 # A reporter may ask about their own case (kinds that offer it).
                 kind = self.kinds.get(_prefix(parts[0])) if len(parts) == 1 else None

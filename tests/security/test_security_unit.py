@@ -20,7 +20,10 @@ def test_security_bucket_burst_then_rate() -> None:
 
 def test_security_limits_notify_once_per_excess() -> None:
     clock = ManualClock(START)
-    settings = LimitsSettings(incidents=BucketSettings(burst=2, per_minute=1))
+    settings = LimitsSettings(
+        incidents=BucketSettings(burst=2, per_minute=1),
+        commands=BucketSettings(burst=10, per_minute=10),
+    )
     limits = Limits(settings, clock)
     seen = [limits.check(limits.incidents, "@a:x") for _ in range(6)]
     assert seen == [Verdict.OK, Verdict.OK, Verdict.NOTIFY] + [Verdict.SILENT] * 3
