@@ -632,8 +632,14 @@ class MatrixBot:
         await self.router.handle_unreadable(event_id=event_id, room_id=room_id, text=text)
 
     async def _deliver_late(self, room_id: str, event: dict[str, Any]) -> None:
-        """A held event whose key arrived: handled as if it had just come in."""
-        await self._handle_events(room_id, [event], datetime.min.replace(tzinfo=UTC))
+        """A held event whose key arrived: handled as if it had just come in.
+
+        It joins its room's queue like any event, in a batch of its own with no sync
+        token (nothing to save: the sync that brought it was saved long ago).
+        """
+        batch = self.dispatcher.begin("")
+        self._handle_events(room_id, [event], datetime.min.replace(tzinfo=UTC), batch)
+        self.dispatcher.seal(batch, complete=False)
 
     async def _give_up_unreadable(self, event_id: str, room_id: str, text: str | None) -> None:
         await self.router.handle_unreadable(event_id=event_id, room_id=room_id, text=text)

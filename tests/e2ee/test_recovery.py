@@ -53,9 +53,15 @@ def _signed_by_ssk(keys: dict, bot: str, device_id: str) -> bool:
 
 
 async def _readyz(world: BotWorld) -> dict:
+    """/readyz once the bot has finished starting (its outbox waits for the rooms first)."""
+    deadline = time.monotonic() + 30
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{world.web_port}/readyz") as response:
-            return await response.json()
+        while True:
+            async with http.get(f"http://127.0.0.1:{world.web_port}/readyz") as response:
+                body = await response.json()
+            if body["status"] != "not ready" or time.monotonic() > deadline:
+                return body
+            await asyncio.sleep(0.2)
 
 
 async def test_lost_store_with_recovery_key_keeps_the_identity_and_the_history(

@@ -29,7 +29,7 @@ async def test_faults_handlers_a_stuck_handler_does_not_stop_another_room(
         await asyncio.sleep(3600)  # a hung call to somewhere
         return Reply("never")
 
-    app.router.add(Command("stuck", stuck, "hangs (test only)"))
+    app.router.add(Command("hang", stuck, "hangs (test only)"))
     await app.start()
     try:
         await wait_joined(world, world.helpdesk)
@@ -41,7 +41,7 @@ async def test_faults_handlers_a_stuck_handler_does_not_stop_another_room(
             await asyncio.sleep(0.1)
         await alice.drain()
         await bob.drain()
-        hang = await alice.send(dm, "!stuck")
+        hang = await alice.send(dm, "!hang")
         await asyncio.wait_for(entered.wait(), 30)
         ping = await bob.send(world.helpdesk, "!ping meanwhile")
         pong = await bob.wait_for(is_reply_from(world.bot_user_id, ping), 30)
