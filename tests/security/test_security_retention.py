@@ -15,6 +15,7 @@ from bot.storage import Database
 from tests.support.desk import ALICE, LEAD, Desk
 
 SECRET = "left-it-on-the-train"
+BOB = "@bob:test"
 
 
 async def test_security_incident_retention(db: Database) -> None:
@@ -82,3 +83,38 @@ async def test_security_redaction_erases_ticket_and_incident_text(db: Database) 
     assert any(line.kind == "redacted" for line in lines)
     assert all(f"seen {SECRET}" not in line.text for line in lines)
     assert check_chain(sorted(lines, key=lambda e: e.id)) == []
+
+
+async def test_security_redaction_erases_incident_reports_and_intake_answers(
+    db: Database,
+) -> None:
+    """The words of a one-shot report and of intake answers go when their message does."""
+    desk = Desk(db)
+    oneshot, _ = await desk.say(f"!incident device {SECRET}", sender=ALICE)
+    await desk.say("!incident", sender=BOB)
+    await desk.say("device", sender=BOB)  # the type: INC-2 is filed, the intake goes on
+    answer, _ = await desk.say(f"bob's laptop {SECRET}", sender=BOB)  # what happened
+
+    def redaction(event_id: str, target: IncomingMessage) -> Redaction:
+        return Redaction(
+            event_id=event_id,
+            room_id=target.room_id,
+            sender=target.sender,
+            redacts=target.event_id,
+            timestamp=target.timestamp,
+            room_kind=target.room_kind,
+        )
+
+    async with db.sessions() as session:
+        before = [i.summary for i in await session.scalars(select(Incident).order_by(Incident.id))]
+    assert all(SECRET in s for s in before), before
+    assert await desk.router.handle_redaction(redaction("$r-oneshot", oneshot))
+    assert await desk.router.handle_redaction(redaction("$r-answer", answer))
+    async with db.sessions() as session:
+        incidents = list(await session.scalars(select(Incident).order_by(Incident.id)))
+        lines = sorted(await session.scalars(select(IncidentEvent)), key=lambda e: e.id)
+    assert [i.summary for i in incidents] == ["", ""]
+    assert all(SECRET not in line.text for line in lines)
+    assert any(line.kind == "redacted" and line.incident_id == 2 for line in lines)
+    for number in (1, 2):
+        assert check_chain([e for e in lines if e.incident_id == number]) == []

@@ -158,6 +158,7 @@ class Intake:
             affected=answers.get("affected"),
             severity=answers.get("severity"),
             now=ctx.now,
+            source_event_id=ctx.message.event_id,
         )
         thanks, thanks_html = thanks_text(
             filed.incident.id, filed.paged, ctx.services.rooms.triage is not None
@@ -279,7 +280,7 @@ class Intake:
         if incident is not None:
             paged = await intake_incident.add_answer(
                 ctx.services, ctx.session, incident, step, value, by=ctx.sender, now=ctx.now,
-                playbook=playbook,
+                playbook=playbook, source_event_id=ctx.message.event_id,
             )  # fmt: skip
         if paged:
             answers["paged"] = sorted(set(answers.get("paged", [])) | set(paged))

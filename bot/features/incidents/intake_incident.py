@@ -79,8 +79,11 @@ async def add_answer(
     by: str,
     now: datetime,
     playbook: Playbook | None = None,
+    source_event_id: str | None = None,
 ) -> list[str]:
     """Add one intake answer (None: skipped) to the incident and its timeline.
+
+    ``source_event_id`` (the reporter's message) lets a redaction of it erase the answer.
 
     Returns:
         The users paged because of it (a high or critical severity), else empty.
@@ -95,8 +98,9 @@ async def add_answer(
     if step == "question" and playbook is not None and playbook.question:
         text = f"{playbook.question} {'yes' if value == 'yes' else value or 'skipped'}"
         await repo.add_event(
-            session, incident_id=incident.id, at=now, author=by, kind="answer", text=text
-        )
+            session, incident_id=incident.id, at=now, author=by, kind="answer", text=text,
+            source_event_id=source_event_id,
+        )  # fmt: skip
         if value == "yes" and playbook.question_raises_to:
             paged = await service.raise_severity(
                 services, session, incident, playbook.question_raises_to,
@@ -111,8 +115,9 @@ async def add_answer(
         incident.affected = value
     text = f"{label}: {value}" if value is not None else f"{label}: skipped"
     await repo.add_event(
-        session, incident_id=incident.id, at=now, author=by, kind="answer", text=text
-    )
+        session, incident_id=incident.id, at=now, author=by, kind="answer", text=text,
+        source_event_id=source_event_id if value is not None else None,
+    )  # fmt: skip
     log.info(
         "incident %s: %s answered (%d chars)", service.ref(incident.id), step, len(value or "")
     )

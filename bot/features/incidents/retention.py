@@ -41,8 +41,13 @@ async def on_redaction(redaction: Redaction, session: AsyncSession, services: Se
         select(IncidentEvent).where(IncidentEvent.source_event_id == redacts)
     )
     for line in lines:
-        line.text = erased(line.text, "the message was deleted in Matrix")
         touched.add(line.incident_id)
+        incident = await session.get(Incident, line.incident_id)
+        if incident is not None:
+            _erase_field_from(incident, line)
+        if line.kind == "reported":
+            continue  # the line itself holds no words of theirs (type, severity, steps)
+        line.text = erased(line.text, "the message was deleted in Matrix")
     for incident_id in sorted(touched):
         await repo.add_event(
             session,
@@ -53,6 +58,22 @@ async def on_redaction(redaction: Redaction, session: AsyncSession, services: Se
             text="A message kept for this incident was deleted in Matrix; its text was erased.",
         )
         log.info("incident INC-%d: text of a redacted message erased", incident_id)
+
+
+# Which incident field an intake answer filled, by the label its timeline line starts with.
+_ANSWER_FIELDS = {"What happened:": "summary", "When:": "occurred", "Affected:": "affected"}
+
+
+def _erase_field_from(incident: Incident, line: IncidentEvent) -> None:
+    """Clear the incident field that the redacted message filled (summary, when, affected)."""
+    if line.kind == "reported":  # a one-shot report: its message was the summary
+        incident.summary = ""
+        return
+    if line.kind != "answer":
+        return
+    for label, name in _ANSWER_FIELDS.items():
+        if line.text.startswith(label):
+            setattr(incident, name, "" if name == "summary" else None)
 
 
 async def purge_old_incidents(services: Services, now: datetime | None = None) -> int:

@@ -85,6 +85,7 @@ async def file_incident(
     severity: str | None,
     now: datetime,
     details_pending: bool = False,
+    source_event_id: str | None = None,
 ) -> Filed:
     """Record an incident, post it in the triage room and page the on-call if needed.
 
@@ -117,6 +118,8 @@ async def file_incident(
         text=f"Reported ({playbook.name}, severity {severity}: {why}); "
         f"{len(playbook.first_steps)} first steps given"
         + ("; the details follow from the guided intake" if details_pending else ""),
+        # A one-shot report's message: redacting it erases the summary (see retention).
+        source_event_id=source_event_id,
     )
     page = needs_page(severity, playbook.urgent and given is None)
     targets = oncall(services, now)[:1] if page else []
