@@ -91,6 +91,7 @@ async def test_security_redaction_erases_incident_reports_and_intake_answers(
     """The words of a one-shot report and of intake answers go when their message does."""
     desk = Desk(db)
     oneshot, _ = await desk.say(f"!incident device {SECRET}", sender=ALICE)
+    merged, _ = await desk.say(f"!incident device again {SECRET}", sender=ALICE)
     await desk.say("!incident", sender=BOB)
     await desk.say("device", sender=BOB)  # the type: INC-2 is filed, the intake goes on
     answer, _ = await desk.say(f"bob's laptop {SECRET}", sender=BOB)  # what happened
@@ -110,11 +111,13 @@ async def test_security_redaction_erases_incident_reports_and_intake_answers(
     assert all(SECRET in s for s in before), before
     assert await desk.router.handle_redaction(redaction("$r-oneshot", oneshot))
     assert await desk.router.handle_redaction(redaction("$r-answer", answer))
+    assert await desk.router.handle_redaction(redaction("$r-merged", merged))
     async with db.sessions() as session:
         incidents = list(await session.scalars(select(Incident).order_by(Incident.id)))
         lines = sorted(await session.scalars(select(IncidentEvent)), key=lambda e: e.id)
     assert [i.summary for i in incidents] == ["", ""]
     assert all(SECRET not in line.text for line in lines)
+    assert any(line.kind == "merged" for line in lines)  # the repeat was merged into INC-1
     assert any(line.kind == "redacted" and line.incident_id == 2 for line in lines)
     for number in (1, 2):
         assert check_chain([e for e in lines if e.incident_id == number]) == []

@@ -72,6 +72,7 @@ async def merge_report(
         author=ctx.sender,
         kind="merged",
         text=text,
+        source_event_id=ctx.message.event_id,  # a redaction of it erases this text
     )
     log.info("incident INC-%d: a repeated report was merged into it", incident.id)
     return (
