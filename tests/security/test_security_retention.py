@@ -18,6 +18,18 @@ SECRET = "left-it-on-the-train"
 BOB = "@bob:test"
 
 
+def redaction(event_id: str, target: IncomingMessage) -> Redaction:
+    """The redaction ``event_id`` of the message ``target``, by its sender."""
+    return Redaction(
+        event_id=event_id,
+        room_id=target.room_id,
+        sender=target.sender,
+        redacts=target.event_id,
+        timestamp=target.timestamp,
+        room_kind=target.room_kind,
+    )
+
+
 async def test_security_incident_retention(db: Database) -> None:
     desk = Desk(db, incidents={"retention_days": 30})
     await desk.say(f"!incident device {SECRET}", sender=ALICE)
@@ -59,16 +71,6 @@ async def test_security_redaction_erases_ticket_and_incident_text(db: Database) 
     )
     await desk.react(thread.event_id)
 
-    def redaction(event_id: str, target: IncomingMessage) -> Redaction:
-        return Redaction(
-            event_id=event_id,
-            room_id=target.room_id,
-            sender=target.sender,
-            redacts=target.event_id,
-            timestamp=target.timestamp,
-            room_kind=target.room_kind,
-        )
-
     for i, target in enumerate((filed, comment, thread)):
         assert await desk.router.handle_redaction(redaction(f"$redact{i}", target))
     assert not await desk.router.handle_redaction(redaction("$redact0", filed))
@@ -95,16 +97,6 @@ async def test_security_redaction_erases_incident_reports_and_intake_answers(
     await desk.say("!incident", sender=BOB)
     await desk.say("device", sender=BOB)  # the type: INC-2 is filed, the intake goes on
     answer, _ = await desk.say(f"bob's laptop {SECRET}", sender=BOB)  # what happened
-
-    def redaction(event_id: str, target: IncomingMessage) -> Redaction:
-        return Redaction(
-            event_id=event_id,
-            room_id=target.room_id,
-            sender=target.sender,
-            redacts=target.event_id,
-            timestamp=target.timestamp,
-            room_kind=target.room_kind,
-        )
 
     async with db.sessions() as session:
         before = [i.summary for i in await session.scalars(select(Incident).order_by(Incident.id))]
