@@ -1,0 +1,300 @@
+"""Dispatch: claim the event, run the handler, the one error boundary, queue the replies.
+
+Every message that reaches the bot goes through :meth:`Dispatcher.handle`, which claims the
+event in the database, runs the handler in that same transaction, and commits the
+handler's changes together with its replies (queued in the outbox). A crash at any
+point therefore either leaves nothing (the event is processed again) or leaves the
+replies committed (they are sent on restart, de-duplicated by transaction id).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands.context import (
+    CommandContext,
+    IncomingMessage,
+    Outbound,
+    Reaction,
+    Redaction,
+    Reply,
+)
+from bot.commands.errors import PermissionDenied, RateLimited, UsageError, UserError
+from bot.commands.parsing import Parser, Route
+from bot.commands.registry import TEAM_PLACES, Permission, Registry
+from bot.commands.replies import queue_outbound, queue_reply, queue_text_reply
+from bot.logs import log_unexpected
+from bot.metrics import Metrics
+from bot.services import Services
+from bot.storage.errors import is_transient
+from bot.storage.models import HandledEvent
+
+log = logging.getLogger(__name__)
+
+
+def error_reference_text(ref: str) -> str:
+    """What a person is told when handling their message failed (never the cause)."""
+    return (
+        f"Sorry, something went wrong on my side (ref: {ref}). "
+        "The security team can look it up with that reference."
+    )
+
+
+class AlreadyHandled(Exception):
+    """Another process (or an earlier run) already handled this event."""
+
+
+class Dispatcher:
+    """Runs what the registry holds for each event, exactly once, inside one transaction."""
+
+    def __init__(self, services: Services, registry: Registry, parser: Parser, *, metrics: Metrics):
+        self.services = services
+        self.registry = registry
+        self.parser = parser
+        self.metrics = metrics
+        self.prefix = services.settings.bot.command_prefix
+
+    async def handle(self, msg: IncomingMessage) -> bool:
+        """Handle one message exactly once. Returns False if it had been handled already.
+
+        Raises:
+            Exception: only when the database itself fails; the caller retries later
+                and must not advance its sync position past ``msg``.
+        """
+        started = time.perf_counter()
+        try:
+            outcome = await self._handle(msg)
+        except AlreadyHandled:
+            self.metrics.messages.labels("duplicate").inc()
+            return False
+        self.metrics.messages.labels(outcome).inc()
+        self.metrics.handle_seconds.observe(time.perf_counter() - started)
+        self.services.outbox.wake()
+        return True
+
+    async def _handle(self, msg: IncomingMessage) -> str:
+        try:
+            route = self.parser.route(msg)
+        except Exception as exc:  # a broken matcher must not stall the sync loop forever
+            log_unexpected(log, exc, f"routing event {msg.event_id} failed")
+            route = None
+        try:
+            async with self.services.db.sessions.begin() as session:
+                await self._claim(session, msg.event_id, msg.room_id)
+                ctx = self._context(msg, route, session)
+                if route is not None and not ctx.is_security_team:
+                    self.services.rate_limit("commands", msg.sender)
+                reply = await self._run(ctx, route)
+                await queue_reply(self.services, session, msg, reply, ctx.outbound)
+            return route.kind if route else "ignored"
+        except AlreadyHandled:
+            raise
+        except RateLimited as exc:
+            reply = None if exc.silent else Reply(exc.message)
+            outcome = "limited"
+        except UserError as exc:
+            reply = Reply(self._user_error_text(exc, route))
+            if route and route.command:
+                self.metrics.commands.labels(route.command.name, "refused").inc()
+            outcome = "user_error"
+        except Exception as exc:
+            if _is_database_error(exc):
+                raise
+            ref = secrets.token_hex(4)
+            log_unexpected(
+                log,
+                exc,
+                "unexpected error handling event %s (route %s) ref=%s",
+                msg.event_id,
+                route.name if route else "-",
+                ref,
+            )
+            reply = Reply(error_reference_text(ref))
+            outcome = "error"
+        async with self.services.db.sessions.begin() as session:
+            await self._claim(session, msg.event_id, msg.room_id)
+            await queue_reply(self.services, session, msg, reply, [])
+        return outcome
+
+    async def _claim(self, session: AsyncSession, event_id: str, room_id: str) -> None:
+        """Record ``event_id`` as handled in this transaction; the unique key is the claim.
+
+        A concurrent replica inserting the same id waits for this transaction and then
+        fails, so only one of them ever handles an event.
+        """
+        session.add(
+            HandledEvent(event_id=event_id, room_id=room_id, handled_at=self.services.clock())
+        )
+        try:
+            await session.flush()
+        except IntegrityError:
+            raise AlreadyHandled(event_id) from None
+
+    def _context(
+        self, msg: IncomingMessage, route: Route | None, session: AsyncSession
+    ) -> CommandContext:
+        return CommandContext(
+            message=msg,
+            command=route.name if route else "",
+            args=route.args if route else "",
+            session=session,
+            services=self.services,
+            is_security_team=self.services.is_security_team(msg.sender),
+        )
+
+    async def _run(self, ctx: CommandContext, route: Route | None) -> Reply | None:
+        explicit = (
+            route is not None
+            and route.kind == "command"
+            and ctx.message.body.lstrip().startswith(self.prefix)
+        )
+        # An explicit !command always wins over a conversation in progress; an overlong
+        # message reaches no interceptor (intake answers, DM comments, kept thread
+        # messages are bounded like commands).
+        overlong = len(ctx.message.body) > self.services.settings.bot.max_message_length
+        for interceptor in [] if explicit or overlong else self.registry.interceptors:
+            reply = await interceptor.handler(ctx)
+            if reply is not None:
+                return reply
+        if route is None:
+            return None
+        if route.kind == "too_long":
+            limit = self.services.settings.bot.max_message_length
+            raise UserError(
+                f"That message is too long for me (over {limit} characters). "
+                "Please shorten it, or split it into a few messages."
+            )
+        if route.kind == "unknown":  # only routed when the message was addressed to us
+            if not route.name:
+                return Reply(f"Hello! Send {self.prefix}help to see what I can do.")
+            return Reply(
+                f"I don't know {route.name!r}. Send {self.prefix}help to see what I can do."
+            )
+        if route.command is not None:
+            team_only = route.command.permission is Permission.SECURITY_TEAM
+            if team_only and ctx.message.room_kind not in TEAM_PLACES:
+                # The same answer for everyone, team or not: nothing about cases goes public.
+                raise PermissionDenied(self.team_places_text())
+            if team_only and not ctx.is_security_team:
+                raise PermissionDenied(
+                    f"Sorry, {self.prefix}{route.command.name} is for the security team. "
+                    f"If you need their help, {self.prefix}ticket reaches them privately."
+                )
+            assert route.handler is not None
+            reply = await route.handler(ctx)
+            self.metrics.commands.labels(route.command.name, "ok").inc()
+            return reply
+        assert route.handler is not None
+        return await route.handler(ctx)
+
+    def team_places_text(self) -> str:
+        """The one refusal for a team command outside the triage room and DMs."""
+        return (
+            "For the reporters' privacy, the security team's commands work only in the triage "
+            "room or in a direct message with me. If you need the team's help, "
+            f"{self.prefix}ticket reaches them privately."
+        )
+
+    def _user_error_text(self, exc: UserError, route: Route | None) -> str:
+        if isinstance(exc, UsageError) and route and route.command and route.command.usage:
+            return f"{exc.message}\nUsage: {self.prefix}{route.command.usage}"
+        return exc.message
+
+    async def handle_unreadable(self, *, event_id: str, room_id: str, text: str | None) -> bool:
+        """Record an event the bot could not read; reply ``text`` to it (if any), once.
+
+        Used for encrypted messages whose key the bot never received. Returns False if
+        the event had been handled already.
+        """
+        async with self.services.db.sessions.begin() as session:
+            try:
+                await self._claim(session, event_id, room_id)
+            except AlreadyHandled:
+                self.metrics.messages.labels("duplicate").inc()
+                return False
+            if text is not None:
+                await queue_text_reply(
+                    self.services, session, event_id=event_id, room_id=room_id, text=text
+                )
+        self.metrics.messages.labels("unreadable").inc()
+        self.services.outbox.wake()
+        return True
+
+    async def give_up(self, *, event_id: str, room_id: str, reason: str, reply: bool) -> bool:
+        """Stop retrying an event that kept failing: mark it handled, answer a reference.
+
+        Called by the dispatcher after ``bot.max_event_attempts`` (handler timeouts or
+        unexpected failures), so the person hears about it instead of silence. Returns
+        False if the event had been handled meanwhile.
+        """
+        ref = secrets.token_hex(4)
+        log.error("giving up on event %s in %s after %s ref=%s", event_id, room_id, reason, ref)
+        async with self.services.db.sessions.begin() as session:
+            try:
+                await self._claim(session, event_id, room_id)
+            except AlreadyHandled:
+                return False
+            if reply:
+                text = error_reference_text(ref)
+                await queue_text_reply(
+                    self.services, session, event_id=event_id, room_id=room_id, text=text
+                )
+        self.metrics.messages.labels("gave_up").inc()
+        self.services.outbox.wake()
+        return True
+
+    async def handle_reaction(self, reaction: Reaction) -> bool:
+        """Give a reaction to every reaction handler, exactly once."""
+        if not self.registry.reaction_handlers:
+            return False
+        try:
+            async with self.services.db.sessions.begin() as session:
+                try:
+                    await self._claim(session, reaction.event_id, reaction.room_id)
+                except AlreadyHandled:
+                    return False
+                outbound: list[Outbound] = []
+                for handler in self.registry.reaction_handlers:
+                    outbound.extend(await handler(reaction, session, self.services) or [])
+                await queue_outbound(self.services, session, reaction.event_id, outbound)
+        except Exception as exc:
+            if _is_database_error(exc):
+                raise
+            log_unexpected(log, exc, "reaction handler failed for %s", reaction.event_id)
+            return False
+        self.services.outbox.wake()
+        return True
+
+    async def handle_redaction(self, redaction: Redaction) -> bool:
+        """Give a redaction to every redaction handler, exactly once."""
+        try:
+            async with self.services.db.sessions.begin() as session:
+                try:
+                    await self._claim(session, redaction.event_id, redaction.room_id)
+                except AlreadyHandled:
+                    return False
+                # Copies of what the redacted message caused are emptied too.
+                await self.services.outbox.scrub_caused_by(session, redaction.redacts)
+                for handler in self.registry.redaction_handlers:
+                    await handler(redaction, session, self.services)
+        except Exception as exc:
+            if _is_database_error(exc):
+                raise
+            log_unexpected(log, exc, "redaction handler failed for %s", redaction.event_id)
+            return False
+        self.metrics.messages.labels("redaction").inc()
+        return True
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """A transient database failure must propagate (the event is retried), not be answered.
+
+    Permanent database errors (a constraint, a bad value) become an error reference like
+    any other defect: retrying would only repeat them.
+    """
+    return is_transient(exc)
