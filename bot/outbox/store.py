@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true, update
@@ -12,6 +12,18 @@ from sqlalchemy.orm import aliased
 from bot.storage.models import ACTIVE_LEASE, LeaderLease, OutboxMessage
 
 PENDING, SENT, DEAD, DROPPED = "pending", "sent", "dead", "dropped"
+
+LEASE = timedelta(minutes=5)  # one row, one send: the second line behind the fence
+STALE_FENCE = "not the active replica (fencing token changed)"
+
+
+# What a private row keeps once sent: its ids (a reply to it is still recognised).
+SCRUBBED_CONTENT: dict[str, bool] = {"scrubbed": True}
+
+
+def to_the_hour(when: datetime) -> datetime:
+    """``when`` without minutes and seconds (kept for private things: no timing link)."""
+    return when.replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)

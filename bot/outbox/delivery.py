@@ -1,0 +1,266 @@
+"""The sender loop: one worker per due destination, each draining its queue in order.
+
+A worker leases the head of its destination's queue (fenced by the active replica's
+token), sends it with its derived transaction id, and marks it sent; failures go to
+:class:`bot.outbox.retry.Retries`. :meth:`Delivery.run` is the owned task that starts
+workers as destinations fall due; :meth:`Delivery.flush` sends everything due now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from bot.clock import Clock
+from bot.logs import log_unexpected
+from bot.metrics import Metrics
+from bot.outbox import store
+from bot.outbox.errors import SendError, Transport
+from bot.outbox.retry import Retries
+from bot.outbox.store import LEASE, SCRUBBED_CONTENT, SENT, STALE_FENCE, PendingSend, to_the_hour
+from bot.storage import Database
+from bot.storage.models import DirectRoom, OutboxMessage
+
+if TYPE_CHECKING:
+    from bot.config import OutboxSettings
+
+log = logging.getLogger(__name__)
+
+
+class Delivery(Retries):
+    """The sending half of :class:`bot.outbox.Outbox` (its state is set up there)."""
+
+    db: Database
+    instance_id: str
+    metrics: Metrics
+    clock: Clock
+    settings: OutboxSettings
+    now: Callable[[], datetime]
+    fence: Callable[[], int | None]
+    _holds: set[str]
+    _busy: set[str]
+    _gauges_at: float
+    _claims: int
+    _wake: asyncio.Event
+    idle: asyncio.Event
+    last_progress: float
+
+    def hold(self, reason: str) -> None:  # pragma: no cover - defined by Outbox
+        raise NotImplementedError
+
+    async def pending_count(self) -> int:  # pragma: no cover - defined by Outbox
+        raise NotImplementedError
+
+    async def dead_count(self) -> int:  # pragma: no cover - defined by Outbox
+        raise NotImplementedError
+
+    async def _due(self) -> tuple[list[str], datetime | None]:
+        """Destinations whose next message may go now, and when the next one falls due."""
+        now = self.now()
+        async with self.db.sessions() as session:
+            heads = (await session.execute(store.heads_query())).all()
+        heads.sort(key=lambda h: (-h.priority, h.id))
+        due, later = [], None
+        for head in heads:
+            if head.destination is None or head.destination in self._busy:
+                continue
+            if head.next_attempt_at is None or head.next_attempt_at <= now:
+                due.append(head.destination)
+            elif later is None or head.next_attempt_at < later:
+                later = head.next_attempt_at
+        return due, later
+
+    async def _claim_head(self, destination: str) -> PendingSend | None:
+        """Lease the first message of ``destination`` if it is due (fenced)."""
+        now = self.now()
+        async with self.db.sessions.begin() as session:
+            head = (
+                await session.execute(
+                    store.heads_query().where(OutboxMessage.destination == destination)
+                )
+            ).first()
+            if head is None or (head.next_attempt_at is not None and head.next_attempt_at > now):
+                return None
+            before = await session.scalar(
+                select(OutboxMessage.claimed_by).where(OutboxMessage.id == head.id)
+            )
+            claim = store.mark(
+                head.id, self.fence(), claimed_by=self.instance_id, claimed_until=now + LEASE
+            )
+            taken = await session.execute(claim.where(store.free_lease(now)))
+            if taken.rowcount != 1:
+                if not await session.scalar(select(store.fenced(self.fence()))):
+                    self.hold(STALE_FENCE)
+                return None
+            self._claims += 1
+            row = await session.get(OutboxMessage, head.id)
+            assert row is not None
+            # Leased by another replica that is gone: it may have sent this already.
+            return store.to_pending(row, in_flight=before not in (None, self.instance_id))
+
+    async def _update(self, row_id: int, **values: Any) -> bool:
+        """A fenced update of a pending row; False if this replica may no longer write."""
+        async with self.db.sessions.begin() as session:
+            result = await session.execute(store.mark(row_id, self.fence(), **values))
+            return result.rowcount == 1
+
+    async def _resolve_dm(self, transport: Transport, user_id: str) -> str:
+        async with self.db.sessions.begin() as session:
+            known = await session.get(DirectRoom, user_id)
+            known_room = known.room_id if known is not None else None
+        # A remembered DM is checked again: the person may have left, or others joined.
+        check = getattr(transport, "direct_room_usable", None)
+        if known_room is not None and (check is None or await check(known_room, user_id)):
+            return known_room
+        room_id = await transport.open_direct_room(user_id)
+        async with self.db.sessions.begin() as session:
+            row = await session.get(DirectRoom, user_id)
+            if row is None:
+                session.add(DirectRoom(user_id=user_id, room_id=room_id))
+            else:
+                row.room_id = room_id
+        return room_id
+
+    async def _send(self, transport: Transport, item: PendingSend) -> str:
+        room_id = item.room_id
+        if room_id is None:
+            assert item.dm_user_id is not None
+            room_id = await self._resolve_dm(transport, item.dm_user_id)
+            await self._update(item.id, room_id=room_id)
+        elif item.in_flight and hasattr(transport, "find_sent"):
+            # Sent from another device, the homeserver would not de-duplicate a resend.
+            found = await transport.find_sent(room_id, item.txn_id)
+            if found:
+                log.info("%s was sent before the take-over; not sending it again", item.txn_id)
+                return str(found)
+        return await transport.send_event(room_id, item.event_type, item.content, item.txn_id)
+
+    async def _drain(self, transport: Transport, destination: str) -> bool:
+        """Send ``destination``'s due messages in order. False when one must wait."""
+        self._busy.add(destination)
+        try:
+            while not self._holds:
+                item = await self._claim_head(destination)
+                if item is None:
+                    return True
+                try:
+                    event_id = await self._send(transport, item)
+                except SendError as exc:
+                    if not await self._failed(item, exc):
+                        return False
+                    continue
+                except Exception as exc:  # a bug must not leave the row leased
+                    log_unexpected(log, exc, "sending %s failed", item.txn_id)
+                    await self._failed(item, SendError(f"unexpected {type(exc).__name__}"))
+                    return False
+                if not event_id:  # never "sent" without the homeserver's event id
+                    await self._failed(item, SendError("no event id in the response"))
+                    return False
+                sent: dict[str, Any] = {
+                    "state": SENT,
+                    "sent_at": self.clock(),
+                    "sent_event_id": event_id,
+                    "attempts": item.attempts + 1,
+                    "claimed_until": None,
+                }
+                if item.private:
+                    hour = to_the_hour(self.clock())
+                    sent.update(
+                        content=SCRUBBED_CONTENT,
+                        dm_user_id=None,
+                        destination=None,
+                        sent_at=hour,
+                        created_at=hour,
+                        claimed_by=None,
+                    )
+                if not await self._update(item.id, **sent):
+                    log.error("sent %s but lost the active role before marking it", item.txn_id)
+                    self.hold(STALE_FENCE)
+                    return False
+                self.metrics.sent.inc()
+                self.last_progress = time.monotonic()
+            return False
+        finally:
+            self._busy.discard(destination)
+
+    async def _refresh_gauges(self, *, at_most_every: float = 0.0) -> None:
+        now = time.monotonic()
+        if now - self._gauges_at < at_most_every:
+            return
+        self._gauges_at = now
+        self.metrics.outbox_pending.set(await self.pending_count())
+        self.metrics.outbox_dead.set(await self.dead_count())
+
+    async def flush(self, transport: Transport) -> bool:
+        """Send everything due now, every destination at once (tests, shutdown).
+
+        Returns:
+            False if a message must wait (a failure, a rate limit, a hold).
+        """
+        ok = True
+        while not self._holds:
+            due, _ = await self._due()
+            if not due:
+                break
+            claims = self._claims
+            results = await asyncio.gather(*(self._drain(transport, d) for d in due))
+            ok = ok and all(results)
+            if self._claims == claims:  # leased elsewhere: nothing this round could take
+                break
+        await self._refresh_gauges()
+        return ok and not self._holds
+
+    async def run(self, transport: Transport) -> None:
+        """The sender (an owned task): one worker per due destination, at most
+        ``outbox.concurrency`` at once; woken by new rows, finished workers and retry times.
+        """
+        workers: dict[str, asyncio.Task[bool]] = {}
+        try:
+            while True:
+                self._wake.clear()
+                later: datetime | None = None
+                try:
+                    if not self._holds:
+                        due, later = await self._due()
+                        free = self.settings.concurrency - len(workers)
+                        for destination in [d for d in due if d not in workers][:free]:
+                            workers[destination] = asyncio.create_task(
+                                self._drain(transport, destination), name=f"outbox:{destination}"
+                            )
+                        if not due and not workers:
+                            self.last_progress = time.monotonic()
+                            self.idle.set()
+                        else:
+                            self.idle.clear()
+                        await self._refresh_gauges(at_most_every=1.0)  # not per message
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log_unexpected(log, exc, "outbox scan failed")
+                    later = self.now() + timedelta(seconds=2)
+                timeout = 30.0
+                if later is not None:
+                    timeout = min(timeout, max((later - self.now()).total_seconds(), 0.05))
+                waker = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait(
+                    {waker, *workers.values()},
+                    timeout=timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                waker.cancel()
+                for destination, task in list(workers.items()):
+                    if task.done():
+                        del workers[destination]
+                        if not task.cancelled() and task.exception() is not None:
+                            log_unexpected(log, task.exception(), "outbox worker failed")
+        finally:
+            for task in workers.values():
+                task.cancel()
+            if workers:
+                await asyncio.gather(*workers.values(), return_exceptions=True)
