@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from rapidfuzz import fuzz  # noqa: E402
 
-from bot.features.ownership.evaluation import (  # noqa: E402
+from tests.ownership.evaluation import (  # noqa: E402
     Answerer,
     Evaluation,
     evaluate,

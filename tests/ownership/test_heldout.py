@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.features.ownership.evaluation import evaluate, index_from_file
+from tests.ownership.evaluation import evaluate, index_from_file
 from tests.ownership.helpers import EXAMPLE_MAP
 
 HERE = Path(__file__).parent
@@ -37,7 +37,7 @@ def test_ownership_situational_questions_answered(map_path: Path, questions: Pat
 
 def test_ownership_the_issue_examples() -> None:
     from bot.features.ownership import asking
-    from bot.features.ownership.evaluation import question_of
+    from tests.ownership.evaluation import question_of
 
     index = index_from_file(EXAMPLE_MAP)
     for trap in ("who is in charge of backups?", "who handles secrets?"):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.features.ownership.evaluation import evaluate, index_from_file
 from bot.features.ownership.matching import AreaView, MapIndex, words
 from bot.features.ownership.phrasing import match_owner_question
+from tests.ownership.evaluation import evaluate, index_from_file
 from tests.ownership.helpers import EXAMPLE_MAP
 
 QUESTIONS = Path(__file__).with_name("questions.yaml")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from bot.features.ownership.matching import name_key
 from bot.features.ownership.models import Area, Team
+from bot.features.ownership.text import name_key
 
 NO_TEAM = "Other areas"
 

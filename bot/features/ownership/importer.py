@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.ownership import repository
-from bot.features.ownership.matching import name_key
 from bot.features.ownership.models import Area, Team
+from bot.features.ownership.text import name_key
 from bot.features.ownership.yamlmap import AreaSpec, MapFileError, dump_map, parse_map
 
 # Columns an import compares and writes, in the file's order (verified is handled apart).

@@ -34,8 +34,6 @@ hint of a fallback) are looked for more widely, but only on the fallback path.
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -43,6 +41,10 @@ from rapidfuzz import fuzz
 
 from bot.features.ownership import evidence
 from bot.features.ownership.evidence import Phrase
+from bot.features.ownership.text import deletions, name_key, sequence, words
+from bot.features.ownership.views import AreaView, Match, SearchResult
+
+__all__ = ["AreaView", "MapIndex", "Match", "SearchResult", "name_key", "sequence", "words"]
 
 THRESHOLD = 70.0
 MARGIN = 6.0
@@ -51,103 +53,6 @@ TYPO_CUTOFF = 80.0
 TYPO_MIN_LENGTH = 5
 NEAR_MISS = 45.0
 NEAR_MISS_SCAN_LIMIT = 500
-
-STOPWORDS = frozenset(
-    """
-    a an the our your my their its this that these those of for to in on at by with and or
-    about regarding re from into is are was be it i we you me us do does can could should
-    would will any some anyone someone anybody somebody please here there now currently
-    today thing things stuff matter matters question questions issue issues problem problems
-    topic topics related concerning around whole entire general also just exactly actually
-    who whom what which whose if thanks thank hi hello hey
-    """.split()
-)
-
-_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
-# Hostile input: one 24,000-letter "word" made 24,000 one-letter-shorter copies of itself
-# (1.5 s, 550 MB). No real name is longer than this; the rest of the word adds nothing.
-MAX_WORD_CHARS = 40
-MAX_WORDS = 64
-
-
-def _stem(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def _deletions(word: str) -> set[str]:
-    """``word`` and every string one letter shorter: two words within one slip (a letter
-    missing, extra, changed, or two swapped) share at least one of them."""
-    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
-
-
-def words(text: str) -> list[str]:
-    """The meaningful words of ``text``, normalised, in order, without repeats."""
-    folded = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
-    seen: dict[str, None] = {}
-    for raw in _NON_WORD.split(folded):
-        raw = raw[:MAX_WORD_CHARS]
-        if raw and raw not in STOPWORDS:
-            seen.setdefault(_stem(raw), None)
-            if len(seen) >= MAX_WORDS:
-                break
-    return list(seen)
-
-
-def sequence(text: str) -> list[str]:
-    """The meaningful words of ``text`` in order, repeats kept (for neighbouring words)."""
-    folded = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
-    return [_stem(raw) for raw in _NON_WORD.split(folded) if raw and raw not in STOPWORDS]
-
-
-def name_key(text: str) -> str:
-    """How names and aliases compare for identity: case-folded, spacing collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
-@dataclass(frozen=True)
-class AreaView:
-    """An area as the index and the replies see it (a detached copy of the row)."""
-
-    id: int
-    name: str
-    description: str = ""
-    aliases: tuple[str, ...] = ()
-    team: str | None = None
-    owners: tuple[str, ...] = ()
-    backups: tuple[str, ...] = ()
-    contact: str = ""
-    security: bool = False
-    links: tuple[str, ...] = ()
-    last_verified: object = None  # datetime | None
-    covers: tuple[str, ...] = ()
-    verified_by: str | None = None
-    source: str | None = None  # "file:line" of the YAML entry it was imported from
-
-
-@dataclass(frozen=True)
-class Match:
-    area: AreaView
-    score: float
-    why: str
-    anchor: str = ""  # the words the match rests on, as the map spells them
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """``kind``: "answer" (matches[0] is it), "ambiguous" (top three), or "none"."""
-
-    kind: str
-    query_words: tuple[str, ...]
-    matches: tuple[Match, ...] = ()
-    near_misses: tuple[Match, ...] = ()
-
-    @property
-    def best(self) -> Match | None:
-        return self.matches[0] if self.matches else None
 
 
 @dataclass
@@ -236,7 +141,7 @@ class MapIndex:
         }
         for w in index.vocabulary:
             if len(w) >= TYPO_MIN_LENGTH - 1:
-                for variant in _deletions(w):
+                for variant in deletions(w):
                     index.typos.setdefault(variant, []).append(w)
         return index
 
@@ -250,7 +155,7 @@ class MapIndex:
         found: dict[str, float] = {}
         if len(word) >= TYPO_MIN_LENGTH:
             close: set[str] = set()
-            for variant in _deletions(word):
+            for variant in deletions(word):
                 close.update(self.typos.get(variant, ()))
             for other in close:
                 score = fuzz.ratio(word, other, score_cutoff=TYPO_CUTOFF)

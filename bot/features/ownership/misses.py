@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands.context import Reply, escape
 from bot.commands.errors import UserError
 from bot.features.ownership import repository
-from bot.features.ownership.matching import name_key
 from bot.features.ownership.models import Area, Miss
+from bot.features.ownership.text import name_key
 from bot.matrix.content import message_content
 from bot.storage.models import KeyValue
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.features.ownership.matching import words
+from bot.features.ownership.text import words
 
 _ASK = r"(?:contact|talk to|ask|ping|reach out to|speak to|go to)(?: about| for| regarding| re)?"
 _VERBS = (

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.features.ownership.matching import name_key
 from bot.features.ownership.models import Area, AuditEntry, Team
+from bot.features.ownership.text import name_key
 from bot.storage.models import KeyValue
 
 VERSION_KEY = "ownership.map_version"

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
-from bot.features.ownership.matching import name_key
+from bot.features.ownership.text import name_key
 from bot.ids import USER_ID
 
 _URL = re.compile(r"^https?://\S+$")

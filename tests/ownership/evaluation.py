@@ -1,4 +1,4 @@
-"""Accuracy of the matcher on a question set (used by tests and bench/ownership_accuracy.py).
+"""Accuracy of the matcher on a question set (used here and by bench/ownership_accuracy.py).
 
 A question set is YAML: ``questions: [{q: "who owns dns?", expect: "DNS and domains",
 kind: alias}]``; ``expect`` may list several acceptable areas; ``expect: null`` marks a

@@ -1,0 +1,61 @@
+"""How questions and names are cut into words (see ``matching`` for how they are used)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+STOPWORDS = frozenset(
+    """
+    a an the our your my their its this that these those of for to in on at by with and or
+    about regarding re from into is are was be it i we you me us do does can could should
+    would will any some anyone someone anybody somebody please here there now currently
+    today thing things stuff matter matters question questions issue issues problem problems
+    topic topics related concerning around whole entire general also just exactly actually
+    who whom what which whose if thanks thank hi hello hey
+    """.split()
+)
+
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+# Hostile input: one 24,000-letter "word" made 24,000 one-letter-shorter copies of itself
+# (1.5 s, 550 MB). No real name is longer than this; the rest of the word adds nothing.
+MAX_WORD_CHARS = 40
+MAX_WORDS = 64
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def deletions(word: str) -> set[str]:
+    """``word`` and every string one letter shorter: two words within one slip (a letter
+    missing, extra, changed, or two swapped) share at least one of them."""
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def words(text: str) -> list[str]:
+    """The meaningful words of ``text``, normalised, in order, without repeats."""
+    folded = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
+    seen: dict[str, None] = {}
+    for raw in _NON_WORD.split(folded):
+        raw = raw[:MAX_WORD_CHARS]
+        if raw and raw not in STOPWORDS:
+            seen.setdefault(_stem(raw), None)
+            if len(seen) >= MAX_WORDS:
+                break
+    return list(seen)
+
+
+def sequence(text: str) -> list[str]:
+    """The meaningful words of ``text`` in order, repeats kept (for neighbouring words)."""
+    folded = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
+    return [_stem(raw) for raw in _NON_WORD.split(folded) if raw and raw not in STOPWORDS]
+
+
+def name_key(text: str) -> str:
+    """How names and aliases compare for identity: case-folded, spacing collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
