@@ -10,7 +10,12 @@ Both run as real processes (``helpdesk-bot run`` on SQLite with its defaults, an
   until every message is answered (drain), and how many never were (lost);
 - RSS now and peak (VmHWM) of both processes.
 
-    python bench/vs_echo.py [--rounds 50] [--burst 1000]
+    python bench/vs_echo.py [--rounds 50] [--burst 1000] [--profile DIR]
+
+``--burst 0`` skips the burst. ``--profile DIR`` samples the bot with py-spy (if it is
+installed) for the whole run into ``DIR/bot.txt`` (collapsed stacks).
+Synapse's rate limits are lifted for every user (``LocalSynapse`` relaxes every ``rc_*``
+limit), so neither bot is slowed by them.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import asyncio
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -103,7 +109,59 @@ async def burst(
     return drain, len(questions) - len(counts)
 
 
-async def main(rounds: int, burst_size: int) -> None:
+def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling ``pid`` until it exits (None if py-spy is not installed)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        print("py-spy not found; no profile")
+        return None
+    out.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--rate", "50", "--nonblocking",
+         "--format", "raw", "--output", str(out / "bot.txt")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def round_trips(alice: MatrixUser, targets: dict[str, tuple[str, str]], rounds: int) -> None:
+    """``!ping`` and who-owns, interleaved bot/echo; prints p50/p99 and ratios."""
+    for label, text in (("!ping", "!ping {i}"), ("who-owns", "who owns dns? {i}")):
+        times: dict[str, list[float]] = {"bot": [], "echo": []}
+        for i in range(rounds):
+            order = ("bot", "echo") if i % 2 == 0 else ("echo", "bot")
+            for name in order:
+                room, bot_id = targets[name]
+                times[name].append(await round_trip(alice, room, bot_id, text.format(i=i)))
+        b, e = times["bot"], times["echo"]
+        p50b, p50e = statistics.median(b), statistics.median(e)
+        p99b, p99e = pct(b, 0.99), pct(e, 0.99)
+        print(
+            f"{label} round trip over {rounds}: bot p50 {p50b:.1f} ms p99 {p99b:.1f} ms; "
+            f"echo p50 {p50e:.1f} ms p99 {p99e:.1f} ms; ratio p50 {p50b / p50e:.2f}x "
+            f"p99 {p99b / p99e:.2f}x",
+            flush=True,
+        )
+
+
+async def bursts(hs: LocalSynapse, bot_id: str, echo_id: str, burst_size: int) -> list[MatrixUser]:
+    """The burst, echo bot first, then the bot, each in 5 fresh rooms; prints the drain."""
+    users = [await make_user(hs, f"bench-u{i}") for i in range(USERS)]
+    observer = await make_user(hs, "bench-observer")
+    results = {}
+    for name, target in (("echo", echo_id), ("bot", bot_id)):
+        rooms = await burst_rooms(observer, target, users)
+        results[name] = await burst(observer, users, rooms, target, burst_size)
+        print(f"burst {name}: {results[name][0]:.1f} s, lost {results[name][1]}", flush=True)
+    (bd, bl), (ed, el) = results["bot"], results["echo"]
+    print(
+        f"burst of {burst_size} from {USERS} users over {ROOMS} rooms: bot drained in "
+        f"{bd:.1f} s, lost {bl}; echo drained in {ed:.1f} s, lost {el}; ratio {bd / ed:.2f}x",
+        flush=True,
+    )
+    return [observer, *users]
+
+
+async def main(rounds: int, burst_size: int, profile: Path | None = None) -> None:
     base = Path(tempfile.mkdtemp(prefix="bench-vs-echo-"))
     hs = LocalSynapse(base / "synapse")
     hs.start()
@@ -128,6 +186,9 @@ async def main(rounds: int, burst_size: int) -> None:
             [sys.executable, "-m", "bot", "run"], env=env, cwd=world.dir, stdout=log, stderr=log
         )
         procs.append(bot)
+        print(f"bot pid {bot.pid}", flush=True)
+        if profile is not None and (spy := start_profiler(bot.pid, profile)) is not None:
+            procs.append(spy)
         await wait_ready(world.web_port, timeout=120)
         bot_cold = time.perf_counter() - started
         started = time.perf_counter()
@@ -143,7 +204,7 @@ async def main(rounds: int, burst_size: int) -> None:
 
         await wait_for(echo_ready)
         echo_cold = time.perf_counter() - started
-        print(f"cold start to ready: bot {bot_cold:.2f} s, echo {echo_cold:.2f} s")
+        print(f"cold start to ready: bot {bot_cold:.2f} s, echo {echo_cold:.2f} s", flush=True)
 
         alice = await make_user(hs, "bench-alice")
         await alice.join(world.helpdesk)
@@ -155,40 +216,18 @@ async def main(rounds: int, burst_size: int) -> None:
         await wait_for(echo_joined)
         await alice.drain()
         targets = {"bot": (world.helpdesk, world.bot_user_id), "echo": (echo_room, echo_id)}
-        for label, text in (("!ping", "!ping {i}"), ("who-owns", "who owns dns? {i}")):
-            times: dict[str, list[float]] = {"bot": [], "echo": []}
-            for i in range(rounds):
-                order = ("bot", "echo") if i % 2 == 0 else ("echo", "bot")
-                for name in order:
-                    room, bot_id = targets[name]
-                    times[name].append(await round_trip(alice, room, bot_id, text.format(i=i)))
-            b, e = times["bot"], times["echo"]
-            p50b, p50e = statistics.median(b), statistics.median(e)
-            p99b, p99e = pct(b, 0.99), pct(e, 0.99)
-            print(
-                f"{label} round trip over {rounds}: bot p50 {p50b:.1f} ms p99 {p99b:.1f} ms; "
-                f"echo p50 {p50e:.1f} ms p99 {p99e:.1f} ms; ratio p50 {p50b / p50e:.2f}x "
-                f"p99 {p99b / p99e:.2f}x"
-            )
+        await round_trips(alice, targets, rounds)
         for name, proc in (("bot", bot), ("echo", echo)):
             now, peak = rss_mb(proc.pid)
             print(f"RSS after round trips: {name} {now:.0f} MB (peak {peak:.0f} MB)")
 
-        users = [await make_user(hs, f"bench-u{i}") for i in range(USERS)]
-        observer = await make_user(hs, "bench-observer")
-        results = {}
-        for name, bot_id in (("echo", echo_id), ("bot", world.bot_user_id)):
-            rooms = await burst_rooms(observer, bot_id, users)
-            results[name] = await burst(observer, users, rooms, bot_id, burst_size)
-        (bd, bl), (ed, el) = results["bot"], results["echo"]
-        print(
-            f"burst of {burst_size} from {USERS} users over {ROOMS} rooms: bot drained in "
-            f"{bd:.1f} s, lost {bl}; echo drained in {ed:.1f} s, lost {el}; ratio {bd / ed:.2f}x"
-        )
-        for name, proc in (("bot", bot), ("echo", echo)):
-            now, peak = rss_mb(proc.pid)
-            print(f"RSS after the burst: {name} {now:.0f} MB (peak {peak:.0f} MB)")
-        for user in [alice, observer, *users]:
+        others: list[MatrixUser] = []
+        if burst_size > 0:
+            others = await bursts(hs, world.bot_user_id, echo_id, burst_size)
+            for name, proc in (("bot", bot), ("echo", echo)):
+                now, peak = rss_mb(proc.pid)
+                print(f"RSS after the burst: {name} {now:.0f} MB (peak {peak:.0f} MB)")
+        for user in [alice, *others]:
             await user.close()
         await world.close()
     finally:
@@ -206,6 +245,7 @@ async def main(rounds: int, burst_size: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=50)
-    parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument("--burst", type=int, default=1000, help="0: no burst")
+    parser.add_argument("--profile", type=Path, help="record the bot with py-spy into DIR")
     args = parser.parse_args()
-    asyncio.run(main(args.rounds, args.burst))
+    asyncio.run(main(args.rounds, args.burst, args.profile))
