@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from bot.backoff import Backoff
 from bot.logs import log_unexpected
 from bot.storage.errors import is_transient, sqlstate
 
@@ -174,7 +175,7 @@ class Dispatcher:
         self._changed.set()
 
     async def _save(self) -> None:
-        delay = self.retry_delay
+        backoff = Backoff(self.retry_delay, MAX_RETRY_DELAY)
         while self._token_to_save is not None:
             token = self._token_to_save
             try:
@@ -183,8 +184,7 @@ class Dispatcher:
                 raise
             except Exception as exc:
                 log.warning("cannot save the sync token (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY)
+                await backoff.sleep()
                 continue
             self.saved_token = token
             if self._token_to_save == token:
@@ -204,7 +204,7 @@ class Dispatcher:
 
     async def _run(self, room_id: str, job: Job) -> None:
         failures = 0
-        transient_delay = self.retry_delay
+        transient = Backoff(self.retry_delay, MAX_RETRY_DELAY)
         while True:
             try:
                 # A slot per attempt: a room waiting to retry does not hold one.
@@ -220,6 +220,7 @@ class Dispatcher:
                 reason = f"handler timeout ({self.handler_timeout:g}s)"
             except Exception as exc:
                 if is_transient(exc):
+                    transient_delay = transient.next()
                     log.warning(
                         "database unavailable for %s in %s (%s%s); retrying in %.1fs",
                         job.event_id,
@@ -229,7 +230,6 @@ class Dispatcher:
                         transient_delay,
                     )
                     await asyncio.sleep(transient_delay)
-                    transient_delay = min(transient_delay * 2, MAX_RETRY_DELAY)
                     continue
                 log_unexpected(log, exc, "handling %s in %s failed", job.event_id, room_id)
                 reason = type(exc).__name__
@@ -254,7 +254,7 @@ class Dispatcher:
     async def _give_up(self, room_id: str, job: Job, reason: str) -> None:
         """Mark the event handled with its error reference; retried while the database is down."""
         assert job.give_up is not None
-        delay = self.retry_delay
+        backoff = Backoff(self.retry_delay, MAX_RETRY_DELAY)
         while True:
             try:
                 async with asyncio.timeout(self.handler_timeout):
@@ -266,5 +266,4 @@ class Dispatcher:
                 if not is_transient(exc):
                     log_unexpected(log, exc, "cannot give up on %s in %s", job.event_id, room_id)
                     return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_RETRY_DELAY)
+            await backoff.sleep()

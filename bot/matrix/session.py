@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from aiohttp import ClientConnectionError
 from nio import AsyncClient, LoginResponse, WhoamiResponse
 
+from bot.backoff import Backoff, pause
 from bot.config import MatrixSettings
 from bot.logs import register_secret
 
@@ -195,13 +197,11 @@ class SessionKeeper:
         log.error("the homeserver no longer accepts the bot's session (seen on %s)", where)
         self.on_lost()
 
-    async def heal(
-        self, sleep: Callable[[float], Awaitable[None]], stopping: Callable[[], bool]
-    ) -> bool:
+    async def heal(self, stopping: asyncio.Event) -> bool:
         """Until the session works again (True) or the bot stops (False)."""
-        delay = 1.0
+        backoff = Backoff()
         told = False
-        while not stopping():
+        while not stopping.is_set():
             try:
                 if self.settings.password is not None:
                     device = self.client.device_id
@@ -220,18 +220,17 @@ class SessionKeeper:
                             "matrix.password, so it logs in again by itself)."
                         )
                         told = True
-                    await sleep(30.0)
+                    await pause(30.0, stopping)
                     continue
                 self.ok = True
                 self.on_restored()
                 return True
             except LoginFailed as exc:
                 log.error("cannot log in again: %s; retrying in 60s", exc)
-                await sleep(60.0)
+                await pause(60.0, stopping)
             except (ClientConnectionError, TimeoutError, OSError) as exc:
                 log.warning("homeserver unreachable while logging in again (%s)", exc)
-                await sleep(delay)
-                delay = min(delay * 2, 30.0)
+                await backoff.sleep(stopping)
         return False
 
     async def _republish_keys(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -29,7 +30,7 @@ async def _reply_text(app, event_id: str, timeout: float = 30) -> str:
             ).all()
         if rows:
             return rows[0].content["body"]
-        await app.matrix._sleep(0.2)
+        await asyncio.sleep(0.2)
     raise AssertionError(f"no reply queued for {event_id}")
 
 

@@ -46,7 +46,7 @@ async def test_security_open_triage_room_warns(
     try:
         open_room(bot, encrypted=False, rule="public", visibility="world_readable")
         with caplog.at_level(logging.WARNING):
-            bot._check_triage_privacy(TRIAGE)
+            bot.directory.check_triage_privacy(TRIAGE)
         warned = " ".join(r.getMessage() for r in caplog.records)
         assert "not invite-only" in warned and "world-readable" in warned
         assert "not encrypted" in warned
@@ -60,10 +60,10 @@ async def test_security_open_triage_room_refused_when_required(tmp_path: Path) -
     try:
         open_room(bot, encrypted=True, rule="public", visibility="shared")
         with pytest.raises(UnsafeTriageRoom):
-            bot._check_triage_privacy(TRIAGE)
+            bot.directory.check_triage_privacy(TRIAGE)
         bot2, db2 = make_bot(tmp_path / "ok", require=True)
         open_room(bot2, encrypted=True, rule="invite", visibility="shared")
-        bot2._check_triage_privacy(TRIAGE)  # private: no complaint
+        bot2.directory.check_triage_privacy(TRIAGE)  # private: no complaint
         await bot2.close()
         await db2.close()
     finally:

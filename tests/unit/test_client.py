@@ -37,12 +37,12 @@ async def test_client_on_ready_fires_once_even_after_a_rejoin(tmp_path: Path) ->
     bot.client.join = join  # type: ignore[method-assign]
     bot.on_ready.append(ready)
     try:
-        await bot._ensure_rooms()
+        await bot.joins.ensure_rooms()
         # Kicked from a configured room (a sync's "leave"), then joined again.
-        bot._joined_config_rooms = False
-        bot._last_join_attempt -= JOIN_RETRY_SECONDS
-        await bot._ensure_rooms()
-        assert bot._joined_config_rooms
+        bot.joins.joined_config_rooms = False
+        bot.joins.last_join_attempt -= JOIN_RETRY_SECONDS
+        await bot.joins.ensure_rooms()
+        assert bot.joins.joined_config_rooms
         assert calls == ["ready"]
     finally:
         await bot.close()
@@ -75,12 +75,12 @@ async def test_client_a_failed_invite_join_is_retried(tmp_path: Path) -> None:
         {"type": "m.room.member"}, "@alice:test", "@bot:test", "invite", None, {}
     )
     try:
-        await bot._on_invite("!r", [invite])
-        await bot._retry_invites()  # not yet: retries wait a while
+        await bot.joins.on_invite("!r", [invite])
+        await bot.joins.retry_invites()  # not yet: retries wait a while
         assert tried == ["!r"]
-        bot._last_invite_retry -= JOIN_RETRY_SECONDS
-        await bot._retry_invites()
-        assert tried == ["!r", "!r"] and not bot._failed_invites
+        bot.joins.last_invite_retry -= JOIN_RETRY_SECONDS
+        await bot.joins.retry_invites()
+        assert tried == ["!r", "!r"] and not bot.joins.failed_invites
     finally:
         await bot.close()
         await db.close()
@@ -142,10 +142,10 @@ async def test_client_members_are_read_again_from_the_server_after_a_gap(tmp_pat
     try:
         # The bot knows three members; one of them left during a gap it did not see.
         users = ("@bot:test", "@lead:test", "@gone:test")
-        await bot._process(sync(False, [member(u) for u in users]), "s0", Batch("t0"))
+        await bot.sync.process(sync(False, [member(u) for u in users]), "s0", Batch("t0"))
         assert bot.joined_members("!triage:test") == set(users)
         assert asked == []
-        await bot._process(sync(True, []), "s1", Batch("t1"))
+        await bot.sync.process(sync(True, []), "s1", Batch("t1"))
         assert asked == ["!triage:test"]
         assert bot.joined_members("!triage:test") == {"@bot:test", "@lead:test"}
         assert "@gone:test" not in services.security_team()
