@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import vodozemac
 from aiohttp import ClientError
 from nio import AsyncClient, SyncResponse
 from prometheus_client import CollectorRegistry
@@ -25,28 +24,15 @@ from bot.matrix.e2ee.identity import IdentityError, IdentityState, ensure_identi
 from bot.matrix.e2ee.keystore import CrossSigningKeys, KeyFile
 from bot.matrix.e2ee.report import Report, inspect
 from bot.matrix.e2ee.ssss import SecretStorage, SecretStorageError
+from bot.matrix.e2ee.storekey import STORE_KEY_ERRORS, STORE_KEY_PROBLEM, store_key
 from bot.matrix.e2ee.trust import DeviceTrust, restrict_sharing
 from bot.matrix.e2ee.undecryptable import Undecryptable
 
 log = logging.getLogger(__name__)
 
+__all__ = ["E2EE", "STORE_KEY_ERRORS", "STORE_KEY_PROBLEM", "store_key"]
+
 RETRY_SECONDS = 60.0
-
-
-# nio raises these when its store was written with another pickle key.
-STORE_KEY_ERRORS = (vodozemac.PickleException, vodozemac.LibolmPickleException)
-STORE_KEY_PROBLEM = (
-    "the crypto store in matrix.store_path cannot be opened with the configured"
-    " matrix.store_passphrase (it was written with another one, or without one). Restore"
-    " the passphrase it was written with; or move the store away and start with"
-    " matrix.recovery_key set, so the bot restores its identity on a new device"
-)
-
-
-def store_key(settings: Settings) -> str:
-    """nio's pickle key: ``matrix.store_passphrase``, else nio's own default."""
-    passphrase = settings.matrix.store_passphrase
-    return passphrase.get_secret_value() if passphrase else "DEFAULT_KEY"
 
 
 class E2EE:

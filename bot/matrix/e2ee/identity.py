@@ -169,20 +169,24 @@ async def ensure_identity(
         key_file.save(local)
         log.info("restored the cross-signing identity from secret storage")
     if not device_cross_signed(answer, user_id, device_id):
-        device = ((answer.get("device_keys") or {}).get(user_id) or {}).get(device_id)
-        if not isinstance(device, dict):
-            return IdentityState(
-                master_key=local.master.public,
-                problem="the bot's device keys are not published yet",
-                keys=local,
-            )
-        await sign_device(api, user_id, device, local)
-        log.info("signed device %s with the cross-signing identity", device_id)
-        if not device_cross_signed(await api.query_keys([user_id]), user_id, device_id):
-            return IdentityState(
-                master_key=local.master.public,
-                problem="the device signature does not verify against the published"
-                " self-signing key (was the identity changed by another client?)",
-                keys=local,
-            )
+        problem = await _sign_this_device(api, answer, user_id, device_id, local)
+        if problem is not None:
+            return IdentityState(master_key=local.master.public, problem=problem, keys=local)
     return IdentityState(master_key=local.master.public, device_signed=True, keys=local)
+
+
+async def _sign_this_device(
+    api: MatrixApi, answer: dict, user_id: str, device_id: str, keys: CrossSigningKeys
+) -> str | None:
+    """Sign the bot's device with its self-signing key; what is wrong, or None."""
+    device = ((answer.get("device_keys") or {}).get(user_id) or {}).get(device_id)
+    if not isinstance(device, dict):
+        return "the bot's device keys are not published yet"
+    await sign_device(api, user_id, device, keys)
+    log.info("signed device %s with the cross-signing identity", device_id)
+    if not device_cross_signed(await api.query_keys([user_id]), user_id, device_id):
+        return (
+            "the device signature does not verify against the published"
+            " self-signing key (was the identity changed by another client?)"
+        )
+    return None
