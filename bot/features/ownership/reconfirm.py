@@ -46,6 +46,10 @@ async def send_due(services: Services, service: OwnershipService) -> int:
     now = services.clock()
     cutoff = now - service.settings.reconfirm_every
     sent = 0
+    async with services.db.sessions() as session:
+        snap = await service.snapshot(session)
+    # Outside the write transaction: the homeserver may take a while to answer.
+    await service.check_accounts(o for e in snap.index.entries for o in e.area.owners)
     async with services.db.sessions.begin() as session:
         snap = await service.snapshot(session)
         asked = {

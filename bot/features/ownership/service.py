@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.errors import UserError
 from bot.features.ownership import asking, repository
+from bot.features.ownership.accounts import AccountChecker
 from bot.features.ownership.matching import AreaView, MapIndex, SearchResult, name_key
 from bot.features.ownership.models import Area, Miss
 from bot.features.ownership.oncall import on_call_now
@@ -72,8 +74,9 @@ class OwnershipService:
         self.services = services
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0  # time.monotonic() of the last version check
-        # Owners whose Matrix account is deactivated: stale at once (set by the job).
+        # Owners whose Matrix account is deactivated: stale at once (see ``accounts``).
         self.deactivated: set[str] = set()
+        self.accounts = _account_checker(services)
 
     async def snapshot(self, session: AsyncSession) -> Snapshot:
         """The current map, rebuilt only if it changed since the last call.
@@ -111,7 +114,20 @@ class OwnershipService:
         snap = await self.snapshot(session)
         if isinstance(question, str):
             question = asking.of_command(question)
-        return asking.search(snap.index, question), snap
+        result = asking.search(snap.index, question)
+        if result.kind == "answer" and result.best is not None:
+            await self.check_accounts(result.best.area.owners)
+        return result, snap
+
+    async def check_accounts(self, user_ids: Iterable[str]) -> None:
+        """Ask the homeserver (cached) whether these owners' accounts are deactivated."""
+        if self.accounts is None:
+            return
+        for user_id, gone in (await self.accounts.check(user_ids)).items():
+            if gone:
+                self.deactivated.add(user_id)
+            else:
+                self.deactivated.discard(user_id)
 
     async def record_miss(self, session: AsyncSession, result: SearchResult, now: datetime) -> None:
         """Remember a fallback or "which one?": the subject words only, never who asked."""
@@ -252,6 +268,19 @@ class OwnershipService:
             if problems:
                 found.append(Gap(view, tuple(problems)))
         return found
+
+
+def _account_checker(services: Services | None) -> AccountChecker | None:
+    """The deactivation check, when a token that may use the admin API is configured."""
+    if services is None:
+        return None
+    matrix, own = services.settings.matrix, services.settings.ownership
+    secret = own.admin_token or matrix.access_token
+    if secret is None:
+        return None
+    server_name = str(matrix.user_id).partition(":")[2]
+    ttl = own.account_check_every.total_seconds()
+    return AccountChecker(matrix.homeserver, secret.get_secret_value(), server_name, ttl)
 
 
 def _sorted_views(snap: Snapshot, team: str | None) -> list[AreaView]:

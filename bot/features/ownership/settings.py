@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from bot.durations import Duration
 
@@ -31,3 +31,9 @@ class OwnershipSettings(BaseModel):
     # Record unanswered questions (subject words only) and post a digest this often.
     record_misses: bool = True
     misses_digest_every: Duration = timedelta(days=7)
+    # A Synapse server admin's access token, used only to ask whether owners' accounts are
+    # deactivated (GET /_synapse/admin/v2/users/<id>); unset: matrix.access_token is used
+    # when set. Without either, deactivated owners are not detected (docs/ownership.md).
+    admin_token: SecretStr | None = None
+    # How long an owner's account status is trusted before it is asked again.
+    account_check_every: Duration = timedelta(hours=1)
