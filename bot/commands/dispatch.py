@@ -89,9 +89,14 @@ class Dispatcher:
                 ctx = self._context(msg, route, session)
                 if route is not None and not ctx.is_security_team:
                     self.services.rate_limit("commands", msg.sender)
-                reply = await self._run(ctx, route)
+                intercepted = await self._intercept(ctx, route)
+                if intercepted is not None:
+                    outcome, reply = intercepted
+                else:
+                    reply = await self._run(ctx, route)
+                    outcome = route.kind if route else "ignored"
                 await queue_reply(self.services, session, msg, reply, ctx.outbound)
-            return route.kind if route else "ignored"
+            return outcome
         except AlreadyHandled:
             raise
         except RateLimited as exc:
@@ -147,7 +152,10 @@ class Dispatcher:
             is_security_team=self.services.is_security_team(msg.sender),
         )
 
-    async def _run(self, ctx: CommandContext, route: Route | None) -> Reply | None:
+    async def _intercept(
+        self, ctx: CommandContext, route: Route | None
+    ) -> tuple[str, Reply] | None:
+        """The outcome and reply of the first interceptor that takes the message, if any."""
         explicit = (
             route is not None
             and route.kind == "command"
@@ -160,7 +168,10 @@ class Dispatcher:
         for interceptor in [] if explicit or overlong else self.registry.interceptors:
             reply = await interceptor.handler(ctx)
             if reply is not None:
-                return reply
+                return interceptor.outcome, reply
+        return None
+
+    async def _run(self, ctx: CommandContext, route: Route | None) -> Reply | None:
         if route is None:
             return None
         if route.kind == "too_long":

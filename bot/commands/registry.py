@@ -62,6 +62,8 @@ class Interceptor:
 
     name: str
     handler: Handler
+    # The ``outcome`` label of ``helpdesk_messages_total`` for a message it took.
+    outcome: str = "intercept"
 
 
 class Registry:
@@ -117,9 +119,9 @@ class Registry:
         """Route plain-language messages (no prefix) that ``matcher`` recognises."""
         self._natural.append(NaturalRoute(name, matcher, handler, frozenset(rooms)))
 
-    def intercept(self, name: str, handler: Handler) -> None:
+    def intercept(self, name: str, handler: Handler, *, outcome: str = "intercept") -> None:
         """Let ``handler`` look at every message first (see :class:`Interceptor`)."""
-        self._interceptors.append(Interceptor(name, handler))
+        self._interceptors.append(Interceptor(name, handler, outcome))
 
     def on_reaction(self, handler: ReactionHandler) -> None:
         """Call ``handler`` for every reaction in a room the bot is in."""

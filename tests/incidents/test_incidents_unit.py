@@ -456,3 +456,19 @@ async def test_incidents_cli_export(harness: Harness, tmp_path: Path, capsys) ->
     assert "| ack |" not in out and "| paged |" in out and "buy a new laptop" in out
     missing = build_parser().parse_args(["incident", "export", "INC-7", "--config", str(config)])
     assert await cli_export(missing) == 1
+
+
+async def test_incidents_intake_answers_are_counted_as_intake(harness: Harness) -> None:
+    h = harness
+    registry = h.router.metrics.registry
+
+    def counted(outcome: str) -> float:
+        sample = registry.get_sample_value("helpdesk_messages_total", {"outcome": outcome})
+        return sample or 0.0
+
+    await h.say("!incident")
+    await h.say("2")
+    await h.say("Left it on the train")
+    assert counted("intake") == 2
+    assert counted("unknown") == 0
+    assert counted("command") == 1

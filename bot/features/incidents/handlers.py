@@ -122,7 +122,7 @@ def register(router: Router, intake: Intake) -> None:
         usage="incident [type what-happened]",
         group=group,
     )(intake.start)
-    router.intercept("incident-intake", intake.intercept)
+    router.intercept("incident-intake", intake.intercept, outcome="intake")
     router.intercept("incident-thread", record_thread_message)
     router.on_reaction(on_pin)
     triage_verbs(router).add_kind(IncidentKind())
