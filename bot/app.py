@@ -7,13 +7,14 @@ import contextlib
 import logging
 import signal
 import socket
+from collections.abc import Sequence
 from datetime import timedelta
 
 from bot.clock import Clock, system_clock
 from bot.commands import builtin
 from bot.commands.router import Router
 from bot.config import Settings
-from bot.features import Feature, all_features
+from bot.features import Plugin, default_plugins
 from bot.leader import AnotherInstance, Leader
 from bot.logs import log_unexpected
 from bot.maintenance import prune
@@ -23,6 +24,7 @@ from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.outbox.queue import STALE_FENCE
 from bot.paths import set_private_umask
+from bot.privacy import privacy_registry
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.storage import Database
@@ -42,13 +44,19 @@ STARTING = "starting: the configured rooms are not joined yet"
 JOIN_WAIT_SECONDS = 30.0
 
 
-def build_router(services: Services) -> Router:
-    """The router with the built-in commands and every feature's commands."""
+def build_router(
+    services: Services, plugins: Sequence[Plugin] | None = None, *, web: bool = True
+) -> Router:
+    """The router with the built-in commands and each plugin's (default: every feature's)."""
     router = Router(services)
     builtin.register(router)
-    web_commands.register(router)
-    for feature in all_features():
-        feature.setup(services, router)
+    if web:
+        web_commands.register(router)
+    privacy = privacy_registry(router)
+    for plugin in default_plugins(services) if plugins is None else plugins:
+        plugin.register(router)
+        for provider in plugin.privacy_providers():
+            privacy.add(provider)
     return router
 
 
@@ -78,7 +86,8 @@ class App:
         self.services = Services(
             settings=settings, db=self.db, outbox=self.outbox, scheduler=self.scheduler, clock=clock
         )
-        self.router = build_router(self.services)
+        self.plugins: list[Plugin] = default_plugins(self.services)
+        self.router = build_router(self.services, self.plugins)
         self.matrix = MatrixBot(settings, self.services, self.router)
         self.services.directory = self.matrix
         self.matrix.on_ready.append(self._joined)
@@ -147,35 +156,46 @@ class App:
     async def _joined(self) -> None:
         self._rooms_joined.set()
 
+    def plugin(self, name: str) -> Plugin:
+        """The running plugin called ``name`` ("tips", "tickets"...)."""
+        return next(p for p in self.plugins if p.name == name)
+
     async def _features_ready(self) -> None:
-        """Start each feature's jobs; one feature's failure is retried alone.
+        """Start each plugin, in order; one plugin's failure is retried alone.
 
         A startup hiccup (the database restarting, say) in one feature must not leave
         the others without their background jobs for the life of the process.
         """
-        for feature in all_features():
-            if feature.on_ready is not None and not await self._feature_ready(feature):
-                self.scheduler.spawn(self._retry_ready(feature), f"{feature.name} on_ready")
+        for plugin in self.plugins:
+            if not await self._start_plugin(plugin):
+                self.scheduler.spawn(self._retry_start(plugin), f"{plugin.name} start")
 
-    async def _feature_ready(self, feature: Feature) -> bool:
-        assert feature.on_ready is not None
+    async def _start_plugin(self, plugin: Plugin) -> bool:
         try:
-            await feature.on_ready(self.services)
+            await plugin.start()
             return True
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log_unexpected(log, exc, "feature %s failed to start; will retry", feature.name)
+            log_unexpected(log, exc, "feature %s failed to start; will retry", plugin.name)
             return False
 
-    async def _retry_ready(self, feature: Feature) -> None:
+    async def _retry_start(self, plugin: Plugin) -> None:
         delay = READY_RETRY_SECONDS
         while True:
             await asyncio.sleep(delay)
-            if await self._feature_ready(feature):
-                log.info("feature %s started after a retry", feature.name)
+            if await self._start_plugin(plugin):
+                log.info("feature %s started after a retry", plugin.name)
                 return
             delay = min(delay * 2, READY_RETRY_MAX_SECONDS)
+
+    async def _stop_plugins(self) -> None:
+        """Stop the plugins in reverse order; one failing does not keep the others running."""
+        for plugin in reversed(self.plugins):
+            try:
+                await plugin.stop()
+            except Exception as exc:
+                log_unexpected(log, exc, "feature %s failed to stop", plugin.name)
 
     async def start(self) -> None:
         """Migrate, serve health, log in, then start sending and syncing."""
@@ -229,6 +249,7 @@ class App:
             self._outbox_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._outbox_task
+        await self._stop_plugins()
         await self.scheduler.stop()
         if self._leader_task is not None:
             self._leader_task.cancel()

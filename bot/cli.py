@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.config import ConfigError, Settings, load_config
-from bot.features import all_features
+from bot.features import plugin_classes
 from bot.matrix.cli import add_crypto_cli
 
 EXIT_CONFIG = 2
@@ -189,9 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     add_crypto_cli(sub, common)  # crypto setup | status (bot/matrix/e2ee)
-    for feature in all_features():
-        if feature.add_cli is not None:
-            feature.add_cli(sub, common)
+    for plugin in plugin_classes():
+        plugin.add_cli(sub, common)
     return parser
 
 

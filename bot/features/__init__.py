@@ -1,37 +1,45 @@
 """Feature packages (ownership, tickets, incidents, tips) and how they plug in.
 
-Each package exposes ``feature``: a :class:`Feature` whose ``setup`` registers its
-commands on the router and its background jobs on the scheduler, and whose ``add_cli``
-adds its subcommands to ``helpdesk-bot``.
+Each package exposes a :class:`~bot.features.plugin.Plugin` subclass; :func:`default_plugins`
+builds them, with their dependencies passed explicitly, in registration order. A new
+feature is a package with a plugin class, plus one line here.
 """
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.features.plugin import CliHandler, Plugin
+
 if TYPE_CHECKING:
-    from bot.commands.router import Router
     from bot.services import Services
 
-# A CLI subcommand handler: gets the parsed args, returns the process exit code.
-CliHandler = Callable[[argparse.Namespace], Awaitable[int] | int]
+__all__ = ["CliHandler", "Plugin", "default_plugins", "plugin_classes"]
 
 
-@dataclass(frozen=True)
-class Feature:
-    name: str
-    setup: Callable[[Services, Router], None]
-    # add_cli(subparsers, common): add subcommands; pass parents=[common] so --config works.
-    add_cli: Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None] | None = None  # type: ignore[type-arg]
-    # Called once the bot has synced and joined its rooms (e.g. to start schedules).
-    on_ready: Callable[[Services], Awaitable[None]] | None = None
+def default_plugins(services: Services) -> list[Plugin]:
+    """Every feature shipped with the bot, built for ``services``, in registration order."""
+    from bot.features.incidents import IncidentsPlugin
+    from bot.features.ownership import OwnershipPlugin
+    from bot.features.tickets import TicketsPlugin
+    from bot.features.tips import TipsPlugin
+    from bot.features.triage import TriageVerbs
+
+    triage = TriageVerbs()  # !show/!assign/!status/!note for tickets and incidents
+    return [
+        OwnershipPlugin(services),
+        triage,
+        TicketsPlugin(services, triage),
+        IncidentsPlugin(services, triage),
+        TipsPlugin(services),
+    ]
 
 
-def all_features() -> list[Feature]:
-    """Every feature shipped with the bot, in registration order."""
-    from bot.features import incidents, ownership, tickets, tips
+def plugin_classes() -> list[type[Plugin]]:
+    """The plugin classes, for what needs no config (the command line)."""
+    from bot.features.incidents import IncidentsPlugin
+    from bot.features.ownership import OwnershipPlugin
+    from bot.features.tickets import TicketsPlugin
+    from bot.features.tips import TipsPlugin
 
-    return [ownership.feature, tickets.feature, incidents.feature, tips.feature]
+    return [OwnershipPlugin, TicketsPlugin, IncidentsPlugin, TipsPlugin]

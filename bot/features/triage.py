@@ -2,8 +2,8 @@
 
 ``!show``, ``!assign``, ``!status`` and ``!note`` take either kind of id; the id's prefix
 picks the kind. A bare number is accepted when exactly one kind has a case with it.
-Each kind registers a :class:`CaseKind`; the verbs are registered once, by whichever
-feature asks first (:func:`triage_verbs`).
+Each kind registers a :class:`CaseKind`; :class:`TriageVerbs` is a plugin of its own,
+handed to the tickets and incidents plugins (see :func:`bot.features.default_plugins`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands.context import CommandContext, Reply
 from bot.commands.errors import PermissionDenied, UsageError, UserError
 from bot.commands.router import TEAM_PLACES, Permission, Router
+from bot.features.plugin import Plugin
 from bot.ids import USER_ID
 
 _ID = re.compile(r"^(?:(?P<prefix>[A-Za-z]+)-)?#?(?P<number>[0-9]{1,9})$")
@@ -40,12 +41,16 @@ class CaseKind(Protocol):
     async def note(self, ctx: CommandContext, number: int, text: str) -> Reply: ...
 
 
-class TriageVerbs:
+class TriageVerbs(Plugin):
     """Registry of case kinds plus the shared commands that dispatch to them."""
 
-    def __init__(self, router: Router):
-        self.router = router
+    name = "triage"
+
+    def __init__(self) -> None:
         self.kinds: dict[str, CaseKind] = {}
+
+    def register(self, router: Router) -> None:
+        self.router = router
         self._register_commands()
 
     def add_kind(self, kind: CaseKind) -> None:
@@ -156,13 +161,3 @@ class TriageVerbs:
 def _prefix(ref: str) -> str:
     match = _ID.match(ref.strip())
     return (match["prefix"] or "").upper() if match else ""
-
-
-def triage_verbs(router: Router) -> TriageVerbs:
-    """The router's shared triage verbs, created (and its commands registered) on first use."""
-    verbs = router.shared.get("triage")
-    if verbs is None:
-        verbs = TriageVerbs(router)
-        router.shared["triage"] = verbs
-    assert isinstance(verbs, TriageVerbs)
-    return verbs

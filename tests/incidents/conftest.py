@@ -10,7 +10,9 @@ import pytest
 
 from bot.commands.context import RoomKind
 from bot.config import Settings
-from bot.features import incidents
+from bot.features import Plugin
+from bot.features.incidents import IncidentsPlugin
+from bot.features.triage import TriageVerbs
 from bot.storage import Database
 from bot.storage.models import OutboxMessage
 from tests.support import desk
@@ -37,7 +39,10 @@ class Harness(desk.Desk):
 
     triage_members = (LEAD,)
     start = START
-    features = (incidents.feature,)
+
+    def plugins(self) -> list[Plugin]:
+        triage = TriageVerbs()
+        return [triage, IncidentsPlugin(self.services, triage)]
 
     def __init__(self, db: Database):
         super().__init__(db, make_settings())

@@ -9,11 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.commands import builtin
 from bot.commands.context import IncomingMessage, RoomKind
-from bot.commands.router import Router
 from bot.config import ConfigError
-from bot.features import incidents
 from bot.features.incidents import repository as repo
 from bot.features.incidents.escalation import escalate_due
 from bot.features.incidents.intake_incident import expire_intakes
@@ -233,9 +230,7 @@ async def test_incidents_intake_resumes_after_restart(harness: Harness) -> None:
     await h.say("!incident")
     await h.say("seed")
     # A new router and intake over the same database: what a restarted bot has.
-    h.router = Router(h.services)
-    builtin.register(h.router)
-    incidents.feature.setup(h.services, h.router)
+    h.router = h.build_router()
     assert "control funds" in await h.say(SECRET)  # the type's key question, next
     [incident] = await incidents_in(h)
     assert incident.summary == SECRET

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.commands.context import RoomKind
-from bot.features import ownership
+from bot.features import Plugin
+from bot.features.ownership import OwnershipPlugin
 from bot.storage import Database
 from tests.support import desk
 
@@ -28,7 +29,9 @@ class Harness(desk.Desk):
     security_team = (LEAD,)
     triage_members = ()
     start = START
-    features = (ownership.feature,)
+
+    def plugins(self) -> list[Plugin]:
+        return [OwnershipPlugin(self.services)]
 
     async def say(  # type: ignore[override]
         self,

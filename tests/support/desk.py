@@ -18,11 +18,10 @@ from sqlalchemy import select
 
 from bot.app import build_router
 from bot.clock import ManualClock
-from bot.commands import builtin
 from bot.commands.context import IncomingMessage, Reaction, RoomKind
 from bot.commands.router import Router
 from bot.config import Settings
-from bot.features import Feature
+from bot.features import Plugin
 from bot.outbox import Outbox
 from bot.scheduler import Scheduler
 from bot.services import RoomIds, Services, StaticDirectory
@@ -133,7 +132,6 @@ class Desk:
     security_team: tuple[str, ...] = (LEAD,)
     triage_members: tuple[str, ...] = (BOT, LEAD, MEMBER)
     start: datetime = START
-    features: tuple[Feature, ...] | None = None  # None: every feature, as the app has them
 
     def __init__(self, db: Database, settings: Settings | None = None, **overrides: Any):
         """``overrides`` are settings sections (see `make_settings`), unless ``settings``."""
@@ -159,15 +157,16 @@ class Desk:
             **overrides,
         )
 
+    def plugins(self) -> list[Plugin] | None:
+        """The features under test, built for ``self.services`` (None: all, as the app has)."""
+        return None
+
     def build_router(self) -> Router:
-        """The router with the built-in commands and ``features``."""
-        if self.features is None:
+        """The router with the built-in commands and `plugins`."""
+        plugins = self.plugins()
+        if plugins is None:
             return build_router(self.services)
-        router = Router(self.services)
-        builtin.register(router)
-        for feature in self.features:
-            feature.setup(self.services, router)
-        return router
+        return build_router(self.services, plugins, web=False)
 
     async def close(self) -> None:
         await self.services.scheduler.stop()

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.clock import ManualClock
 from bot.devserver import LocalSynapse, free_port
-from bot.features.tips import tips_service
+from bot.features.tips import TipsPlugin
 from bot.features.tips.models import MISSED, TipMark, TipPost
 from bot.storage import Database
 from tests.support.botworld import BotWorld, InProcessBot, make_world, wait_joined
@@ -53,8 +53,9 @@ async def start(settings, clock: ManualClock, world: BotWorld) -> InProcessBot:
 async def ticked(bot: InProcessBot, n: int = 2) -> None:
     """Until the bot's tips job has run ``n`` more times."""
     assert bot.app is not None
-    tips = tips_service(bot.app.services)
-    assert tips is not None
+    plugin = bot.app.plugin("tips")
+    assert isinstance(plugin, TipsPlugin)
+    tips = plugin.service
     await asyncio.wait_for(tips.wait_ticks(n), 60)
 
 

@@ -11,7 +11,6 @@ from sqlalchemy import inspect, select, text, update
 
 from bot.clock import ManualClock
 from bot.commands.context import Reaction, RoomKind
-from bot.commands.router import Router
 from bot.features.tickets.models import Ticket
 from bot.features.tips.models import TipMark
 from bot.storage import Database
@@ -212,14 +211,14 @@ async def test_tips_privacy_and_forget_me_through_the_commands(
     db: Database, tips_file: Path
 ) -> None:
     """``!privacy`` lists the asker's tip marks (counts); ``!forget me`` deletes them."""
-    from bot.features import tips as tips_feature
+    from bot.app import build_router
+    from bot.features.tips import TipsPlugin
     from bot.features.tips.privacy import TipsPrivacy
     from bot.privacy import privacy_registry
 
     clock = ManualClock(utc(2026, 12, 1, 8, 1))
     services = make_services(db, tips_file, clock)
-    wired = Router(services)
-    tips_feature._setup(services, wired)  # the feature adds its part to !privacy itself
+    wired = build_router(services, [TipsPlugin(services)])  # the plugin's part of !privacy
     assert any(isinstance(p, TipsPrivacy) for p in privacy_registry(wired).providers)
     router, tips = make_router(services)
     privacy_registry(router).add(TipsPrivacy(tips))

@@ -9,7 +9,7 @@ import pytest
 
 import bot.app as app_module
 from bot.app import App
-from bot.features import Feature
+from bot.features import Plugin
 from tests.support.desk import make_settings
 
 
@@ -19,19 +19,21 @@ async def test_app_on_ready_failures_are_retried_per_feature(
     calls: list[str] = []
     failures = [RuntimeError("database restarting")]
 
-    async def flaky(services: object) -> None:
-        calls.append("flaky")
-        if failures:
-            raise failures.pop()
+    class Flaky(Plugin):
+        name = "flaky"
 
-    async def steady(services: object) -> None:
-        calls.append("steady")
+        async def start(self) -> None:
+            calls.append("flaky")
+            if failures:
+                raise failures.pop()
 
-    features = [
-        Feature("flaky", lambda s, r: None, on_ready=flaky),
-        Feature("steady", lambda s, r: None, on_ready=steady),
-    ]
-    monkeypatch.setattr(app_module, "all_features", lambda: features)
+    class Steady(Plugin):
+        name = "steady"
+
+        async def start(self) -> None:
+            calls.append("steady")
+
+    monkeypatch.setattr(app_module, "default_plugins", lambda services: [Flaky(), Steady()])
     monkeypatch.setattr(app_module, "READY_RETRY_SECONDS", 0.01)
     settings = make_settings(
         f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
@@ -51,6 +53,45 @@ async def test_app_on_ready_failures_are_retried_per_feature(
                 break
             await asyncio.sleep(0.01)
         assert calls == ["flaky", "steady", "flaky"]  # retried alone, once it works
+        assert [p.name for p in app.plugins] == ["flaky", "steady"]
+    finally:
+        await app.scheduler.stop()
+        await app.matrix.close()
+        await app.db.close()
+
+
+async def test_app_stops_plugins_in_reverse_order_even_when_one_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stopped: list[str] = []
+
+    def named(label: str, *, broken: bool = False) -> Plugin:
+        class Stub(Plugin):
+            name = label
+
+            async def stop(self) -> None:
+                stopped.append(label)
+                if broken:
+                    raise RuntimeError("stuck")
+
+        return Stub()
+
+    plugins = [named("first"), named("second", broken=True), named("third")]
+    monkeypatch.setattr(app_module, "default_plugins", lambda services: plugins)
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
+        matrix={
+            "homeserver": "http://127.0.0.1:1",
+            "user_id": "@bot:test",
+            "password": "x" * 8,
+            "store_path": str(tmp_path / "store"),
+        },
+    )
+    app = App(settings)
+    try:
+        await app._stop_plugins()
+        assert stopped == ["third", "second", "first"]
+        assert app.plugin("second") is plugins[1]
     finally:
         await app.scheduler.stop()
         await app.matrix.close()

@@ -2,67 +2,83 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.features import Feature
-from bot.features.incidents.export import add_cli
+from bot.features.plugin import Plugin, SubParsers
 from bot.logs import log_unexpected
 
 if TYPE_CHECKING:
     from bot.commands.router import Router
+    from bot.features.triage import TriageVerbs
+    from bot.privacy import PrivacyProvider
     from bot.services import Services
 
 
 log = logging.getLogger(__name__)
 
 
-def _setup(services: Services, router: Router) -> None:
-    from bot.features.incidents import loop_handlers
-    from bot.features.incidents.handlers import register
-    from bot.features.incidents.intake import Intake
-    from bot.features.incidents.playbooks import load_playbooks
-    from bot.features.incidents.retention import on_redaction
+class IncidentsPlugin(Plugin):
+    """``!incident`` intake, ``INC-N`` ids on the triage verbs, escalation and expiry jobs."""
 
-    playbooks = load_playbooks(services.settings.incidents.playbooks_file)
-    register(router, Intake(playbooks))
-    loop_handlers.register(router)
-    router.on_redaction(on_redaction)
-    from bot.features.incidents.privacy import IncidentsPrivacy
-    from bot.privacy import privacy_registry
+    name = "incidents"
 
-    privacy_registry(router).add(IncidentsPrivacy(services))
+    def __init__(self, services: Services, triage: TriageVerbs) -> None:
+        from bot.features.incidents.intake import Intake
+        from bot.features.incidents.playbooks import load_playbooks
 
+        self.services = services
+        self.triage = triage
+        self.intake = Intake(load_playbooks(services.settings.incidents.playbooks_file))
+        self._scheduled = False
 
-async def _on_ready(services: Services) -> None:
-    from bot.features.incidents.clocks import remind_clocks
-    from bot.features.incidents.escalation import escalate_due
-    from bot.features.incidents.intake_incident import expire_intakes
-    from bot.features.incidents.retention import purge_old_incidents
-    from bot.features.incidents.roles import remind_leads
+    def register(self, router: Router) -> None:
+        from bot.features.incidents import loop_handlers
+        from bot.features.incidents.handlers import IncidentKind, register
+        from bot.features.incidents.retention import on_redaction
 
-    async def check() -> None:
+        register(router, self.intake)
+        self.triage.add_kind(IncidentKind())
+        loop_handlers.register(router)
+        router.on_redaction(on_redaction)
+
+    def privacy_providers(self) -> Sequence[PrivacyProvider]:
+        from bot.features.incidents.privacy import IncidentsPrivacy
+
+        return [IncidentsPrivacy(self.services)]
+
+    @classmethod
+    def add_cli(cls, subparsers: SubParsers, common: argparse.ArgumentParser) -> None:
+        from bot.features.incidents.export import add_cli
+
+        add_cli(subparsers, common)
+
+    async def start(self) -> None:
+        if self._scheduled:
+            return
+        self._scheduled = True
+        services = self.services
+        services.scheduler.every(
+            services.settings.incidents.escalation_check_interval,
+            self._check,
+            "incidents-escalation-and-expiry",
+        )
+
+    async def _check(self) -> None:
+        from bot.features.incidents.clocks import remind_clocks
+        from bot.features.incidents.escalation import escalate_due
+        from bot.features.incidents.intake_incident import expire_intakes
+        from bot.features.incidents.retention import purge_old_incidents
+        from bot.features.incidents.roles import remind_leads
+
         # Each job on its own: one failing (say, a bad row) must not stall escalation.
-        for job in (
-            escalate_due,
-            expire_intakes,
-            remind_clocks,
-            remind_leads,
-            purge_old_incidents,
-        ):
+        for job in (escalate_due, expire_intakes, remind_clocks, remind_leads, purge_old_incidents):
             try:
-                await job(services)
+                await job(self.services)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log_unexpected(log, exc, "incidents job %s failed; will retry", job.__name__)
-
-    services.scheduler.every(
-        services.settings.incidents.escalation_check_interval,
-        check,
-        "incidents-escalation-and-expiry",
-    )
-
-
-feature = Feature(name="incidents", setup=_setup, add_cli=add_cli, on_ready=_on_ready)

@@ -16,7 +16,6 @@ from bot.features.incidents.export import export_incident, parse_ref, render_mar
 from bot.features.incidents.intake import Intake
 from bot.features.incidents.models import OPEN_STATUSES, SEVERITIES, STATUSES, Incident
 from bot.features.incidents.severity import label as severity_label
-from bot.features.triage import triage_verbs
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -125,7 +124,6 @@ def register(router: Router, intake: Intake) -> None:
     router.intercept("incident-intake", intake.intercept, outcome="intake")
     router.intercept("incident-thread", record_thread_message)
     router.on_reaction(on_pin)
-    triage_verbs(router).add_kind(IncidentKind())
 
     @router.command(
         "incidents", summary="List incidents", usage="incidents [open|all]", permission=team,

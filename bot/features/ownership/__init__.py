@@ -2,53 +2,64 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.features import Feature
+from bot.features.plugin import Plugin, SubParsers
 
 if TYPE_CHECKING:
     from bot.commands.router import Router
+    from bot.privacy import PrivacyProvider
     from bot.services import Services
 
 
-# The service of each running bot, for its background job (keyed by id(services)).
-_SERVICES: dict[int, object] = {}
+class OwnershipPlugin(Plugin):
+    """The map's commands and the periodic jobs (reconfirmation, asking owners)."""
 
+    name = "ownership"
 
-def _setup(services: Services, router: Router) -> None:
-    from bot.features.ownership.handlers import register
-    from bot.features.ownership.privacy import OwnershipPrivacy
-    from bot.features.ownership.service import OwnershipService
-    from bot.privacy import privacy_registry
+    def __init__(self, services: Services) -> None:
+        from bot.features.ownership.service import OwnershipService
 
-    service = OwnershipService(services.settings.ownership, services)
-    _SERVICES[id(services)] = (service, router.prefix)
-    register(router, service)
-    privacy_registry(router).add(OwnershipPrivacy())
+        self.services = services
+        self.service = OwnershipService(services.settings.ownership, services)
+        self.prefix = services.settings.bot.command_prefix
+        self._scheduled = False
 
+    def register(self, router: Router) -> None:
+        from bot.features.ownership.handlers import register
 
-async def _on_ready(services: Services) -> None:
-    from bot.features.ownership.jobs import run_periodic
+        register(router, self.service)
 
-    service, prefix = _SERVICES[id(services)]  # type: ignore[misc]
+    def privacy_providers(self) -> Sequence[PrivacyProvider]:
+        from bot.features.ownership.privacy import OwnershipPrivacy
 
-    started = False
+        return [OwnershipPrivacy()]
 
-    async def check() -> None:
-        # The first pass waits one interval: a restart must not greet the owners (and the
-        # outbox) with a burst of DMs before the bot has answered anyone.
-        nonlocal started
-        if started:
-            await run_periodic(services, service, prefix)
-        started = True
+    @classmethod
+    def add_cli(cls, subparsers: SubParsers, common: argparse.ArgumentParser) -> None:
+        from bot.features.ownership.cli import add_cli
 
-    services.scheduler.every(services.settings.ownership.check_interval, check, "ownership-jobs")
+        add_cli(subparsers, common)
 
+    async def start(self) -> None:
+        from bot.features.ownership.jobs import run_periodic
 
-def _add_cli(subparsers, common) -> None:  # type: ignore[no-untyped-def]
-    from bot.features.ownership.cli import add_cli
+        if self._scheduled:
+            return
+        self._scheduled = True
+        services, service, prefix = self.services, self.service, self.prefix
+        started = False
 
-    add_cli(subparsers, common)
+        async def check() -> None:
+            # The first pass waits one interval: a restart must not greet the owners (and
+            # the outbox) with a burst of DMs before the bot has answered anyone.
+            nonlocal started
+            if started:
+                await run_periodic(services, service, prefix)
+            started = True
 
-
-feature = Feature(name="ownership", setup=_setup, add_cli=_add_cli, on_ready=_on_ready)
+        services.scheduler.every(
+            services.settings.ownership.check_interval, check, "ownership-jobs"
+        )

@@ -2,41 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.features import Feature
+from bot.features.plugin import Plugin
 
 if TYPE_CHECKING:
     from bot.commands.router import Router
+    from bot.features.triage import TriageVerbs
+    from bot.privacy import PrivacyProvider
     from bot.services import Services
 
 
-def _setup(services: Services, router: Router) -> None:
-    from bot.features.tickets import handlers
-    from bot.features.tickets.kind import TicketKind
-    from bot.features.tickets.privacy import TicketsPrivacy
-    from bot.features.triage import triage_verbs
-    from bot.privacy import privacy_registry
+class TicketsPlugin(Plugin):
+    """``!ticket`` and friends; ``T-N`` ids on the shared triage verbs; the ticket jobs."""
 
-    kind = TicketKind()
-    triage_verbs(router).add_kind(kind)
-    handlers.register(router, kind)
-    privacy_registry(router).add(TicketsPrivacy(services))
+    name = "tickets"
 
+    def __init__(self, services: Services, triage: TriageVerbs) -> None:
+        self.services = services
+        self.triage = triage
+        self._scheduled = False
 
-async def _on_ready(services: Services) -> None:
-    from bot.features.tickets.anonymity import anonymity_key, move_key_out_of_database
-    from bot.features.tickets.jobs import run_jobs
+    def register(self, router: Router) -> None:
+        from bot.features.tickets import handlers
+        from bot.features.tickets.kind import TicketKind
 
-    # Make the generated key now, not inside two racing first filings.
-    async with services.db.sessions.begin() as session:
-        await move_key_out_of_database(session, services)
-    anonymity_key(services)
+        kind = TicketKind()
+        self.triage.add_kind(kind)
+        handlers.register(router, kind)
 
-    async def tick() -> None:
-        await run_jobs(services)
+    def privacy_providers(self) -> Sequence[PrivacyProvider]:
+        from bot.features.tickets.privacy import TicketsPrivacy
 
-    services.scheduler.every(services.settings.tickets.check_every, tick, "tickets:jobs")
+        return [TicketsPrivacy(self.services)]
 
+    async def start(self) -> None:
+        from bot.features.tickets.anonymity import anonymity_key, move_key_out_of_database
+        from bot.features.tickets.jobs import run_jobs
 
-feature = Feature(name="tickets", setup=_setup, on_ready=_on_ready)
+        services = self.services
+        # Make the generated key now, not inside two racing first filings.
+        async with services.db.sessions.begin() as session:
+            await move_key_out_of_database(session, services)
+        anonymity_key(services)
+        if self._scheduled:
+            return
+        self._scheduled = True
+
+        async def tick() -> None:
+            await run_jobs(services)
+
+        services.scheduler.every(services.settings.tickets.check_every, tick, "tickets:jobs")

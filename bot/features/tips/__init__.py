@@ -6,44 +6,45 @@ one transaction, so a tip appears exactly once whatever happens to the bot.
 
 from __future__ import annotations
 
-import weakref
+import argparse
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.features import Feature
+from bot.features.plugin import Plugin, SubParsers
 from bot.features.tips import handlers, stuck
-from bot.features.tips.cli import add_cli
 from bot.features.tips.service import TipsService
 
 if TYPE_CHECKING:
     from bot.commands.router import Router
+    from bot.privacy import PrivacyProvider
     from bot.services import Services
 
-# One TipsService per running App (tests run two in one process), keyed by id(services).
-_instances: weakref.WeakValueDictionary[int, TipsService] = weakref.WeakValueDictionary()
 
+class TipsPlugin(Plugin):
+    """The tip commands, the ✅ marks, and the daily job (:attr:`service`)."""
 
-def tips_service(services: Services) -> TipsService | None:
-    """The tips service set up for ``services`` (None before setup)."""
-    return _instances.get(id(services))
+    name = "tips"
 
+    def __init__(self, services: Services) -> None:
+        self.service = TipsService.from_settings(services)
 
-def _setup(services: Services, router: Router) -> None:
-    tips = TipsService.from_settings(services)
-    _instances[id(services)] = tips
-    handlers.register(router, tips)
-    stuck.register(router, tips)
-    router.on_reaction(tips.on_reaction)
-    router.on_redaction(tips.on_redaction)
-    from bot.features.tips.privacy import TipsPrivacy
-    from bot.privacy import privacy_registry
+    def register(self, router: Router) -> None:
+        tips = self.service
+        handlers.register(router, tips)
+        stuck.register(router, tips)
+        router.on_reaction(tips.on_reaction)
+        router.on_redaction(tips.on_redaction)
 
-    privacy_registry(router).add(TipsPrivacy(tips))
+    def privacy_providers(self) -> Sequence[PrivacyProvider]:
+        from bot.features.tips.privacy import TipsPrivacy
 
+        return [TipsPrivacy(self.service)]
 
-async def _on_ready(services: Services) -> None:
-    tips = tips_service(services)
-    if tips is not None:
-        tips.start()
+    @classmethod
+    def add_cli(cls, subparsers: SubParsers, common: argparse.ArgumentParser) -> None:
+        from bot.features.tips.cli import add_cli
 
+        add_cli(subparsers, common)
 
-feature = Feature(name="tips", setup=_setup, add_cli=add_cli, on_ready=_on_ready)
+    async def start(self) -> None:
+        self.service.start()  # idempotent

@@ -158,7 +158,7 @@ class TipsService:
     # -- the job ----------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the periodic job (once, from ``on_ready``)."""
+        """Start the periodic job (once, from the plugin's ``start``)."""
         if self._started or self.source is None:
             return
         self._started = True
