@@ -47,7 +47,7 @@ async def bot(db: Database) -> Harness:
 
 
 def service_of(bot: Harness) -> OwnershipService:
-    return bot.router.shared["ownership"]  # type: ignore[return-value]
+    return bot.plugin("ownership").service  # type: ignore[attr-defined,no-any-return]
 
 
 async def rows(bot: Harness) -> dict[str, Reconfirmation]:

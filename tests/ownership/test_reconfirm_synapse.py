@@ -81,7 +81,7 @@ async def test_ownership_reconfirm_dm_thumbs_up_and_down_on_synapse(world: BotWo
     try:
         await wait_joined(world, world.helpdesk)
         services = bot.app.services  # type: ignore[union-attr]
-        service = bot.app.router.shared["ownership"]  # type: ignore[union-attr]
+        service = bot.app.plugin("ownership").service  # type: ignore[union-attr,attr-defined]
         assert await reconfirm.send_due(services, service) == 2  # type: ignore[arg-type]
         dm = await accept_dm(owner)
         asks = await owner.wait_for_all(

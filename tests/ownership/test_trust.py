@@ -113,7 +113,7 @@ async def test_ownership_deactivated_owner_is_stale_at_once(db: Database) -> Non
     async with db.sessions.begin() as session:
         await import_map(session, CHAIN_MAP, actor="test", now=START)
     bot = harness(db, [ONCALL])
-    service = bot.router.shared["ownership"]
+    service = bot.plugin("ownership").service  # type: ignore[attr-defined]
     service.deactivated.add("@printer:example.org")  # type: ignore[attr-defined]
     body = (await bot.say("who owns printers?") or {})["body"]
     assert "the owner's account (@printer:example.org) is deactivated" in body

@@ -21,7 +21,7 @@ from bot.clock import ManualClock
 from bot.commands.context import IncomingMessage, Reaction, RoomKind
 from bot.commands.router import Router
 from bot.config import Settings
-from bot.features import Plugin
+from bot.features import Plugin, default_plugins
 from bot.outbox import Outbox
 from bot.scheduler import Scheduler
 from bot.services import RoomIds, Services, StaticDirectory
@@ -157,16 +157,24 @@ class Desk:
             **overrides,
         )
 
+    loaded: list[Plugin]  # what build_router built the router with
+
     def plugins(self) -> list[Plugin] | None:
         """The features under test, built for ``self.services`` (None: all, as the app has)."""
         return None
 
     def build_router(self) -> Router:
-        """The router with the built-in commands and `plugins`."""
+        """The router with the built-in commands and `plugins` (kept in ``self.loaded``)."""
         plugins = self.plugins()
         if plugins is None:
-            return build_router(self.services)
+            self.loaded = default_plugins(self.services)
+            return build_router(self.services, self.loaded)
+        self.loaded = plugins
         return build_router(self.services, plugins, web=False)
+
+    def plugin(self, name: str) -> Plugin:
+        """The plugin called ``name`` the router was built with."""
+        return next(p for p in self.loaded if p.name == name)
 
     async def close(self) -> None:
         await self.services.scheduler.stop()

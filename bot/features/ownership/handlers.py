@@ -69,7 +69,6 @@ def split_area(rest: str, known: set[str]) -> tuple[str, str]:
 def register(router: Router, service: OwnershipService) -> None:
     p = router.prefix
     settings = service.settings
-    router.shared["ownership"] = service  # the reconfirmation job and tests reach it here
 
     async def ask(ctx: CommandContext, question: asking.Question) -> Reply:
         result, snap = await service.lookup(ctx.session, question)
