@@ -116,11 +116,3 @@ def own_membership(event: dict[str, Any], bot_user_id: str) -> str | None:
         return None
     membership = _object(event.get("content")).get("membership")
     return membership if isinstance(membership, str) else None
-
-
-def redacted_event(event: dict[str, Any]) -> str | None:
-    """The id of the event a ``m.room.redaction`` removes (top level or in content)."""
-    if event.get("type") != "m.room.redaction":
-        return None
-    redacts = event.get("redacts") or _object(event.get("content")).get("redacts")
-    return redacts if isinstance(redacts, str) and redacts else None

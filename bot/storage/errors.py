@@ -63,10 +63,5 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | OSError | TimeoutError)
 
 
-def is_database_error(exc: BaseException) -> bool:
-    """Whether ``exc`` came from the database layer at all (for logging)."""
-    return isinstance(exc, sa_exc.SQLAlchemyError)
-
-
 def _is_sqlite(exc: sa_exc.DBAPIError) -> bool:
     return type(exc.orig).__module__.startswith(("sqlite3", "aiosqlite"))

@@ -38,17 +38,6 @@ async def list_incidents(session: AsyncSession, *, open_only: bool) -> Sequence[
     return (await session.scalars(query.limit(50))).all()
 
 
-async def unacknowledged_paged(session: AsyncSession) -> Sequence[Incident]:
-    """Paged incidents nobody has acknowledged yet (candidates for escalation)."""
-    query = (
-        select(Incident)
-        .where(Incident.paged_at.is_not(None), Incident.acked_at.is_(None))
-        .where(Incident.status.in_(OPEN_STATUSES))
-        .order_by(Incident.id)
-    )
-    return (await session.scalars(query)).all()
-
-
 async def add_event(
     session: AsyncSession,
     *,

@@ -28,11 +28,6 @@ def rank(severity: str | None) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
-def higher(a: str | None, b: str | None) -> str | None:
-    """The worse of two severities."""
-    return a if rank(a) >= rank(b) else b
-
-
 def assumed(playbook: Playbook) -> str:
     """The severity of an unrated report of this type."""
     return playbook.default_severity or ASSUMED

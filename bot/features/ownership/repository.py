@@ -31,10 +31,6 @@ async def area_by_name(*, session: AsyncSession, name: str) -> Area | None:
     return await session.scalar(select(Area).where(Area.name_key == name_key(name)))
 
 
-async def team_by_name(*, session: AsyncSession, name: str) -> Team | None:
-    return await session.scalar(select(Team).where(Team.name == name))
-
-
 async def delete_area(*, session: AsyncSession, area: Area) -> None:
     await session.execute(delete(Area).where(Area.id == area.id))
 
@@ -78,14 +74,6 @@ async def insert_areas(*, session: AsyncSession, rows: list[dict[str, Any]]) -> 
     """Insert many new areas in one statement."""
     if rows:
         await session.execute(insert(Area), rows)
-
-
-async def audit_for(*, session: AsyncSession, subject: str | None = None) -> list[AuditEntry]:
-    """Audit rows, oldest first (of one area or team when ``subject`` is given)."""
-    query = select(AuditEntry).order_by(AuditEntry.id)
-    if subject is not None:
-        query = query.where(AuditEntry.subject == subject)
-    return list((await session.scalars(query)).all())
 
 
 async def map_version(*, session: AsyncSession) -> str | None:

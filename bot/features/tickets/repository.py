@@ -9,9 +9,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.tickets.models import Ticket, TicketComment, TicketEvent, TicketMessage
-from bot.storage.models import DirectRoom, KeyValue, OutboxMessage
-
-CLOSED_STATES = ("resolved", "closed")
+from bot.storage.models import KeyValue, OutboxMessage
 
 
 async def add_ticket(session: AsyncSession, *, ticket: Ticket) -> Ticket:
@@ -106,12 +104,6 @@ async def forget_messages(session: AsyncSession, *, ticket_id: int) -> None:
 
 async def ticket_by_hash(session: AsyncSession, *, value: str) -> Ticket | None:
     return (await session.scalars(select(Ticket).where(Ticket.reporter_hash == value))).first()
-
-
-async def known_dm_room(session: AsyncSession, *, user_id: str) -> str | None:
-    """The DM room the bot already uses with ``user_id``, if any."""
-    row = await session.get(DirectRoom, user_id)
-    return row.room_id if row else None
 
 
 async def sent_room_of(session: AsyncSession, *, txn_id: str) -> str | None:
