@@ -24,6 +24,7 @@ from bot.app import App
 from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.devserver import LocalSynapse, free_port
+from tests.support.jobruns import JobRuns
 from tests.support.mxclient import MatrixUser, make_user
 
 _world_seq = itertools.count(1)
@@ -199,9 +200,11 @@ class InProcessBot:
         self.settings, self.clock = settings, clock
         self.plaintext_dms = plaintext_dms
         self.app: App | None = None
+        self.jobs: JobRuns | None = None
 
     async def start(self) -> App:
         self.app = App(self.settings, clock=self.clock)
+        self.jobs = JobRuns(self.app.scheduler)
         if self.plaintext_dms:
             self.app.matrix.transport.encrypt_new_rooms = False
         await self.app.start()

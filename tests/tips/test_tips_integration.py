@@ -52,11 +52,9 @@ async def start(settings, clock: ManualClock, world: BotWorld) -> InProcessBot:
 
 async def ticked(bot: InProcessBot, n: int = 2) -> None:
     """Until the bot's tips job has run ``n`` more times."""
-    assert bot.app is not None
-    plugin = bot.app.plugin("tips")
-    assert isinstance(plugin, TipsPlugin)
-    tips = plugin.service
-    await asyncio.wait_for(tips.wait_ticks(n), 60)
+    assert bot.app is not None and bot.jobs is not None
+    assert isinstance(bot.app.plugin("tips"), TipsPlugin)
+    await asyncio.wait_for(bot.jobs.wait("tips-daily", n), 60)
 
 
 async def settle(world: BotWorld, user: MatrixUser) -> None:

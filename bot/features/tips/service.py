@@ -9,7 +9,6 @@ campaign rooms given as aliases, and deletes expired marks.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -43,8 +42,6 @@ class TipsService:
         self.source = source  # None when tips are disabled
         self.tracker = Tracker(services)
         self.aliases = AliasRooms(services)
-        self.ticks = 0
-        self._ticked = asyncio.Condition()
         self._started = False
         self._pending: Change | None = None  # a broken file at start, reported on first tick
 
@@ -168,20 +165,6 @@ class TipsService:
 
     async def tick(self) -> None:
         """Reload an edited file, post what is due, record misses, expire old marks."""
-        try:
-            await self._tick()
-        finally:
-            async with self._ticked:
-                self.ticks += 1
-                self._ticked.notify_all()
-
-    async def wait_ticks(self, count: int) -> None:
-        """Until ``count`` more ticks have finished (for tests and tools)."""
-        async with self._ticked:
-            target = self.ticks + count
-            await self._ticked.wait_for(lambda: self.ticks >= target)
-
-    async def _tick(self) -> None:
         if self.source is not None:
             change = self.source.check()
             if change is None and self._pending is not None:
