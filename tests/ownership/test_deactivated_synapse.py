@@ -87,7 +87,7 @@ async def test_ownership_deactivated_owner_is_stale_and_not_asked_on_synapse(
     try:
         await wait_joined(world, world.helpdesk)
         services = bot.app.services  # type: ignore[union-attr]
-        service = bot.app.router.shared["ownership"]  # type: ignore[union-attr]
+        service = bot.app.plugin("ownership").service  # type: ignore[union-attr,attr-defined]
         # Fresh and active: nobody is asked.
         assert await reconfirm.send_due(services, service) == 0  # type: ignore[arg-type]
 
