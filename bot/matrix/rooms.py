@@ -29,8 +29,12 @@ async def load_sync_token(db: Database, user_id: str) -> str | None:
 
 
 async def save_sync_token(db: Database, user_id: str, token: str) -> None:
-    """Advance the stored token (only after every event of that sync was handled)."""
-    async with db.sessions.begin() as session:
+    """Advance the stored token (only after every event of that sync was handled).
+
+    Relaxed durability: a token lost at a power cut only replays events whose handled
+    marks are durable (see :attr:`Database.relaxed_sessions`).
+    """
+    async with db.relaxed_sessions.begin() as session:
         row = await session.get(KeyValue, _token_key(user_id))
         if row is None:
             session.add(KeyValue(key=_token_key(user_id), value=token))

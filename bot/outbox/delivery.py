@@ -77,9 +77,13 @@ class Delivery(Retries):
         return due, later
 
     async def _claim_head(self, destination: str) -> PendingSend | None:
-        """Lease the first message of ``destination`` if it is due (fenced)."""
+        """Lease the first message of ``destination`` if it is due (fenced).
+
+        Relaxed durability (SQLite only): a lease lost at a power cut is a resend with the
+        same transaction id from the same device, which the homeserver de-duplicates.
+        """
         now = self.now()
-        async with self.db.sessions.begin() as session:
+        async with self.db.relaxed_sessions.begin() as session:
             head = (
                 await session.execute(
                     store.heads_query().where(OutboxMessage.destination == destination)
@@ -105,8 +109,12 @@ class Delivery(Retries):
             return store.to_pending(row, in_flight=before not in (None, self.instance_id))
 
     async def _update(self, row_id: int, **values: Any) -> bool:
-        """A fenced update of a pending row; False if this replica may no longer write."""
-        async with self.db.sessions.begin() as session:
+        """A fenced update of a pending row; False if this replica may no longer write.
+
+        Relaxed durability (SQLite only): a lost "sent" mark is the crash between sending
+        and marking, resent with the same transaction id and de-duplicated.
+        """
+        async with self.db.relaxed_sessions.begin() as session:
             result = await session.execute(store.mark(row_id, self.fence(), **values))
             return result.rowcount == 1
 

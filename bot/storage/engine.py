@@ -23,12 +23,14 @@ from bot.paths import private_sqlite
 log = logging.getLogger(__name__)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(  # type: ignore[no-untyped-def]
+    dbapi_connection, _record, synchronous: str = "FULL"
+) -> None:
     cursor = dbapi_connection.cursor()
     # WAL keeps readers and the writer apart; FULL sync because losing a committed
     # "handled" mark after a power cut would mean answering a message twice.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     # Erased text (retention, private outbox rows, forget me) is overwritten in the file,
@@ -37,8 +39,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def _sqlite_relaxed_pragmas(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+    _sqlite_pragmas(dbapi_connection, record, synchronous="NORMAL")
+
+
 def create_engine(
-    url: str, *, echo: bool = False, timeouts: SessionTimeouts | None = None
+    url: str,
+    *,
+    echo: bool = False,
+    timeouts: SessionTimeouts | None = None,
+    relaxed: bool = False,
 ) -> AsyncEngine:
     """Create an async engine for a ``sqlite+aiosqlite`` or ``postgresql+asyncpg`` URL.
 
@@ -47,13 +57,15 @@ def create_engine(
     or the ``echo`` log: they carry ticket and incident text, and a failed statement's
     error is logged. On PostgreSQL every session gets the ``timeouts``, so a held lock
     or a stuck transaction ends in an error the caller retries, never in a hang.
+    ``relaxed`` (SQLite): ``synchronous=NORMAL``, see :attr:`Database.relaxed_sessions`.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             private_sqlite(parsed.database)
         engine = create_async_engine(url, echo=echo, hide_parameters=True)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        pragmas = _sqlite_relaxed_pragmas if relaxed else _sqlite_pragmas
+        event.listen(engine.sync_engine, "connect", pragmas)
         return engine
     timeouts = timeouts or SessionTimeouts()
     return create_async_engine(
@@ -106,6 +118,32 @@ class Database:
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
+        self._relaxed_engine: AsyncEngine | None = None
+        self._relaxed: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def relaxed_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for bookkeeping whose loss at a power cut is harmless.
+
+        For writes that, if lost, only make the bot redo something that is de-duplicated
+        anyway: the stored sync token (a replay meets the handled marks), the outbox's
+        lease and "sent" mark (a resend from the same device carries the same transaction
+        id, which the homeserver de-duplicates: the case of a crash between sending and
+        marking). Never for handled marks, replies, tickets or anything a person sees.
+
+        SQLite: a second engine on the same file with ``synchronous=NORMAL``. In WAL mode
+        such a commit is atomic and survives a crash of the process; only a power cut or
+        an OS crash may lose it (with every later commit: the log is replayed in order),
+        and the file is never corrupted. It saves one fsync per commit. PostgreSQL: the
+        same sessions as :attr:`sessions` (there another replica, on another device,
+        relies on a lease being durable).
+        """
+        if self.dialect != "sqlite" or "memory" in self.url:
+            return self.sessions
+        if self._relaxed is None:
+            self._relaxed_engine = create_engine(self.url, relaxed=True)
+            self._relaxed = async_sessionmaker(self._relaxed_engine, expire_on_commit=False)
+        return self._relaxed
 
     @property
     def dialect(self) -> str:
@@ -125,3 +163,5 @@ class Database:
     async def close(self) -> None:
         """Dispose of every pooled connection."""
         await self.engine.dispose()
+        if self._relaxed_engine is not None:
+            await self._relaxed_engine.dispose()

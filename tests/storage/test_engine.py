@@ -26,3 +26,21 @@ def test_engine_head_from_files_matches_alembic() -> None:
     from bot.storage.upgrade import head_from_files
 
     assert head_from_files() == head_revision()
+
+
+async def test_engine_relaxed_sessions_skip_the_fsync_only_on_sqlite(db: Database) -> None:
+    """Bookkeeping sessions share the data; on SQLite only they commit without an fsync."""
+    from sqlalchemy import text
+
+    async with db.relaxed_sessions.begin() as session:
+        session.add(KeyValue(key="token", value="s1"))
+    async with db.sessions() as session:
+        assert (await session.get(KeyValue, "token")) is not None  # one database
+    if db.dialect != "sqlite":
+        assert db.relaxed_sessions is db.sessions  # a lease must stay durable there
+        return
+    async with db.sessions() as session:
+        assert await session.scalar(text("PRAGMA synchronous")) == 2  # FULL
+    async with db.relaxed_sessions() as session:
+        assert await session.scalar(text("PRAGMA synchronous")) == 1  # NORMAL
+        assert await session.scalar(text("PRAGMA journal_mode")) == "wal"
