@@ -115,3 +115,51 @@ def test_ownership_question_set_accuracy(index: MapIndex) -> None:
     assert ev.accuracy >= 0.90, ev.failures
     assert ev.wrong == 0, ev.failures
     assert ev.out_named_owner == 0, ev.failures
+
+
+def test_ownership_intrusion_verbs_are_one_word() -> None:
+    assert "intrusion" in words("someone got into our wiki")
+    assert "intrusion" in words("attackers have gotten into the build server")
+    assert "intrusion" in words("hackers broke in to the forum")
+    assert "intrusion" not in words("I got into the office late")
+    assert "intrusion" not in words("I can't get into my account")
+
+
+@pytest.mark.parametrize(
+    "situation",
+    [
+        "somebody got into our shared drive, who do I tell?",
+        "someone broke into the status page, who handles that?",
+        "I think an attacker has gotten into our grafana, who should I contact?",
+    ],
+)
+def test_ownership_intrusion_finds_the_covers_with_their_object_left_open(
+    index: MapIndex, situation: str
+) -> None:
+    """ "someone got into our account" (covers of Incident response) anchors on the
+    intrusion alone: the generic object ("account") is an open slot."""
+    from bot.features.ownership import asking
+
+    question = asking.recognise(situation)
+    assert question is not None
+    result = asking.search(index, question)
+    assert result.kind == "answer" and result.best is not None, result
+    assert result.best.area.name == "Incident response"
+    assert "someone got into our account" in result.best.why
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I can't get into my account, who can help?",
+        "I got into the office late, who handles badges?",
+    ],
+)
+def test_ownership_no_intrusion_without_an_intruder(index: MapIndex, message: str) -> None:
+    from bot.features.ownership import asking
+
+    question = asking.recognise(message)
+    assert question is not None
+    result = asking.search(index, question)
+    named = result.best.area.name if result.kind == "answer" and result.best else None
+    assert named != "Incident response"

@@ -27,6 +27,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bot.features.ownership.text import PHRASAL
+
 # Words that never carry a subject alone, whatever the map says.
 GENERIC = frozenset(
     """
@@ -62,6 +64,19 @@ class Phrase:
     words: tuple[str, ...]
     text: str
     kind: str  # "name" | "alias" | "covers" | "description"
+
+
+def cover_core(phrase: Phrase) -> Phrase | None:
+    """A ``covers`` situation with its generic object left open, as a second anchor:
+    "someone got into our account" also anchors on "got into" alone, so "someone got into
+    our github organisation" finds it. Only when what is left still says what happened:
+    an intrusion verb (``text.PHRASAL``) or two words or more."""
+    core = tuple(w for w in phrase.words if w not in GENERIC)
+    if not core or core == phrase.words:
+        return None
+    if len(core) >= 2 or core[0] in PHRASAL:
+        return Phrase(core, phrase.text, phrase.kind)
+    return None
 
 
 def common_limit(n_areas: int) -> int:

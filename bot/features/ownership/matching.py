@@ -102,13 +102,14 @@ class MapIndex:
                 for t in texts
             ]
             covers = [Phrase(tuple(words(t)), t, "covers") for t in area.covers]
+            cores = [c for c in map(evidence.cover_core, covers) if c is not None]
             desc_seq = tuple(sequence(area.description))
             entry = _Entry(
                 area,
                 keys,
                 frozenset(w for k in keys for w in k),
                 frozenset(desc_seq),
-                [p for p in (*phrases, *covers) if p.words],
+                [p for p in (*phrases, *covers, *cores) if p.words],
                 frozenset(w for p in covers for w in p.words),
                 desc_seq,
             )

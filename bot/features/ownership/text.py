@@ -23,6 +23,24 @@ MAX_WORD_CHARS = 40
 MAX_WORDS = 64
 
 
+# Phrasal verbs of intrusion: "someone got into our repo" means unauthorised access, but
+# "into" is a stopword and "got" says nothing alone. In the map and in questions alike they
+# become one word, "intrusion". "got into" only with someone else as its subject ("I got
+# into the office late" is no intrusion, "I can't get into my account" a locked-out user).
+INTRUSION = "intrusion"
+_ACTOR = r"(?:someone|somebody|attackers?|hackers?|intruders?|strangers?|they)"
+_INTRUSION = re.compile(
+    rf"\b(?:(?P<actor>{_ACTOR})\s+(?:has\s+|have\s+)?(?:got|gotten)"
+    r"|broke|broken|hacked|snuck|sneaked)\s+(?:into|in\s+to)\b"
+)
+PHRASAL = frozenset({INTRUSION})
+
+
+def _fold(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
+    return _INTRUSION.sub(lambda m: f" {m['actor'] or ''} {INTRUSION} ", folded)
+
+
 def _stem(word: str) -> str:
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
@@ -39,7 +57,7 @@ def deletions(word: str) -> set[str]:
 
 def words(text: str) -> list[str]:
     """The meaningful words of ``text``, normalised, in order, without repeats."""
-    folded = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
+    folded = _fold(text)
     seen: dict[str, None] = {}
     for raw in _NON_WORD.split(folded):
         raw = raw[:MAX_WORD_CHARS]
@@ -52,7 +70,7 @@ def words(text: str) -> list[str]:
 
 def sequence(text: str) -> list[str]:
     """The meaningful words of ``text`` in order, repeats kept (for neighbouring words)."""
-    folded = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
+    folded = _fold(text)
     return [_stem(raw) for raw in _NON_WORD.split(folded) if raw and raw not in STOPWORDS]
 
 
