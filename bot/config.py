@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -34,6 +33,7 @@ from bot.features.tickets.settings import TicketsSettings
 from bot.features.tips.settings import TipsSettings
 from bot.ids import USER_ID
 from bot.limits import LimitsSettings
+from bot.yamlio import Problem, YamlDocument, YamlSyntaxError, parse_yaml, problems
 
 DEFAULT_CONFIG_PATH = Path("config/config.yaml")
 ENV_CONFIG_PATH = "HELPDESK_CONFIG"
@@ -240,6 +240,9 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
 
+UNKNOWN_KEY = "unknown key (check the spelling against config/config.example.yaml)"
+
+
 class ConfigError(Exception):
     """A configuration problem, already worded for the operator (key and problem)."""
 
@@ -264,11 +267,11 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None) -> tuple[Path, 
     return DEFAULT_CONFIG_PATH, False
 
 
-def _read_yaml(path: Path, explicit: bool) -> dict[str, Any]:
+def _read_yaml(path: Path, explicit: bool) -> YamlDocument | None:
     if not path.exists():
         if explicit:
             raise ConfigError([f"config file {path} does not exist"], str(path))
-        return {}  # environment-only configuration (containers)
+        return None  # environment-only configuration (containers)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -278,31 +281,19 @@ def _read_yaml(path: Path, explicit: bool) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError([f"config file {path} is not UTF-8 text"], str(path)) from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        doc = parse_yaml(text)
+    except YamlSyntaxError as exc:
         raise ConfigError(
-            [f"config file {path} is not valid YAML{where}: {problem}"], str(path)
+            [f"config file {path} is not valid YAML{exc.where()}: {exc.problem}"], str(path)
         ) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
+    if doc.data is not None and not isinstance(doc.data, dict):
         raise ConfigError([f"config file {path} must be a mapping of sections"], str(path))
-    return data
+    return doc
 
 
-def _describe(error: dict[str, Any]) -> str:
-    loc = ".".join(str(p) for p in error["loc"])
-    msg = error["msg"]
-    if error["type"] == "missing":
-        msg = "required key is missing"
-    elif error["type"] == "extra_forbidden":
-        msg = "unknown key (check the spelling against config/config.example.yaml)"
-    elif msg.startswith("Value error, "):
-        msg = msg.removeprefix("Value error, ")
-    return f"{loc}: {msg}" if loc else msg
+def _describe(problem: Problem) -> str:
+    where = f" (line {problem.line})" if problem.line else ""
+    return f"{problem.key}{where}: {problem.message}" if problem.key else problem.message
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -319,9 +310,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
         ConfigError: naming each offending key and its problem.
     """
     resolved, explicit = resolve_config_path(path)
-    data = _read_yaml(resolved, explicit)
+    doc = _read_yaml(resolved, explicit)
     try:
-        return Settings(**data)
+        return Settings(**(doc.data if doc is not None and doc.data else {}))
     except ValidationError as exc:
-        problems = [_describe(e) for e in exc.errors(include_url=False)]
-        raise ConfigError(problems, str(resolved)) from None
+        found = problems(exc, doc, unknown=UNKNOWN_KEY)
+        raise ConfigError([_describe(p) for p in found], str(resolved)) from None

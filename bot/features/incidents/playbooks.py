@@ -7,16 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.config import ConfigError
 from bot.features.incidents.severity import normalise
 from bot.ids import is_number
 from bot.paths import resolve_data_file
-
-# The project root, where the shipped config/playbooks.yaml lives.
-
+from bot.yamlio import YamlSyntaxError, parse_yaml, problems
 
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -126,21 +123,17 @@ def load_playbooks(path: Path) -> Playbooks:
     """
     resolved = resolve_data_file(path)
     try:
-        data = yaml.safe_load(resolved.read_text(encoding="utf-8"))
+        doc = parse_yaml(resolved.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError([f"cannot read {resolved}: {exc.strerror}"], str(resolved)) from None
-    except yaml.YAMLError:
-        raise ConfigError([f"{resolved} is not valid YAML"], str(resolved)) from None
+    except YamlSyntaxError as exc:
+        raise ConfigError([f"{resolved} is not valid YAML{exc.where()}"], str(resolved)) from None
     try:
-        model = _FileModel.model_validate(data)
+        model = _FileModel.model_validate(doc.data)
     except ValidationError as exc:
-        root = yaml.compose(resolved.read_text(encoding="utf-8"))
-        problems = []
-        for e in exc.errors(include_url=False):
-            line = _line_of(root, e["loc"])
-            where = f"line {line}: " if line else ""
-            problems.append(f"{where}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}")
-        raise ConfigError(problems, str(resolved)) from None
+        found = problems(exc, doc, exact=False)
+        lines = [f"{f'line {p.line}: ' if p.line else ''}{p.key}: {p.message}" for p in found]
+        raise ConfigError(lines, str(resolved)) from None
     return Playbooks(
         [
             Playbook(
@@ -160,25 +153,6 @@ def load_playbooks(path: Path) -> Playbooks:
             for t in model.types
         ]
     )
-
-
-def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the YAML node at pydantic's ``loc`` (the deepest one found)."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = [v for k, v in node.value if getattr(k, "value", None) == part]
-            if not found:
-                break
-            node = found[0]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                break
-            node = node.value[part]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
 
 
 def check_playbooks(settings: Any) -> Playbooks:

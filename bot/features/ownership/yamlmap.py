@@ -14,9 +14,11 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from bot.features.ownership.text import name_key
 from bot.ids import USER_ID
+from bot.yamlio import YamlDocument, YamlSyntaxError, friendly, parse_yaml
 
 _URL = re.compile(r"^https?://\S+$")
 AREA_FIELDS = (
@@ -104,60 +106,29 @@ class MapFileError(Exception):
         )
 
 
-def _line(node: yaml.Node | None) -> int:
-    return node.start_mark.line + 1 if node is not None else 0
-
-
-def _fields(node: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-    if not isinstance(node, yaml.MappingNode):
-        return {}
-    return {str(k.value): (k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
-
-
-def _where(section: str, i: int, name: object, node: yaml.Node) -> str:
+def _where(section: str, i: int, name: object, line: int | None) -> str:
     label = f' "{name}"' if isinstance(name, str) and name else ""
-    return f"{section} entry {i + 1}{label} (line {_line(node)})"
+    return f"{section} entry {i + 1}{label} (line {line or 0})"
 
 
-def _field_line(fields: dict[str, tuple[yaml.Node, yaml.Node]], loc: tuple[Any, ...]) -> str:
-    if not loc:
+def _field_line(doc: YamlDocument, entry: tuple[str, int], loc: tuple[Any, ...]) -> str:
+    """`` (line N)`` of the field at ``loc`` (its item when ``loc`` names one); "" if absent."""
+    if not loc or doc.line((*entry, loc[0]), exact=True) is None:
         return ""
-    key = str(loc[0])
-    if key not in fields:
-        return ""
-    value = fields[key][1]
-    if len(loc) > 1 and isinstance(loc[1], int) and isinstance(value, yaml.SequenceNode):
-        if loc[1] < len(value.value):
-            return f" (line {_line(value.value[loc[1]])})"
-    return f" (line {_line(fields[key][0])})"
+    depth = 2 if len(loc) > 1 and isinstance(loc[1], int) else 1
+    line = doc.line((*entry, *loc[:depth]), exact=True) or doc.line((*entry, loc[0]))
+    return f" (line {line})"
 
 
-def _describe(where: str, fields: dict, error: dict[str, Any]) -> str:
+def _describe(where: str, doc: YamlDocument, entry: tuple[str, int], error: ErrorDetails) -> str:
     loc = tuple(error["loc"])
     name = str(loc[0]) if loc else "?"
     if len(loc) > 1 and isinstance(loc[1], int):
         name += f" item {loc[1] + 1}"
-    msg = error["msg"].removeprefix("Value error, ")
+    msg = friendly(error, unknown=f"unknown field (known: {', '.join(AREA_FIELDS)})")
     if error["type"] == "missing":
         msg = "required field is missing"
-    elif error["type"] == "extra_forbidden":
-        msg = f"unknown field (known: {', '.join(AREA_FIELDS)})"
-    return f"{where}, field '{name}'{_field_line(fields, loc)}: {msg}"
-
-
-# libyaml when available: the pure-Python parser takes a minute on a 10,000-area map.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _load(text: str) -> tuple[Any, yaml.Node | None]:
-    """Parse once, keeping the node tree (for line numbers) and the plain data."""
-    loader = _Loader(text)
-    try:
-        root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
-    finally:
-        loader.dispose()
-    return data, root
+    return f"{where}, field '{name}'{_field_line(doc, entry, loc)}: {msg}"
 
 
 def parse_map(text: str) -> ParsedMap:
@@ -167,64 +138,69 @@ def parse_map(text: str) -> ParsedMap:
         MapFileError: listing every problem found (entry, line, field).
     """
     try:
-        data, root = _load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise MapFileError([f"not valid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
-    if data is None:
-        data, root = {}, None
+        doc = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        raise MapFileError([f"not valid YAML{exc.where(column=False)}: {exc.problem}"]) from None
+    data = {} if doc.data is None else doc.data
     if not isinstance(data, dict):
         raise MapFileError(["the file must be a mapping with 'areas' and 'teams' lists"])
-    top = _fields(root) if root is not None else {}
+    top = doc.key_lines()
     problems = [
-        f"unknown top-level key {key!r} (line {_line(top[key][0])}): use 'areas' and 'teams'"
+        f"unknown top-level key {key!r} (line {top.get(str(key), 0)}): use 'areas' and 'teams'"
         for key in data
         if key not in ("areas", "teams")
     ]
     parsed = ParsedMap()
     for section in ("teams", "areas"):
         items = data.get(section) or []
-        node = top[section][1] if section in top else None
-        if not isinstance(items, list) or not isinstance(node, yaml.SequenceNode | None):
-            problems.append(f"'{section}' (line {_line(node)}) must be a list of entries")
+        if not isinstance(items, list):
+            line = doc.line((section,), exact=True) or 0
+            problems.append(f"'{section}' (line {line}) must be a list of entries")
             continue
-        seen: dict[str, int] = {}
-        for i, item in enumerate(items):
-            item_node = node.value[i] if node is not None else None
-            fields = _fields(item_node) if item_node is not None else {}
-            name = item.get("name") if isinstance(item, dict) else None
-            where = _where(section, i, name, item_node)
-            if not isinstance(item, dict):
-                problems.append(f"{where}: must be a mapping of fields")
-                continue
-            model = AreaSpec if section == "areas" else TeamSpec
-            try:
-                spec = model.model_validate(item)
-            except ValidationError as exc:
-                problems += [_describe(where, fields, e) for e in exc.errors(include_url=False)]
-                continue
-            key = name_key(spec.name)
-            if key in seen:
-                problems.append(
-                    f"{where}, field 'name'{_field_line(fields, ('name',))}: "
-                    f"duplicate of entry {seen[key] + 1}"
-                )
-                continue
-            seen[key] = i
-            if isinstance(spec, AreaSpec):
-                parsed.areas.append(spec)
-                if "verified" in item:
-                    parsed.has_verified.add(key)
-                for fname, (knode, _) in fields.items():
-                    parsed.lines[(key, fname)] = _line(knode)
-                parsed.lines[(key, "")] = _line(item_node)
-            else:
-                parsed.teams.append(spec)
+        problems += _parse_section(doc, section, items, parsed)
     problems += _alias_conflicts(parsed)
     if problems:
         raise MapFileError(problems)
     return parsed
+
+
+def _parse_section(
+    doc: YamlDocument, section: str, items: list[Any], parsed: ParsedMap
+) -> list[str]:
+    """Validate the entries of ``section`` into ``parsed``; the problems found."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    model = AreaSpec if section == "areas" else TeamSpec
+    for i, item in enumerate(items):
+        entry = (section, i)
+        name = item.get("name") if isinstance(item, dict) else None
+        where = _where(section, i, name, doc.line(entry, exact=True))
+        if not isinstance(item, dict):
+            problems.append(f"{where}: must be a mapping of fields")
+            continue
+        try:
+            spec = model.model_validate(item)
+        except ValidationError as exc:
+            problems += [_describe(where, doc, entry, e) for e in exc.errors(include_url=False)]
+            continue
+        key = name_key(spec.name)
+        if key in seen:
+            problems.append(
+                f"{where}, field 'name'{_field_line(doc, entry, ('name',))}: "
+                f"duplicate of entry {seen[key] + 1}"
+            )
+            continue
+        seen[key] = i
+        if isinstance(spec, AreaSpec):
+            parsed.areas.append(spec)
+            if "verified" in item:
+                parsed.has_verified.add(key)
+            for fname, line in doc.key_lines(entry).items():
+                parsed.lines[(key, fname)] = line
+            parsed.lines[(key, "")] = doc.line(entry, exact=True) or 0
+        else:
+            parsed.teams.append(spec)
+    return problems
 
 
 def _alias_conflicts(parsed: ParsedMap) -> list[str]:

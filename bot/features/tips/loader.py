@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
 from bot.features.tips.campaigns import Campaign, Tip
 from bot.paths import resolve_data_file
+from bot.yamlio import YamlDocument, YamlSyntaxError, parse_yaml
 
 MAX_TITLE = 120
 MAX_BODY = 2000
@@ -44,37 +43,15 @@ class CampaignFileError(Exception):
         super().__init__(f"{source}: {len(problems)} problem(s)")
 
 
-# -- line numbers -----------------------------------------------------------------
-
-
-def _lines(node: yaml.Node | None, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
-    """Map every key path in the YAML tree to its (1-based) line."""
-    out: dict[tuple[Any, ...], int] = {}
-    if node is None:
-        return out
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            sub = (*path, key.value)
-            out.update(_lines(value, sub))
-            out[sub] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            out.update(_lines(item, (*path, i)))
-    return out
-
-
 class _Problems:
-    def __init__(self, lines: dict[tuple[Any, ...], int]):
-        self.lines = lines
+    """Every problem found, each with the line of its place (or the nearest around it)."""
+
+    def __init__(self, doc: YamlDocument):
+        self.doc = doc
         self.items: list[str] = []
 
     def add(self, path: tuple[Any, ...], where: str, message: str) -> None:
-        line = None
-        for cut in range(len(path), -1, -1):
-            line = self.lines.get(path[:cut])
-            if line is not None:
-                break
+        line = self.doc.line(path)
         suffix = f" (line {line})" if line else ""
         self.items.append(f"{where}: {message}{suffix}")
 
@@ -259,14 +236,11 @@ def parse_campaigns(text: str, source: str = "tips file") -> list[Campaign]:
         CampaignFileError: with every problem found, each with its place.
     """
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise CampaignFileError([f"not valid YAML{where}: {problem}"], source) from None
-    p = _Problems(_lines(node))
+        doc = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        raise CampaignFileError([str(exc)], source) from None
+    data = doc.data
+    p = _Problems(doc)
     if not isinstance(data, dict) or not isinstance(data.get("campaigns"), list):
         raise CampaignFileError(["the file must have a top-level 'campaigns:' list"], source)
     for key in sorted(set(data) - {"campaigns"}, key=str):
