@@ -39,4 +39,4 @@ test: lint element
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .ruff_cache $(ELEMENT)/node_modules
+	rm -rf $(VENV) demo .pytest_cache .ruff_cache .import_linter_cache $(ELEMENT)/node_modules

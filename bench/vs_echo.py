@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from tests.support.botworld import BotWorld, make_world, wait_ready
 from tests.support.mxclient import MatrixUser, make_user
 from tests.support.replies import is_reply_from, wait_all_answered

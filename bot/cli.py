@@ -14,6 +14,8 @@ from bot.matrix.cli import add_crypto_cli
 
 EXIT_CONFIG = 2
 
+Subparsers = argparse._SubParsersAction  # the type argparse gives no public name
+
 
 def _load(args: argparse.Namespace) -> Settings:
     return load_config(args.config)
@@ -122,9 +124,53 @@ def cmd_rooms(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.dev.demo import run_demo
 
     return run_demo(args.dir, port=args.port, web_port=args.web_port)
+
+
+def _add_db(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    db = sub.add_parser("db", parents=[common], help="database migrations")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
+    db_sub.required = True
+    up = db_sub.add_parser("upgrade", parents=[common], help="apply migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    down = db_sub.add_parser("downgrade", parents=[common], help="revert migrations")
+    down.add_argument("revision")
+    db_sub.add_parser("current", parents=[common], help="show the applied revision")
+    copy = db_sub.add_parser(
+        "copy", help="copy every table to another (empty) database, e.g. SQLite to PostgreSQL"
+    )
+    copy.add_argument("--from", dest="source", required=True, metavar="URL")
+    copy.add_argument("--to", dest="target", required=True, metavar="URL")
+    db.set_defaults(func=cmd_db)
+
+
+def _add_outbox(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    outbox = sub.add_parser("outbox", parents=[common], help="dead letters: list, retry, drop")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", metavar="ACTION")
+    outbox_sub.required = True
+    listing = outbox_sub.add_parser("list", parents=[common], help="messages given up on")
+    listing.add_argument("--all", action="store_true", help="dropped ones too")
+    for name, what in (("retry", "send again"), ("drop", "never send (erases the text)")):
+        action = outbox_sub.add_parser(name, parents=[common], help=f"{what}: dead letters")
+        action.add_argument("ids", nargs="*", type=lambda v: int(v.lstrip("#")), metavar="N")
+        action.add_argument("--all", action="store_true", help="every dead letter")
+    outbox.set_defaults(func=cmd_outbox)
+
+
+def _add_rooms_and_demo(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    rooms = sub.add_parser("rooms", parents=[common], help="the pinned triage room")
+    rooms_sub = rooms.add_subparsers(dest="rooms_command", metavar="ACTION")
+    rooms_sub.required = True
+    rooms_sub.add_parser("repin", parents=[common], help="pin the room rooms.triage points to now")
+    rooms.set_defaults(func=cmd_rooms)
+
+    demo = sub.add_parser("demo", help="start a local Synapse and the bot, for a try-out")
+    demo.add_argument("--dir", default="demo", help="where the demo keeps its state")
+    demo.add_argument("--port", type=int, default=8008, help="homeserver port")
+    demo.add_argument("--web-port", type=int, default=8080, help="health endpoint port")
+    demo.set_defaults(func=cmd_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,45 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "check-config", parents=[common], help="validate the configuration and exit (2 on errors)"
     ).set_defaults(func=cmd_check_config)
-
-    db = sub.add_parser("db", parents=[common], help="database migrations")
-    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
-    db_sub.required = True
-    up = db_sub.add_parser("upgrade", parents=[common], help="apply migrations")
-    up.add_argument("revision", nargs="?", default="head")
-    down = db_sub.add_parser("downgrade", parents=[common], help="revert migrations")
-    down.add_argument("revision")
-    db_sub.add_parser("current", parents=[common], help="show the applied revision")
-    copy = db_sub.add_parser(
-        "copy", help="copy every table to another (empty) database, e.g. SQLite to PostgreSQL"
-    )
-    copy.add_argument("--from", dest="source", required=True, metavar="URL")
-    copy.add_argument("--to", dest="target", required=True, metavar="URL")
-    db.set_defaults(func=cmd_db)
-
-    outbox = sub.add_parser("outbox", parents=[common], help="dead letters: list, retry, drop")
-    outbox_sub = outbox.add_subparsers(dest="outbox_command", metavar="ACTION")
-    outbox_sub.required = True
-    listing = outbox_sub.add_parser("list", parents=[common], help="messages given up on")
-    listing.add_argument("--all", action="store_true", help="dropped ones too")
-    for name, what in (("retry", "send again"), ("drop", "never send (erases the text)")):
-        action = outbox_sub.add_parser(name, parents=[common], help=f"{what}: dead letters")
-        action.add_argument("ids", nargs="*", type=lambda v: int(v.lstrip("#")), metavar="N")
-        action.add_argument("--all", action="store_true", help="every dead letter")
-    outbox.set_defaults(func=cmd_outbox)
-
-    rooms = sub.add_parser("rooms", parents=[common], help="the pinned triage room")
-    rooms_sub = rooms.add_subparsers(dest="rooms_command", metavar="ACTION")
-    rooms_sub.required = True
-    rooms_sub.add_parser("repin", parents=[common], help="pin the room rooms.triage points to now")
-    rooms.set_defaults(func=cmd_rooms)
-
-    demo = sub.add_parser("demo", help="start a local Synapse and the bot, for a try-out")
-    demo.add_argument("--dir", default="demo", help="where the demo keeps its state")
-    demo.add_argument("--port", type=int, default=8008, help="homeserver port")
-    demo.add_argument("--web-port", type=int, default=8080, help="health endpoint port")
-    demo.set_defaults(func=cmd_demo)
-
+    _add_db(sub, common)
+    _add_outbox(sub, common)
+    _add_rooms_and_demo(sub, common)
     add_crypto_cli(sub, common)  # crypto setup | status (bot/matrix/e2ee)
     for plugin in plugin_classes():
         plugin.add_cli(sub, common)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from bot.storage import Database, migrate
 from tests.support.botworld import BotWorld, InProcessBot, make_world, wait_joined
 from tests.support.databases import (

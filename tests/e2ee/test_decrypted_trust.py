@@ -10,7 +10,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from tests.support.botworld import BotWorld, InProcessBot, wait_joined
 from tests.support.e2ee_user import E2EEUser
 

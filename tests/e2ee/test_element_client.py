@@ -11,7 +11,7 @@ import pytest
 from signedjson.key import decode_verify_key_base64
 from signedjson.sign import SignatureVerifyException, verify_signed_json
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from tests.support.botworld import BotWorld, InProcessBot, wait_joined
 from tests.support.element import ElementRun, element_dm
 from tests.support.mxclient import MatrixUser

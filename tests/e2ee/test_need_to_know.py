@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from bot.storage.models import OutboxMessage
 from tests.support.botworld import BotWorld, InProcessBot, wait_joined
 from tests.support.e2ee_user import E2EEUser

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from tests.support.botworld import ROOT, BotWorld, InProcessBot
 from tests.support.e2ee_user import E2EEUser
 from tests.support.mxclient import MatrixUser

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from tests.faults.proxy import FaultProxy
 from tests.support.botworld import BotWorld, make_world
 

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 import yaml
 
-from bot.devserver import LocalSynapse, free_port
+from bot.dev.devserver import LocalSynapse, free_port
 from tests.faults.test_faults_session import http
 from tests.support.botworld import ROOT, BotProcess, BotWorld, make_world, wait_joined
 from tests.support.databases import create_pg_database, drop_pg_database, pg_admin_url

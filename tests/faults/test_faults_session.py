@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from bot.matrix.content import message_content
 from bot.outbox import Outbox
 from bot.storage.models import OutboxMessage

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from tests.support.botworld import (
     BotProcess,
     BotWorld,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.devserver import LocalSynapse, free_port
+from bot.dev.devserver import LocalSynapse, free_port
 from tests.support.botworld import ROOT, wait_ready
 from tests.support.mxclient import MatrixUser, text_of
 from tests.support.replies import is_reply_from

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from tests.support.mxclient import make_user, reply_to, text_of
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from nio import RoomMessageNotice
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from tests.support.botworld import BotWorld, InProcessBot
 from tests.support.e2ee_user import E2EEUser, wait_invite
 from tests.support.mxclient import MatrixUser, reply_to

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from tests.support.botworld import BotProcess, BotWorld, InProcessBot, wait_joined, wait_ready
 from tests.support.e2ee_user import E2EEUser
 

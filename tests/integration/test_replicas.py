@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.devserver import LocalSynapse, free_port
+from bot.dev.devserver import LocalSynapse, free_port
 from tests.support.botworld import BotProcess, BotWorld, make_world, wait_joined, wait_ready
 from tests.support.databases import create_pg_database, drop_pg_database, pg_admin_url
 from tests.support.replies import wait_all_answered

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from bot.clock import ManualClock
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from bot.features.ownership import reconfirm
 from bot.features.ownership.accounts import AccountChecker
 from bot.features.ownership.importer import import_map

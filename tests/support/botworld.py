@@ -23,7 +23,7 @@ import yaml
 from bot.app import App
 from bot.clock import Clock, system_clock
 from bot.config import Settings
-from bot.devserver import LocalSynapse, free_port
+from bot.dev.devserver import LocalSynapse, free_port
 from tests.support.jobruns import JobRuns
 from tests.support.mxclient import MatrixUser, make_user
 

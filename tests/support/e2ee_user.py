@@ -26,7 +26,7 @@ from nio import (
     SyncResponse,
 )
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 
 MEGOLM = "m.megolm.v1.aes-sha2"
 # Synapse caps the timeline at 100 per room per sync; a limited one is back-filled.

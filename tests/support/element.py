@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 
 ELEMENT_DIR = Path(__file__).resolve().parents[1] / "element"
 _seq = itertools.count(1)

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 
 Predicate = Callable[[dict], bool]
 _API = "/_matrix/client/v3"

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from bot.devserver import free_port
+from bot.dev.devserver import free_port
 
 
 def postgres_bin() -> Path | None:

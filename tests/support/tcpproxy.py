@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from bot.devserver import free_port
+from bot.dev.devserver import free_port
 
 
 class TcpProxy:

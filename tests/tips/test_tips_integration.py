@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.clock import ManualClock
-from bot.devserver import LocalSynapse, free_port
+from bot.dev.devserver import LocalSynapse, free_port
 from bot.features.tips import TipsPlugin
 from bot.features.tips.models import MISSED, TipMark, TipPost
 from bot.storage import Database

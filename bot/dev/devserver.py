@@ -71,12 +71,23 @@ def write_homeserver_config(
     Returns:
         The path of homeserver.yaml.
     """
-    from signedjson.key import generate_signing_key, write_signing_keys
-
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     config_path = data_dir / "homeserver.yaml"
     old = yaml.safe_load(config_path.read_text()) if config_path.exists() else {}
+    cfg = _homeserver_settings(data_dir, port, server_name, shared_secret, old)
+    if relaxed_rate_limits:
+        _relax_rate_limits(cfg)
+    write_private(config_path, yaml.safe_dump(cfg, sort_keys=False))  # holds secrets
+    _write_log_config(data_dir, log_level)
+    _ensure_signing_key(Path(cfg["signing_key_path"]))
+    return config_path
+
+
+def _homeserver_settings(
+    data_dir: Path, port: int, server_name: str, shared_secret: str, old: dict[str, Any]
+) -> dict[str, Any]:
+    """homeserver.yaml: client API on 127.0.0.1, SQLite, no federation, closed sign-up."""
     cfg: dict[str, Any] = {
         "server_name": server_name,
         "public_baseurl": f"http://127.0.0.1:{port}/",
@@ -103,14 +114,21 @@ def write_homeserver_config(
         "url_preview_enabled": False,
         "enable_metrics": False,
     }  # fmt: skip
-    if relaxed_rate_limits:
-        for key in _RATE_LIMITS:
-            section, _, sub = key.partition(".")
-            if sub:
-                cfg.setdefault(section, {})[sub] = dict(_BIG)
-            else:
-                cfg[section] = dict(_BIG)
-    write_private(config_path, yaml.safe_dump(cfg, sort_keys=False))  # holds secrets
+    return cfg
+
+
+def _relax_rate_limits(cfg: dict[str, Any]) -> None:
+    """Raise every ``rc_*`` limit so tests never hit them."""
+    for key in _RATE_LIMITS:
+        section, _, sub = key.partition(".")
+        if sub:
+            cfg.setdefault(section, {})[sub] = dict(_BIG)
+        else:
+            cfg[section] = dict(_BIG)
+
+
+def _write_log_config(data_dir: Path, log_level: str) -> None:
+    """Synapse's own log goes to ``homeserver.log`` in ``data_dir``."""
     log_cfg = {
         "version": 1,
         "formatters": {"precise": {"format": _LOG_FORMAT}},
@@ -120,12 +138,16 @@ def write_homeserver_config(
         "disable_existing_loggers": False,
     }  # fmt: skip
     (data_dir / "log.config").write_text(yaml.safe_dump(log_cfg))
-    key_path = Path(cfg["signing_key_path"])
+
+
+def _ensure_signing_key(key_path: Path) -> None:
+    """The server's signing key, made once (readable by this user only)."""
+    from signedjson.key import generate_signing_key, write_signing_keys
+
     if not key_path.exists():
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         with os.fdopen(fd, "w") as f:
             write_signing_keys(f, [generate_signing_key("a_devserver")])
-    return config_path
 
 
 def _http(method: str, url: str, body: dict | None = None) -> dict:

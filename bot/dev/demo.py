@@ -19,12 +19,12 @@ from typing import Any
 import yaml
 
 from bot.config import load_config
-from bot.devserver import LocalSynapse
+from bot.dev.devserver import LocalSynapse
 from bot.paths import FILE_MODE, private_dir, tighten, write_private
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _call(hs: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
@@ -78,25 +78,23 @@ def _state(demo_dir: Path) -> dict[str, Any]:
     return state
 
 
-def prepare(demo_dir: Path, port: int, web_port: int) -> tuple[LocalSynapse, Path, dict]:
-    """Start Synapse and create the accounts, rooms and bot config. Returns them."""
-    demo_dir = demo_dir.resolve()
-    passwords = _state(demo_dir)
+def _start_homeserver(demo_dir: Path, port: int) -> LocalSynapse:
+    """The demo's Synapse, with a shared secret kept in ``demo_dir`` (this user only)."""
     secret_file = demo_dir / "shared_secret"
     if not secret_file.exists():
         write_private(secret_file, secrets.token_urlsafe(24))
     tighten(secret_file, FILE_MODE)
     hs = LocalSynapse(demo_dir / "synapse", port, shared_secret=secret_file.read_text())
     hs.start()
+    return hs
+
+
+def _create_rooms(hs: LocalSynapse, lead_token: str) -> None:
+    """The public helpdesk room (alice invited) and the private triage room (bot invited)."""
     server = hs.server_name
-    tokens = {
-        name: hs.register(name, pw, admin=(name == "seclead"))["access_token"]
-        for name, pw in passwords.items()
-    }
-    bot_id, lead = f"@helpdesk:{server}", tokens["seclead"]
     _ensure_room(
         hs.url,
-        lead,
+        lead_token,
         "security-helpdesk",
         server,
         public=True,
@@ -105,18 +103,23 @@ def prepare(demo_dir: Path, port: int, web_port: int) -> tuple[LocalSynapse, Pat
     )
     _ensure_room(
         hs.url,
-        lead,
+        lead_token,
         "security-triage",
         server,
         public=False,
         name="Security triage",
-        invite=[bot_id],
+        invite=[f"@helpdesk:{server}"],
     )
-    config = {
+
+
+def _bot_config(hs: LocalSynapse, demo_dir: Path, password: str, web_port: int) -> dict:
+    """The bot's config.yaml for the demo: the shipped playbooks and tips, SQLite."""
+    server = hs.server_name
+    return {
         "matrix": {
             "homeserver": hs.url,
-            "user_id": bot_id,
-            "password": passwords["helpdesk"],
+            "user_id": f"@helpdesk:{server}",
+            "password": password,
             "device_name": "demo",
             "store_path": str(demo_dir / "store"),
         },
@@ -134,6 +137,19 @@ def prepare(demo_dir: Path, port: int, web_port: int) -> tuple[LocalSynapse, Pat
         },
         "tips": {"file": str(ROOT / "config" / "tips.yaml")},
     }
+
+
+def prepare(demo_dir: Path, port: int, web_port: int) -> tuple[LocalSynapse, Path, dict]:
+    """Start Synapse and create the accounts, rooms and bot config. Returns them."""
+    demo_dir = demo_dir.resolve()
+    passwords = _state(demo_dir)
+    hs = _start_homeserver(demo_dir, port)
+    tokens = {
+        name: hs.register(name, pw, admin=(name == "seclead"))["access_token"]
+        for name, pw in passwords.items()
+    }
+    _create_rooms(hs, tokens["seclead"])
+    config = _bot_config(hs, demo_dir, passwords["helpdesk"], web_port)
     config_path = demo_dir / "config.yaml"
     write_private(config_path, yaml.safe_dump(config, sort_keys=False))
     marker = demo_dir / ".map-imported"
