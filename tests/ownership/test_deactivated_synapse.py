@@ -107,5 +107,12 @@ async def test_ownership_deactivated_owner_is_stale_and_not_asked_on_synapse(
         body = text_of(answer)
         assert f"the owner's account ({owner.user_id}) is deactivated" in body
         assert backup.user_id in body
+
+        # The security team sees both in the gaps.
+        gaps_id = await world.lead.send(world.triage, "!owners gaps")
+        gaps = await world.lead.wait_for(lambda e: reply_to(e) == gaps_id, WAIT)
+        assert gaps is not None
+        assert f"owner account deactivated ({owner.user_id})" in text_of(gaps)
+        assert f"owner account deactivated ({other_gone.user_id})" in text_of(gaps)
     finally:
         await bot.stop()

@@ -38,8 +38,17 @@ CONCURRENCY = 4
 class AccountChecker:
     """Asks the admin API whether accounts are deactivated; caches the answers."""
 
-    def __init__(self, homeserver: str, token: str, server_name: str, ttl_seconds: float):
+    def __init__(
+        self,
+        homeserver: str,
+        token: str,
+        server_name: str,
+        ttl_seconds: float,
+        *,
+        token_name: str = "ownership.admin_token",
+    ):
         self.homeserver = homeserver.rstrip("/")
+        self.token_name = token_name
         self._token = token
         self.server_name = server_name
         self.ttl = ttl_seconds
@@ -94,9 +103,13 @@ class AccountChecker:
                     return bool(body.get("deactivated"))
                 if response.status in (401, 403):
                     self.enabled = False
-                    log.warning(
-                        "ownership: the admin token was refused (HTTP %d): deactivated owner "
-                        "accounts are not detected (see docs/ownership.md)",
+                    # The bot's own token not being an admin's is a normal set-up.
+                    level = logging.WARNING if "admin" in self.token_name else logging.INFO
+                    log.log(
+                        level,
+                        "ownership: %s may not use the admin API (HTTP %d): deactivated "
+                        "owner accounts are not detected (see docs/ownership.md)",
+                        self.token_name,
                         response.status,
                     )
                 return None  # 404 (no such account) and anything else: unknown

@@ -249,6 +249,7 @@ class OwnershipService:
         """Areas with no owner, no backup, or not verified within ``stale_after_days``."""
         stale_before = now - timedelta(days=self.settings.stale_after_days)
         snap = await self.snapshot(session)
+        await self.check_accounts(o for e in snap.index.entries for o in e.area.owners)
         found = []
         for view in _sorted_views(snap, None):
             problems = []
@@ -278,9 +279,11 @@ def _account_checker(services: Services | None) -> AccountChecker | None:
     secret = own.admin_token or matrix.access_token
     if secret is None:
         return None
+    name = "ownership.admin_token" if own.admin_token else "matrix.access_token"
     server_name = str(matrix.user_id).partition(":")[2]
     ttl = own.account_check_every.total_seconds()
-    return AccountChecker(matrix.homeserver, secret.get_secret_value(), server_name, ttl)
+    token = secret.get_secret_value()
+    return AccountChecker(matrix.homeserver, token, server_name, ttl, token_name=name)
 
 
 def _sorted_views(snap: Snapshot, team: str | None) -> list[AreaView]:
