@@ -25,7 +25,7 @@ from bot.outbox.errors import SendError, Transport
 from bot.outbox.retry import Retries
 from bot.outbox.store import LEASE, SCRUBBED_CONTENT, SENT, STALE_FENCE, PendingSend, to_the_hour
 from bot.storage import Database
-from bot.storage.models import DirectRoom, OutboxMessage
+from bot.storage.models import DirectRoom
 
 if TYPE_CHECKING:
     from bot.config import OutboxSettings
@@ -84,18 +84,12 @@ class Delivery(Retries):
         """
         now = self.now()
         async with self.db.relaxed_sessions.begin() as session:
-            head = (
-                await session.execute(
-                    store.heads_query().where(OutboxMessage.destination == destination)
-                )
-            ).first()
-            if head is None or (head.next_attempt_at is not None and head.next_attempt_at > now):
+            row = (await session.scalars(store.head_row_query(destination))).first()
+            if row is None or (row.next_attempt_at is not None and row.next_attempt_at > now):
                 return None
-            before = await session.scalar(
-                select(OutboxMessage.claimed_by).where(OutboxMessage.id == head.id)
-            )
+            before = row.claimed_by
             claim = store.mark(
-                head.id, self.fence(), claimed_by=self.instance_id, claimed_until=now + LEASE
+                row.id, self.fence(), claimed_by=self.instance_id, claimed_until=now + LEASE
             )
             taken = await session.execute(claim.where(store.free_lease(now)))
             if taken.rowcount != 1:
@@ -103,8 +97,6 @@ class Delivery(Retries):
                     self.hold(STALE_FENCE)
                 return None
             self._claims += 1
-            row = await session.get(OutboxMessage, head.id)
-            assert row is not None
             # Leased by another replica that is gone: it may have sent this already.
             return store.to_pending(row, in_flight=before not in (None, self.instance_id))
 
