@@ -13,7 +13,6 @@ from datetime import timedelta
 from bot.clock import Clock, system_clock
 from bot.commands import builtin
 from bot.commands.router import Router
-from bot.config import Settings
 from bot.features import Plugin, default_plugins
 from bot.leader import AnotherInstance, Leader
 from bot.logs import log_unexpected
@@ -27,6 +26,7 @@ from bot.paths import set_private_umask
 from bot.privacy import privacy_registry
 from bot.scheduler import Scheduler
 from bot.services import Services
+from bot.settings import Settings
 from bot.storage import Database
 from bot.storage.engine import session_timeouts
 from bot.storage.upgrade import upgrade_database

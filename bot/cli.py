@@ -8,9 +8,10 @@ import inspect
 import sys
 from collections.abc import Sequence
 
-from bot.config import ConfigError, Settings, load_config
+from bot.config import ConfigError
 from bot.features import plugin_classes
 from bot.matrix.cli import add_crypto_cli
+from bot.settings import Settings, load_config
 
 EXIT_CONFIG = 2
 

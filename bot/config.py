@@ -1,6 +1,9 @@
 """The configuration tree: one YAML file, every key overridable by environment.
 
-Loaded once by :func:`load_config` (from ``--config PATH``, else ``$HELPDESK_CONFIG``,
+The tree is :class:`bot.settings.Settings`: the foundation's sections here
+(:class:`CoreSettings`) plus each feature's own section model (``bot/features/<name>/
+settings.py``); this module imports no feature. Loaded once by
+:func:`bot.settings.load_config` (from ``--config PATH``, else ``$HELPDESK_CONFIG``,
 else ``config/config.yaml``) and passed down; nothing reads configuration globally.
 An environment variable ``HELPDESK_<SECTION>__<KEY>`` overrides the file
 (pydantic-settings, nested delimiter ``__``), so containers can keep secrets out of files.
@@ -12,7 +15,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -27,10 +30,6 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.durations import Duration, hours, minutes
-from bot.features.incidents.settings import IncidentsSettings
-from bot.features.ownership.settings import OwnershipSettings
-from bot.features.tickets.settings import TicketsSettings
-from bot.features.tips.settings import TipsSettings
 from bot.ids import USER_ID
 from bot.limits import LimitsSettings
 from bot.yamlio import Problem, YamlDocument, YamlSyntaxError, parse_yaml, problems
@@ -201,8 +200,8 @@ class OutboxSettings(Section):
     stall_after: Duration = minutes(3)
 
 
-class Settings(BaseSettings):
-    """The whole configuration tree."""
+class CoreSettings(BaseSettings):
+    """The foundation's part of the configuration tree (features add theirs: bot.settings)."""
 
     model_config = SettingsConfigDict(
         env_prefix="HELPDESK_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -216,10 +215,6 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
-    ownership: OwnershipSettings = Field(default_factory=OwnershipSettings)
-    tickets: TicketsSettings = Field(default_factory=TicketsSettings)
-    incidents: IncidentsSettings = Field(default_factory=IncidentsSettings)
-    tips: TipsSettings = Field(default_factory=TipsSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
 
     @field_validator("security_team")
@@ -240,6 +235,7 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
 
+S = TypeVar("S", bound=CoreSettings)
 UNKNOWN_KEY = "unknown key (check the spelling against config/config.example.yaml)"
 
 
@@ -296,23 +292,21 @@ def _describe(problem: Problem) -> str:
     return f"{problem.key}{where}: {problem.message}" if problem.key else problem.message
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
-    """Load and validate the configuration.
+def load_settings(model: type[S], path: str | os.PathLike[str] | None) -> S:
+    """Load and validate the configuration into ``model``.
 
     Args:
+        model: the settings tree (``bot.settings.Settings``: the foundation and every feature).
         path: the file named by ``--config``; ``None`` falls back to ``$HELPDESK_CONFIG``
             and then ``config/config.yaml``.
 
-    Returns:
-        The validated settings tree.
-
     Raises:
-        ConfigError: naming each offending key and its problem.
+        ConfigError: naming each offending key (with its line when it is in the file).
     """
     resolved, explicit = resolve_config_path(path)
     doc = _read_yaml(resolved, explicit)
     try:
-        return Settings(**(doc.data if doc is not None and doc.data else {}))
+        return model(**(doc.data if doc is not None and doc.data else {}))
     except ValidationError as exc:
         found = problems(exc, doc, unknown=UNKNOWN_KEY)
         raise ConfigError([_describe(p) for p in found], str(resolved)) from None

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Protocol
 from bot.clock import Clock, system_clock
 
 if TYPE_CHECKING:
-    from bot.config import Settings
     from bot.limits import Limits
     from bot.outbox import Outbox
     from bot.scheduler import Scheduler
+    from bot.settings import Settings
     from bot.storage import Database
 
 

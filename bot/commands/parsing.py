@@ -12,7 +12,7 @@ from bot.commands.context import IncomingMessage
 from bot.commands.registry import Command, Handler, Registry
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from bot.config import load_config
 from bot.dev.devserver import LocalSynapse
 from bot.paths import FILE_MODE, private_dir, tighten, write_private
+from bot.settings import load_config
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,6 @@ from nio import AsyncClient, AsyncClientConfig
 from bot.backoff import Backoff, pause
 from bot.commands.context import RoomKind
 from bot.commands.router import Router
-from bot.config import Settings
 from bot.matrix import rooms as room_store
 from bot.matrix.directory import RoomDirectory, UnsafeTriageRoom
 from bot.matrix.dispatch import Dispatcher
@@ -40,6 +39,7 @@ from bot.matrix.session import LoginFailed, SessionKeeper, log_in
 from bot.matrix.sync import SyncFailed, SyncLoop
 from bot.paths import private_store
 from bot.services import Services
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 

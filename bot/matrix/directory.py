@@ -16,11 +16,11 @@ from nio import AsyncClient, JoinedMembersResponse, RoomResolveAliasResponse
 
 from bot.backoff import Backoff
 from bot.commands.context import RoomKind
-from bot.config import Settings
 from bot.matrix import rooms as room_store
 from bot.matrix.content import message_content
 from bot.matrix.membership import RoomStates
 from bot.services import Services
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 

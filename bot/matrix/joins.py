@@ -15,9 +15,9 @@ from typing import Any
 
 from nio import AsyncClient, InviteMemberEvent, JoinResponse
 
-from bot.config import Settings
 from bot.matrix import rooms as room_store
 from bot.matrix.directory import ROOM_KEYS, RoomDirectory
+from bot.settings import Settings
 from bot.storage import Database
 
 log = logging.getLogger(__name__)

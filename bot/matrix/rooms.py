@@ -14,7 +14,7 @@ from bot.storage import Database
 from bot.storage.models import DirectRoom, KeyValue, RoomMembership
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.settings import Settings
 
 
 def _token_key(user_id: str) -> str:

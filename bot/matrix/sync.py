@@ -26,7 +26,6 @@ from aiohttp import ClientConnectionError
 from nio import AsyncClient, MessageDirection, RoomMessagesResponse, SyncResponse
 
 from bot.backoff import Backoff, pause
-from bot.config import Settings
 from bot.matrix import crypto
 from bot.matrix import rooms as room_store
 from bot.matrix.directory import RoomDirectory, UnsafeTriageRoom
@@ -36,6 +35,7 @@ from bot.matrix.handling import EventHandling
 from bot.matrix.joins import RoomJoins
 from bot.matrix.session import SessionKeeper
 from bot.services import Services
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.config import CoreSettings
 
 from bot.paths import private_sqlite
 
@@ -98,7 +98,7 @@ class SessionTimeouts:
         }
 
 
-def session_timeouts(settings: Settings) -> SessionTimeouts:
+def session_timeouts(settings: CoreSettings) -> SessionTimeouts:
     """The ``database:`` timeouts of the configuration."""
     d = settings.database
     return SessionTimeouts(

@@ -83,7 +83,7 @@ async def handbook(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application, services_settings: object) -> None:
-    from bot.config import Settings
+    from bot.settings import Settings
 
     assert isinstance(services_settings, Settings)
     app[OWNERSHIP] = OwnershipService(services_settings.ownership)

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from bot.commands.context import RoomKind
-from bot.config import Settings
 from bot.features import Plugin
 from bot.features.incidents import IncidentsPlugin
 from bot.features.triage import TriageVerbs
+from bot.settings import Settings
 from bot.storage import Database
 from bot.storage.models import OutboxMessage
 from tests.support import desk

@@ -150,7 +150,7 @@ async def test_bot_logs_in_with_an_access_token(world: BotWorld) -> None:
     config = world.config()
     del config["matrix"]["password"]
     config["matrix"]["access_token"] = login["access_token"]
-    from bot.config import Settings
+    from bot.settings import Settings
 
     bot = InProcessBot(Settings(**config))
     await bot.start()

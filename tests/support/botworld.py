@@ -22,8 +22,8 @@ import yaml
 
 from bot.app import App
 from bot.clock import Clock, system_clock
-from bot.config import Settings
 from bot.dev.devserver import LocalSynapse, free_port
+from bot.settings import Settings
 from tests.support.jobruns import JobRuns
 from tests.support.mxclient import MatrixUser, make_user
 

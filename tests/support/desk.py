@@ -20,11 +20,11 @@ from bot.app import build_router
 from bot.clock import ManualClock
 from bot.commands.context import IncomingMessage, Reaction, RoomKind
 from bot.commands.router import Router
-from bot.config import Settings
 from bot.features import Plugin, default_plugins
 from bot.outbox import Outbox
 from bot.scheduler import Scheduler
 from bot.services import RoomIds, Services, StaticDirectory
+from bot.settings import Settings
 from bot.storage import Database
 from bot.storage.models import HandledEvent, OutboxMessage
 

@@ -11,10 +11,10 @@ import yaml
 from bot.clock import ManualClock
 from bot.commands.context import IncomingMessage, RoomKind
 from bot.commands.router import Router
-from bot.config import Settings
 from bot.features.tips import handlers, stuck
 from bot.features.tips.service import TipsService
 from bot.services import Services
+from bot.settings import Settings
 from bot.storage import Database
 from tests.support import desk
 

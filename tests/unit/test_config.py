@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.config import ConfigError, Settings, load_config
+from bot.config import ConfigError
+from bot.settings import Settings, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "config.example.yaml"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import bot.logs
-from bot.config import Settings
 from bot.logs import REDACTED, register_secret, setup_logging
+from bot.settings import Settings
 
 PASSWORD = "hunter2-secret"
 TOKEN = "syt_aGVscGRlc2s_abcdefghij"

@@ -175,7 +175,7 @@ def parse_ref(text: str) -> int | None:
 
 async def cli_export(args: argparse.Namespace) -> int:
     """``helpdesk-bot incident export INC-N [--output FILE]``."""
-    from bot.config import load_config
+    from bot.settings import load_config
     from bot.storage import Database
 
     number = parse_ref(args.incident)
@@ -223,7 +223,7 @@ def add_cli(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) ->
 
 async def cli_verify(args: argparse.Namespace) -> int:
     """``helpdesk-bot incident verify INC-N FILE``: 0 verified, 1 not, 2 usage/config."""
-    from bot.config import load_config
+    from bot.settings import load_config
     from bot.storage import Database
 
     number = parse_ref(args.incident)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.clock import system_clock
-from bot.config import Settings, load_config
+from bot.settings import Settings, load_config
 
 
 def add_cli(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]

@@ -49,7 +49,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if args.file:
         path = Path(args.file)
     else:
-        from bot.config import load_config
+        from bot.settings import load_config
 
         settings = load_config(args.config)
         path, prefix = settings.tips.file, settings.bot.command_prefix

@@ -15,7 +15,6 @@ from aiohttp import ClientError
 from nio import AsyncClient, SyncResponse
 from prometheus_client import CollectorRegistry
 
-from bot.config import Settings
 from bot.logs import register_secret
 from bot.matrix.e2ee import guard, recovery
 from bot.matrix.e2ee.api import ApiError, MatrixApi
@@ -27,6 +26,7 @@ from bot.matrix.e2ee.ssss import SecretStorage, SecretStorageError
 from bot.matrix.e2ee.storekey import STORE_KEY_ERRORS, STORE_KEY_PROBLEM, store_key
 from bot.matrix.e2ee.trust import DeviceTrust, restrict_sharing
 from bot.matrix.e2ee.undecryptable import Undecryptable
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ from urllib.parse import quote
 
 from nio import AsyncClient, AsyncClientConfig
 
-from bot.config import Settings, load_config
 from bot.matrix.e2ee import E2EE, STORE_KEY_ERRORS, STORE_KEY_PROBLEM, store_key
 from bot.matrix.e2ee.api import ApiError
 from bot.matrix.e2ee.identity import IdentityError
@@ -17,6 +16,7 @@ from bot.matrix.e2ee.recovery import fingerprint
 from bot.matrix.e2ee.report import load_counts
 from bot.matrix.e2ee.ssss import SecretStorageError
 from bot.matrix.session import LoginFailed, log_in
+from bot.settings import Settings, load_config
 
 EXIT_FAILED = 1
 

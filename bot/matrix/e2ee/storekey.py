@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import vodozemac
 
-from bot.config import Settings
+from bot.settings import Settings
 
 # nio raises these when its store was written with another pickle key.
 STORE_KEY_ERRORS = (vodozemac.PickleException, vodozemac.LibolmPickleException)
