@@ -173,6 +173,7 @@ class Delivery(Retries):
                     hour = to_the_hour(self.clock())
                     sent.update(
                         content=SCRUBBED_CONTENT,
+                        preview=None,
                         dm_user_id=None,
                         destination=None,
                         sent_at=hour,

@@ -121,14 +121,17 @@ class Outbox(Delivery):
         source_event_id: str | None = None,
         kind: str | None = None,
         private: bool = False,
+        subject: str | None = None,
+        preview: str | None = None,
     ) -> str:
         """Queue one event in the caller's transaction; returns its transaction id.
 
         Adding the same ``txn_key``/``seq`` twice is a no-op, so callers may retry.
         ``kind`` (page, incident, reply, tip...) sets the priority; by default it is read
         from the key's shape. A ``private`` row (a message to one person; every DM is)
-        loses its content, ``dm_user_id`` and destination once sent, and its times are
-        kept to the hour.
+        loses its content, ``dm_user_id``, destination and preview once sent, and its
+        times are kept to the hour. ``subject`` and ``preview`` (see
+        :mod:`bot.messaging`) survive housekeeping.
         """
         if (room_id is None) == (dm_user_id is None):
             raise ValueError("give exactly one of room_id or dm_user_id")
@@ -152,6 +155,8 @@ class Outbox(Delivery):
                     priority=priority_for(kind),
                     state=PENDING,
                     private=private or dm_user_id is not None,
+                    subject=subject,
+                    preview=preview[:500] if preview is not None else None,
                 )
             )
         return txn_id
@@ -162,7 +167,7 @@ class Outbox(Delivery):
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.source_event_id == event_id, OutboxMessage.sent_at.is_not(None))
-            .values(content=SCRUBBED_CONTENT)
+            .values(content=SCRUBBED_CONTENT, preview=None)
             .execution_options(synchronize_session=False)
         )
 

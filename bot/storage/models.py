@@ -43,7 +43,7 @@ class OutboxMessage(Base):
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
-    sent_event_id: Mapped[str | None] = mapped_column(String(255))
+    sent_event_id: Mapped[str | None] = mapped_column(String(255), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(255))
     # A sender's lease on the row, so two replicas never send the same row at once.
@@ -61,6 +61,11 @@ class OutboxMessage(Base):
     # A message to one person: once sent, its content and dm_user_id are erased and its
     # times kept to the hour, so the row cannot be tied to what caused it.
     private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What the message is about ("incident:12:post", see bot.messaging.Subject) and a
+    # short plain preview of it: housekeeping empties old content but keeps these, so a
+    # 📌 on an old post still records its text. Private rows keep neither once sent.
+    subject: Mapped[str | None] = mapped_column(String(255), index=True)
+    preview: Mapped[str | None] = mapped_column(String(500))
 
 
 ACTIVE_LEASE = "active"  # the name of the one leader row

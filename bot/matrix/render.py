@@ -1,0 +1,98 @@
+"""Markdown to Matrix text: safe HTML for ``formatted_body`` and plain text for ``body``.
+
+Every message is written once, in Markdown; this is the one place it becomes HTML and
+plain text. markdown-it-py runs with raw HTML *disabled* (any ``<tag>`` is shown as text)
+and a link validator that keeps only http(s), mailto and matrix.to links, so neither a
+tip file nor user text can inject markup into a room. Single line breaks are kept.
+"""
+
+from __future__ import annotations
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+SAFE_SCHEMES = ("http://", "https://", "mailto:")
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+_md.validateLink = lambda url: url.strip().lower().startswith(SAFE_SCHEMES)  # type: ignore[method-assign]
+# Chat messages keep their line breaks (a single newline is a line break, not a space).
+_chat = MarkdownIt(
+    "commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True}
+)
+_chat.validateLink = _md.validateLink  # type: ignore[method-assign]
+
+
+def markdown_html(text: str) -> str:
+    """Markdown to HTML as a document (single newlines are spaces): tips, handbooks."""
+    return _md.render(text).strip()
+
+
+def to_html(text: str) -> str:
+    """A chat message's Markdown to HTML (line breaks kept, one paragraph unwrapped)."""
+    rendered = _chat.render(text).strip()
+    if rendered.startswith("<p>") and rendered.endswith("</p>") and rendered.count("<p>") == 1:
+        rendered = rendered[3:-4]
+    return rendered.replace("<br />\n", "<br/>").replace("\n", "")
+
+
+def _inline_plain(children: list[Token]) -> str:
+    out: list[str] = []
+    href: list[str | None] = []
+    start: list[int] = []
+    for tok in children:
+        if tok.type in ("text", "code_inline"):
+            out.append(tok.content)
+        elif tok.type in ("softbreak", "hardbreak"):
+            out.append("\n")
+        elif tok.type == "link_open":
+            href.append(str(tok.attrGet("href") or ""))
+            start.append(len(out))
+        elif tok.type == "link_close" and href:
+            url, at = href.pop(), start.pop()
+            label = "".join(out[at:])
+            target = url.removeprefix("mailto:")
+            if url.startswith("https://matrix.to/#/"):
+                continue  # a pill: its label is the name
+            if target and target != label:
+                out.append(f" ({url})")
+        elif tok.type == "image":
+            out.append(tok.content)
+    return "".join(out)
+
+
+def to_plain(text: str) -> str:
+    """A chat message's Markdown as plain text: markup dropped, escapes undone.
+
+    Links keep their target in brackets, list items start with "• " (or their number),
+    code blocks and headings keep their text; blocks are separated by a blank line and
+    list items by a line break.
+    """
+    out = ""
+    marker: str | None = None
+    first_item = False
+    for tok in _chat.parse(text):
+        if tok.type in ("bullet_list_open", "ordered_list_open"):
+            first_item = True
+            continue
+        if tok.type == "list_item_open":
+            marker = f"{tok.info}{tok.markup} " if tok.info else "• "
+            continue
+        if tok.type == "inline":
+            block = _inline_plain(tok.children or [])
+        elif tok.type in ("fence", "code_block"):
+            block = tok.content.rstrip("\n")
+        elif tok.type == "hr":
+            block = "———"
+        else:
+            continue
+        # Items of one list go on consecutive lines; other blocks get a blank line.
+        separator = "\n" if marker is not None and not first_item else "\n\n"
+        out = f"{out}{separator if out else ''}{marker or ''}{block}"
+        first_item = first_item and marker is None
+        marker = None
+    return out
+
+
+def render(text: str) -> tuple[str, str]:
+    """``(plain, html)`` for a Markdown message."""
+    return to_plain(text), to_html(text)

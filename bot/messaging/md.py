@@ -1,0 +1,40 @@
+"""Markdown helpers: embed user text as data, mention people, substitute the prefix."""
+
+from __future__ import annotations
+
+import re
+
+# Every character CommonMark gives a meaning to (a backslash escapes any ASCII
+# punctuation), so user text renders literally: *stars*, [x](y), `ticks`, <tags>.
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&=])")
+
+
+def escape(text: str) -> str:
+    """``text`` (from a person) as Markdown that renders exactly as written.
+
+    Markdown punctuation is backslash-escaped and line breaks are kept. (``@room`` in
+    it pings nobody: every message carries ``m.mentions``, which clients obey instead.)
+    """
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def code(text: str) -> str:
+    """``text`` as inline code (user text allowed: backticks cannot close it early)."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def mention(user_id: str) -> str:
+    """A mention pill for ``user_id`` (also list it in the message's ``mentions``)."""
+    return f"[{escape(user_id)}](https://matrix.to/#/{user_id})"
+
+
+def with_prefix(template: str, prefix: str) -> str:
+    """``template`` with ``{prefix}`` replaced by the command prefix.
+
+    Only ever applied to the bot's own texts, never to user text (which may contain
+    ``{prefix}`` literally).
+    """
+    return template.replace("{prefix}", prefix)

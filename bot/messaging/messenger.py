@@ -1,0 +1,111 @@
+"""The one writer of outbox rows, and the questions features ask about sent messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.matrix.content import message_content
+from bot.matrix.render import render
+from bot.messaging.message import InThread, Message, ReplyTo, Subject, ToPerson, ToRoom
+from bot.outbox.queue import Outbox
+from bot.storage.models import OutboxMessage
+
+PREVIEW_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the bot knows about one of its sent messages, even after housekeeping."""
+
+    subject: Subject | None
+    preview: str  # the start of its plain text ("" for a private message once sent)
+
+
+def content_for(message: Message) -> dict[str, Any]:
+    """The ``m.room.message`` content of ``message`` (Markdown rendered once, here)."""
+    plain, html = render(message.body)
+    in_reply_to = thread_root = None
+    match message.to:
+        case ReplyTo(event_id=event_id):
+            in_reply_to = event_id
+        case InThread(root_event_id=root, in_reply_to=answered):
+            thread_root, in_reply_to = root, answered
+    return message_content(
+        plain,
+        html,
+        notice=message.notice,
+        in_reply_to=in_reply_to,
+        thread_root=thread_root,
+        mentions=message.mentions,
+    )
+
+
+class Messenger:
+    """Queue messages in the caller's transaction; answer what was sent about what."""
+
+    @staticmethod
+    async def post(session: AsyncSession, message: Message, *, seq: int = 0) -> str:
+        """Queue ``message`` (sent once the caller's transaction commits).
+
+        Args:
+            session: the caller's transaction.
+            message: what to say, where, under which idempotency key.
+            seq: the n-th message under one key (kept for the keys of older rows).
+
+        Returns:
+            The Matrix transaction id the message is (or was already) queued under.
+        """
+        room_id = dm_user_id = None
+        match message.to:
+            case ToPerson(user_id=user_id):
+                dm_user_id = user_id
+            case ToRoom(room_id=rid) | ReplyTo(room_id=rid) | InThread(room_id=rid):
+                room_id = rid
+        content = content_for(message)
+        return await Outbox.add(
+            session,
+            txn_key=message.key,
+            seq=seq,
+            content=content,
+            room_id=room_id,
+            dm_user_id=dm_user_id,
+            source_event_id=message.source_event_id,
+            private=message.private,
+            subject=str(message.subject) if message.subject is not None else None,
+            preview=content["body"][:PREVIEW_CHARS] if message.subject is not None else None,
+        )
+
+    @staticmethod
+    async def sent_event(session: AsyncSession, subject: Subject) -> str | None:
+        """The event id of the (first) sent message about ``subject``; None if not sent."""
+        return await session.scalar(
+            select(OutboxMessage.sent_event_id)
+            .where(OutboxMessage.subject == str(subject), OutboxMessage.sent_event_id.is_not(None))
+            .order_by(OutboxMessage.id)
+            .limit(1)
+        )
+
+    @staticmethod
+    async def subject_of(session: AsyncSession, event_id: str) -> Sent | None:
+        """What the bot's message ``event_id`` was about; None if it is not the bot's."""
+        return await _sent(session, OutboxMessage.sent_event_id == event_id)
+
+    @staticmethod
+    async def sent_by_key(session: AsyncSession, txn_id: str) -> Sent | None:
+        """What the message queued under ``txn_id`` said (its preview), sent or not."""
+        return await _sent(session, OutboxMessage.txn_id == txn_id)
+
+
+async def _sent(session: AsyncSession, where: Any) -> Sent | None:
+    query = select(OutboxMessage.subject, OutboxMessage.preview, OutboxMessage.content)
+    row = (await session.execute(query.where(where).limit(1))).first()
+    if row is None:
+        return None
+    preview = row.preview
+    if preview is None and isinstance(row.content, dict):  # a row from before previews
+        preview = str(row.content.get("body", ""))[:PREVIEW_CHARS]
+    return Sent(subject=Subject.parse(row.subject) if row.subject else None, preview=preview or "")

@@ -1,0 +1,168 @@
+"""The messaging layer: Markdown written once, user text as data, keys, subjects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.maintenance import PRUNED_CONTENT, prune
+from bot.matrix.render import render, to_html, to_plain
+from bot.messaging import (
+    InThread,
+    Message,
+    Messenger,
+    ReplyTo,
+    Subject,
+    ToPerson,
+    ToRoom,
+    content_for,
+    md,
+)
+from bot.outbox import Outbox, txn_id_for
+from bot.storage import Database
+from bot.storage.models import OutboxMessage
+
+ROOM = "!triage:test"
+HOSTILE = [
+    "*not bold* and _not em_",
+    "<b>bold</b> <img src=x onerror=alert(1)>",
+    "[click](https://evil.example)",
+    "`code` and ``two``",
+    "@room look here",
+    "# not a heading",
+    "1. not a list\n- nor this\n> nor a quote",
+    "a\\b and &amp; and {prefix}",
+    "text\n===",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_messaging_escaped_user_text_renders_literally(text: str) -> None:
+    plain, html = render(f"Said: {md.escape(text)}")
+    assert plain == f"Said: {text}"
+    for tag in ("<b>", "<img", "<a ", "<em>", "<strong>", "<code>", "<h1>", "<ol>", "<li>"):
+        assert tag not in html
+    assert "<br/>" in html or "\n" not in text  # line breaks kept
+
+
+def test_messaging_escape_keeps_prefix_placeholder_out_of_substitution() -> None:
+    body = md.with_prefix(f"Send `{{prefix}}ticket`; you said {md.escape('{prefix}')}", "?")
+    plain, _ = render(body)
+    assert plain == "Send ?ticket; you said {prefix}"
+
+
+def test_messaging_mention_is_a_pill_and_plain_user_id() -> None:
+    plain, html = render(f"Paging {md.mention('@bob:test')}.")
+    assert plain == "Paging @bob:test."
+    assert '<a href="https://matrix.to/#/@bob:test">@bob:test</a>' in html
+
+
+def test_messaging_code_survives_backticks_in_user_text() -> None:
+    plain, html = render(md.code("a `tick` here"))
+    assert plain == "a `tick` here"
+    assert html.startswith("<code>") and html.endswith("</code>")
+
+
+def test_messaging_render_markdown_once_to_html_and_plain() -> None:
+    body = "🚨 **New incident INC-1**: x\nReported by y\n\n- one\n- two\n\nSee [the guide](https://example.org/g)."
+    plain, html = render(body)
+    assert plain == (
+        "🚨 New incident INC-1: x\nReported by y\n\n• one\n• two\n\n"
+        "See the guide (https://example.org/g)."
+    )
+    assert html.startswith("<p>🚨 <strong>New incident INC-1</strong>: x<br/>Reported by y</p>")
+    assert "<ul><li>one</li><li>two</li></ul>" in html
+    assert '<a href="https://example.org/g">the guide</a>' in html
+
+
+def test_messaging_render_drops_unsafe_links_and_unwraps_one_paragraph() -> None:
+    assert to_html("just text") == "just text"
+    assert "href" not in to_html("[x](javascript:alert(1))")
+    assert to_plain("a  \nb") == "a\nb"
+
+
+def test_messaging_content_targets_relations_mentions_and_msgtype() -> None:
+    reply = content_for(Message("hi", to=ReplyTo(ROOM, "$q"), key="k", mentions=("@a:test",)))
+    assert reply["msgtype"] == "m.notice"
+    assert reply["m.relates_to"] == {"m.in_reply_to": {"event_id": "$q"}}
+    assert reply["m.mentions"] == {"user_ids": ["@a:test"]}
+    thread = content_for(Message("hi", to=InThread(ROOM, "$root"), key="k", notice=False))
+    assert thread["msgtype"] == "m.text"
+    assert thread["m.relates_to"]["rel_type"] == "m.thread"
+    assert thread["m.relates_to"]["event_id"] == "$root"
+
+
+def test_messaging_message_needs_a_key() -> None:
+    with pytest.raises(ValueError):
+        Message("hi", to=ToRoom(ROOM), key="")
+
+
+def test_messaging_subject_round_trips() -> None:
+    assert Subject.parse(str(Subject("incident", 12, "post"))) == Subject("incident", 12, "post")
+    assert Subject.parse("ticket:T-3:dm:x") == Subject("ticket", "T-3", "dm:x")
+
+
+async def test_messaging_post_is_idempotent_by_key(db: Database) -> None:
+    message = Message("**once**", to=ToRoom(ROOM), key="incident:1:post")
+    async with db.sessions.begin() as session:
+        first = await Messenger.post(session, message)
+        again = await Messenger.post(session, message)
+    assert first == again == txn_id_for("incident:1:post")  # deterministic, as before
+    async with db.sessions() as session:
+        rows = list(await session.scalars(select(OutboxMessage)))
+    assert len(rows) == 1
+    assert rows[0].content["body"] == "once"
+    assert rows[0].content["formatted_body"] == "<strong>once</strong>"
+
+
+async def test_messaging_sent_event_and_subject_survive_housekeeping(db: Database) -> None:
+    subject = Subject("incident", 7, "post")
+    async with db.sessions.begin() as session:
+        await Messenger.post(
+            session, Message("🚨 *INC-7* filed", to=ToRoom(ROOM), key="k7", subject=subject)
+        )
+        await Messenger.post(session, Message("no subject", to=ToRoom(ROOM), key="k8"))
+        assert await Messenger.sent_event(session, subject) is None  # not sent yet
+    sent_at = datetime(2026, 1, 1, tzinfo=UTC)
+    async with db.sessions.begin() as session:
+        for row in await session.scalars(select(OutboxMessage)):
+            row.sent_event_id, row.sent_at, row.created_at = f"$e-{row.txn_id}", sent_at, sent_at
+    await prune(db, now=sent_at + timedelta(days=400), retention=timedelta(days=30))
+    async with db.sessions() as session:
+        rows = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        assert [r.content for r in rows] == [PRUNED_CONTENT, PRUNED_CONTENT]
+        event_id = await Messenger.sent_event(session, subject)
+        assert event_id == rows[0].sent_event_id
+        sent = await Messenger.subject_of(session, event_id)
+        assert sent is not None and sent.subject == subject
+        assert sent.preview == "🚨 INC-7 filed"
+        other = await Messenger.subject_of(session, str(rows[1].sent_event_id))
+        assert other is not None and other.subject is None and other.preview == ""
+        assert await Messenger.subject_of(session, "$not-ours") is None
+
+
+async def test_messaging_private_message_keeps_no_preview_once_sent(
+    db: Database, tmp_path: object
+) -> None:
+    async with db.sessions.begin() as session:
+        await Messenger.post(
+            session,
+            Message("secret", to=ToPerson("@a:test"), key="dm1", subject=Subject("t", 1, "dm")),
+        )
+
+    class Transport:
+        async def open_direct_room(self, user_id: str) -> str:
+            return "!dm:test"
+
+        async def send_event(self, room_id: str, event_type: str, content: dict, txn: str) -> str:
+            return "$dm-event"
+
+    outbox = Outbox(db)
+    assert await outbox.flush(Transport())  # type: ignore[arg-type]
+    async with db.sessions() as session:
+        row = await session.scalar(select(OutboxMessage))
+        assert row is not None and row.preview is None and row.private
+        sent = await Messenger.subject_of(session, "$dm-event")
+        assert sent is not None and sent.preview == ""
