@@ -79,16 +79,20 @@ def pill(user_id: str) -> str:
 
 @dataclass(frozen=True)
 class Reply:
-    """What a handler answers: a plain body and optional HTML (user parts escaped).
+    """What a handler answers: one Markdown body (``markdown=True``), or, for replies not
+    converted yet, a plain body and optional HTML (user parts escaped).
 
-    Build HTML with :func:`escape` and :func:`pill`; when ``html`` is None the plain text
-    is escaped and used, line breaks kept.
+    Build Markdown with :mod:`bot.messaging.md` (``escape``, ``mention``, ``{prefix}``).
     """
 
     text: str
     html: str | None = None
     mentions: tuple[str, ...] = ()
     react: str | None = None  # acknowledge with a reaction instead of a message
+    # ``text`` is Markdown (user parts through bot.messaging.md.escape), rendered to HTML
+    # and plain text once, at queueing; ``html`` is then unused. Replies still written
+    # as a plain/HTML pair leave it False until they are converted.
+    markdown: bool = False
 
     @classmethod
     def reaction(cls, key: str = "✅") -> Reply:
@@ -112,6 +116,7 @@ class Outbound:
     txn_key: str | None = None
     # A message to one person: erased from the outbox once sent (see Outbox.add).
     private: bool = False
+    markdown: bool = False  # ``text`` is Markdown (see Reply.markdown)
 
     def __post_init__(self) -> None:
         if (self.room_id is None) == (self.dm_user_id is None):

@@ -16,6 +16,7 @@ from bot.features.incidents.escalation import escalate_due
 from bot.features.incidents.intake_incident import expire_intakes
 from bot.features.incidents.models import Incident, IncidentIntake
 from bot.features.incidents.playbooks import load_playbooks
+from bot.maintenance import PRUNED_CONTENT, prune
 from tests.incidents.conftest import (
     ALICE,
     BACKUP,
@@ -389,6 +390,22 @@ async def test_incidents_pin_adds_thread_message_to_timeline(harness: Harness) -
     assert "| pinned |" in report and "(bot post)" not in report
     await h.react(post_event)  # the incident post itself
     assert "(bot post) 🚨 New incident INC-1" in await h.team("!export INC-1")
+
+
+async def test_incidents_pin_after_housekeeping_records_the_post_text(harness: Harness) -> None:
+    h = harness
+    await h.say(f"!incident malware {SECRET}")
+    await h.mark_sent()
+    post_event = f"$sent-{(await h.outbox())[0].id}"
+    # Housekeeping empties the post's content once it is older than the retention.
+    result = await prune(
+        h.services.db, now=h.clock() + timedelta(days=400), retention=timedelta(days=1)
+    )
+    assert result.outbox_emptied >= 1
+    assert (await h.outbox())[0].content == PRUNED_CONTENT
+    await h.react(post_event)
+    report = await h.team("!export INC-1")
+    assert "(bot post) 🚨 New incident INC-1: Malware" in report
 
 
 async def test_incidents_export_has_summary_timeline_followups(harness: Harness) -> None:

@@ -16,9 +16,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.context import escape
 from bot.features.incidents import repository as repo
 from bot.features.incidents.models import Incident, IncidentClock
+from bot.messaging.md import escape
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -167,8 +167,7 @@ async def remind_clocks(services: Services) -> int:
                 services,
                 session,
                 f"clock:{clock.id}:{stage}",
-                text,
-                f"<p>{escape(text)}</p>",
+                escape(text),
                 room_id=services.rooms.triage,
                 thread_root=await repo.post_event_id(session, incident=incident),
             )

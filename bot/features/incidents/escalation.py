@@ -16,12 +16,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.context import escape, pill
 from bot.features.incidents import repository as repo
 from bot.features.incidents import severity as sev
 from bot.features.incidents.models import Incident
 from bot.features.incidents.policy import Stage
 from bot.features.incidents.service import oncall, page_dm, post, ref
+from bot.messaging.md import escape, mention
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -84,19 +84,11 @@ async def _escalate(
     window = services.settings.incidents.ack_window(incident.severity)
     again = f" (round {stage.round})" if stage.round > 1 else ""
     key = f"escalate:{incident.id}:{level}"
-    p = services.settings.bot.command_prefix
-    who = ", ".join(users) or "nobody configured"
+    who = ", ".join(mention(u) for u in users) or "nobody configured"
     text = (
-        f"⏫ {n} ({incident.type_name}, severity {sev.label(incident)}) is not acknowledged "
-        f"after {waited} min (window {window}) — escalating to {label}{again}: {who}. "
-        f"Acknowledge with {p}ack {n}."
-    )
-    html = (
-        f"<p>⏫ <strong>{n}</strong> ({escape(incident.type_name)}, severity "
-        f"{escape(sev.label(incident))}) is not acknowledged after {waited} min (window "
-        f"{escape(str(window))}) — escalating to {escape(label)}{again}: "
-        f"{', '.join(pill(u) for u in users) or 'nobody configured'}. "
-        f"Acknowledge with <code>{p}ack {n}</code>.</p>"
+        f"⏫ **{n}** ({escape(incident.type_name)}, severity {escape(sev.label(incident))}) "
+        f"is not acknowledged after {waited} min (window {escape(str(window))}) — escalating "
+        f"to {escape(label)}{again}: {who}. Acknowledge with `{{prefix}}ack {n}`."
     )
     if services.rooms.triage:
         await post(
@@ -104,7 +96,6 @@ async def _escalate(
             session,
             key,
             text,
-            html,
             room_id=services.rooms.triage,
             mentions=tuple(users),
             in_reply_to=await repo.post_event_id(session, incident=incident),

@@ -309,7 +309,7 @@ class Intake:
         await intake_incident.end_intake(
             ctx.services, ctx.session, incident, "completed", now=ctx.now, paged=paged
         )
-        return Reply(*intake_incident.done_text(incident.id, paged))
+        return Reply(intake_incident.done_text(incident.id, paged), markdown=True)
 
     async def _cancel(self, ctx: CommandContext, number: int | None) -> Reply:
         await repo.delete_intake(ctx.session, user_id=ctx.sender)
@@ -342,7 +342,7 @@ class Intake:
             await intake_incident.end_intake(
                 ctx.services, ctx.session, incident, "expired", now=ctx.now
             )
-        return Reply(intake_incident.expired_text(incident.id, minutes))
+        return Reply(intake_incident.expired_text(incident.id, minutes), markdown=True)
 
 
 def _severity(word: str) -> str | None:

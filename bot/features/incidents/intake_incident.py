@@ -15,12 +15,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.context import escape, pill
 from bot.features.incidents import repository as repo
 from bot.features.incidents import service
 from bot.features.incidents import severity as sev
 from bot.features.incidents.models import Incident
 from bot.features.incidents.playbooks import Playbook
+from bot.messaging.md import escape, mention
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -155,46 +155,41 @@ async def end_intake(
         ("Affected", incident.affected or "—"),
         ("Severity", sev.label(incident)),
     ]
-    lines = [f"📝 {n}: {headline}:"] + [f"{k}: {v}" for k, v in fields]
-    html = f"<p>📝 <strong>{n}</strong>: {escape(headline)}:</p><ul>"
-    html += "".join(f"<li>{k}: {escape(v)}</li>" for k, v in fields) + "</ul>"
+    lines = [f"📝 **{n}**: {escape(headline)}:", ""]
+    lines += [f"- {k}: {escape(v)}" for k, v in fields]
     if paged:
-        lines.append("Paging on-call: " + ", ".join(paged))
-        html += "<p>Paging on-call: " + ", ".join(pill(u) for u in paged) + "</p>"
+        lines += ["", "Paging on-call: " + ", ".join(mention(u) for u in paged)]
     await service.post(
         services,
         session,
         f"incident:{incident.id}:intake-end",
         "\n".join(lines),
-        html,
         room_id=services.rooms.triage,
         mentions=tuple(paged),
         thread_root=await repo.post_event_id(session, incident=incident),
     )
 
 
-def done_text(number: int, paged: list[str]) -> tuple[str, str]:
-    """The end of a guided intake whose incident was filed at the type question."""
+def done_text(number: int, paged: list[str]) -> str:
+    """The end of a guided intake whose incident was filed at the type question (Markdown)."""
     ref = service.ref(number)
-    plain = f"Thank you, that's everything: your answers are in {ref} and the team has them."
-    html = f"<p>Thank you, that's everything: your answers are in <strong>{ref}</strong>"
-    html += " and the team has them."
+    text = f"Thank you, that's everything: your answers are in **{ref}** and the team has them."
     if paged:
-        plain += " Because of the severity, I have also paged the on-call responder "
-        plain += ", ".join(paged) + " (by direct message)."
-        html += " Because of the severity, I have also paged the on-call responder "
-        html += ", ".join(pill(u) for u in paged) + " (by direct message)."
-    plain += " They will contact you here; keep this chat open."
-    return plain, html + " They will contact you here; keep this chat open.</p>"
+        text += " Because of the severity, I have also paged the on-call responder "
+        text += ", ".join(mention(u) for u in paged) + " (by direct message)."
+    return text + " They will contact you here; keep this chat open."
 
 
 def expired_text(number: int, minutes: int) -> str:
-    """What the reporter is told when their intake timed out after the incident was filed."""
+    """What the reporter is told when their intake timed out after the incident was filed.
+
+    Markdown, with ``{prefix}`` for the command prefix.
+    """
     ref = service.ref(number)
     return (
         f"Your report {ref} had no answer from you for {minutes} minutes, so I stopped asking. "
         f"The security team already has {ref} with what you had told me; they may contact "
-        "you here. Send !incident to report something new."
+        "you here. Send `{prefix}incident` to report something new."
     )
 
 
@@ -225,7 +220,6 @@ async def expire_intakes(services: Services) -> int:
                 session,
                 f"incident:{number}:intake-expired",
                 text,
-                f"<p>{escape(text)}</p>",
                 dm_user_id=user,
             )
             ended += 1

@@ -12,10 +12,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.context import escape
 from bot.features.incidents import repository as repo
 from bot.features.incidents.models import Incident
 from bot.features.incidents.service import post, ref
+from bot.messaging.md import escape
 from bot.services import Services
 
 TOLD_STATES = ("contained", "resolved", "closed")
@@ -72,8 +72,7 @@ async def tell(
             services,
             session,
             f"incident:{incident.id}:tell:{what}:{user}",
-            text,
-            f"<p>{escape(text)}</p>",
+            escape(text),
             dm_user_id=user,
         )
         told += 1

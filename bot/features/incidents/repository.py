@@ -16,7 +16,7 @@ from bot.features.incidents.models import (
     IncidentIntake,
     IncidentMessage,
 )
-from bot.storage.models import OutboxMessage
+from bot.messaging import Messenger, Subject
 
 
 async def create_incident(session: AsyncSession, **values: Any) -> Incident:
@@ -216,22 +216,26 @@ async def expired_intakes_with_incident(
 # -- triage-room posts and messages -------------------------------------------------
 
 
+def post_subject(number: int) -> Subject:
+    """What the incident's triage-room post is about (the messaging layer finds it by this)."""
+    return Subject("incident", number, "post")
+
+
 async def incident_for_event(session: AsyncSession, *, event_id: str) -> Incident | None:
     """The incident whose triage-room post is ``event_id``.
 
-    The post's event id is only known once the outbox sent it; it is found through the
-    post's outbox row (by its unique transaction id, so no scan of the outbox) and copied
-    onto the incident.
+    The post's event id is only known once the outbox sent it; the messaging layer says
+    what the sent message was about, and the id is copied onto the incident.
     """
     found = await session.scalar(select(Incident).where(Incident.triage_event_id == event_id))
     if found is not None:
         return found
-    found = await session.scalar(
-        select(Incident)
-        .join(OutboxMessage, OutboxMessage.txn_id == Incident.triage_txn_id)
-        .where(Incident.triage_event_id.is_(None), OutboxMessage.sent_event_id == event_id)
-    )
-    if found is not None:
+    sent = await Messenger.subject_of(session, event_id)
+    subject = sent.subject if sent is not None else None
+    if subject is None or (subject.kind, subject.part) != ("incident", "post"):
+        return None
+    found = await session.get(Incident, subject.id)
+    if found is not None and found.triage_event_id is None:
         found.triage_event_id = event_id
     return found
 
@@ -239,20 +243,16 @@ async def incident_for_event(session: AsyncSession, *, event_id: str) -> Inciden
 async def post_event_id(session: AsyncSession, *, incident: Incident) -> str | None:
     """The event id of the incident's triage post, once it has been sent."""
     if incident.triage_event_id is None and incident.triage_txn_id is not None:
-        incident.triage_event_id = await session.scalar(
-            select(OutboxMessage.sent_event_id).where(
-                OutboxMessage.txn_id == incident.triage_txn_id
-            )
-        )
+        incident.triage_event_id = await Messenger.sent_event(session, post_subject(incident.id))
     return incident.triage_event_id
 
 
 async def post_body(session: AsyncSession, *, incident: Incident) -> str | None:
-    """The plain body of the incident's triage post."""
-    content = await session.scalar(
-        select(OutboxMessage.content).where(OutboxMessage.txn_id == incident.triage_txn_id)
-    )
-    return str(content.get("body", "")) if isinstance(content, dict) else None
+    """The plain text of the incident's triage post (its preview survives housekeeping)."""
+    if incident.triage_txn_id is None:
+        return None
+    sent = await Messenger.sent_by_key(session, incident.triage_txn_id)
+    return sent.preview if sent is not None else None
 
 
 async def get_message(session: AsyncSession, *, event_id: str) -> IncidentMessage | None:

@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.context import escape
 from bot.features.incidents import repository as repo
 from bot.features.incidents.models import Incident
+from bot.messaging.md import escape
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,7 @@ async def remind_leads(services: Services) -> int:
                 services,
                 session,
                 f"incident:{incident.id}:update-reminder:{now.isoformat()}",
-                text,
-                f"<p>{escape(text)}</p>",
+                escape(text),
                 dm_user_id=incident.lead,
             )
             log.info("incident %s: lead reminded to post an update", n)

@@ -1,7 +1,7 @@
 """Incident logic: filing, paging, acknowledgement and severity (escalation: escalation.py).
 
 Messages that must go out exactly once (the triage-room post, pages, escalations) are
-queued with :meth:`Outbox.add` under stable keys (``incident:<n>:post``,
+posted with :meth:`Messenger.post` under stable keys (``incident:<n>:post``,
 ``escalate:<n>:<level>``...) in the caller's transaction, so a retry never repeats them.
 """
 
@@ -13,12 +13,21 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.context import escape, pill
 from bot.features.incidents import repository as repo
 from bot.features.incidents import severity as sev
 from bot.features.incidents.models import SEVERITIES, Incident
 from bot.features.incidents.playbooks import Playbook
-from bot.matrix.content import message_content
+from bot.messaging import (
+    InThread,
+    Message,
+    Messenger,
+    ReplyTo,
+    Subject,
+    Target,
+    ToPerson,
+    ToRoom,
+)
+from bot.messaging.md import escape, mention
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -52,25 +61,35 @@ async def post(
     services: Services,
     session: AsyncSession,
     key: str,
-    text: str,
-    html: str,
+    body: str,
     *,
     room_id: str | None = None,
     dm_user_id: str | None = None,
     mentions: tuple[str, ...] = (),
-    in_reply_to: str | None = None,
     thread_root: str | None = None,
+    in_reply_to: str | None = None,
+    subject: Subject | None = None,
 ) -> str:
-    """Queue one message under the outbox key ``key`` (once, whatever retries happen)."""
-    return await services.outbox.add(
-        session,
-        txn_key=key,
-        room_id=room_id,
-        dm_user_id=dm_user_id,
-        content=message_content(
-            text, html, mentions=mentions, in_reply_to=in_reply_to, thread_root=thread_root
-        ),
-    )
+    """Queue one Markdown message under the key ``key`` (once, whatever retries happen).
+
+    ``{prefix}`` in ``body`` becomes the command prefix (``body``'s user parts are
+    escaped, so no user text can contain it as a placeholder).
+    """
+    to: Target
+    if dm_user_id is not None:
+        to = ToPerson(dm_user_id)
+    elif thread_root is not None:
+        assert room_id is not None
+        to = InThread(room_id, thread_root)
+    elif in_reply_to is not None:
+        assert room_id is not None
+        to = ReplyTo(room_id, in_reply_to)
+    else:
+        assert room_id is not None
+        to = ToRoom(room_id)
+    body = body.replace("{prefix}", services.settings.bot.command_prefix)
+    message = Message(body, to=to, key=key, mentions=mentions, subject=subject, notice=True)
+    return await Messenger.post(session, message)
 
 
 async def file_incident(
@@ -124,46 +143,33 @@ async def file_incident(
     page = needs_page(severity, playbook.urgent and given is None)
     targets = oncall(services, now)[:1] if page else []
     lines = [
-        f"🚨 New incident {ref(n)}: {playbook.name} — severity {sev.label(incident)}",
-        f"Reported by {reporter}",
-    ]
-    html = [
-        f"<p>🚨 <strong>New incident {ref(n)}</strong>: {escape(playbook.name)} — severity "
-        f"{escape(sev.label(incident))}</p>",
-        f"<p>Reported by {pill(reporter)}</p>",
+        f"🚨 **New incident {ref(n)}**: {escape(playbook.name)} — severity "
+        f"{escape(sev.label(incident))}",
+        f"Reported by {mention(reporter)}",
+        "",
     ]
     if details_pending:
-        pending = "The reporter is answering my questions now; the details follow in this thread."
-        lines.append(pending)
-        html.append(f"<p>{escape(pending)}</p>")
+        lines += ["The reporter is answering my questions now; the details follow in this thread."]
     else:
         lines += [
-            f"What happened: {summary}",
-            f"When: {occurred or '—'}",
-            f"Affected: {affected or '—'}",
-        ]
-        html += [
-            f"<ul><li>What happened: {escape(summary)}</li>",
-            f"<li>When: {escape(occurred or '—')}</li>",
-            f"<li>Affected: {escape(affected or '—')}</li></ul>",
+            f"- What happened: {escape(summary)}",
+            f"- When: {escape(occurred or '—')}",
+            f"- Affected: {escape(affected or '—')}",
         ]
     if targets:
-        lines.append("Paging on-call: " + ", ".join(targets))
-        html.append("<p>Paging on-call: " + ", ".join(pill(u) for u in targets) + "</p>")
+        lines += ["", "Paging on-call: " + ", ".join(mention(u) for u in targets)]
     elif page:
-        lines.append("⚠ This needs a page but no on-call is configured (incidents.oncall).")
-        html.append("<p>⚠ This needs a page but no on-call is configured.</p>")
-    lines.append(f"Acknowledge with !ack {ref(n)}; reply in this thread to discuss.")
-    html.append(f"<p>Acknowledge with <code>!ack {ref(n)}</code>.</p>")
+        lines += ["", "⚠ This needs a page but no on-call is configured (incidents.oncall)."]
+    lines += ["", f"Acknowledge with `{{prefix}}ack {ref(n)}`; reply in this thread to discuss."]
     if services.rooms.triage:
         incident.triage_txn_id = await post(
             services,
             session,
             f"incident:{n}:post",
             "\n".join(lines),
-            "".join(html),
             room_id=services.rooms.triage,
             mentions=tuple(targets),
+            subject=Subject("incident", n, "post"),
         )
     if page:
         await _page(services, session, incident, targets, now)
@@ -201,19 +207,13 @@ async def page_dm(
         "not told yet: the reporter is still answering; the details follow in the triage "
         "room, in the thread of the incident post."
     )
-    text = (
-        f"🚨 You are on call: incident {n} ({incident.type_name}, severity "
-        f"{sev.label(incident)}) reported by {incident.reporter}.\n"
-        f"What happened: {what}\n"
-        f"Acknowledge with !ack {n} (here or in the triage room)."
+    body = (
+        f"🚨 You are on call: incident **{n}** ({escape(incident.type_name)}, severity "
+        f"{escape(sev.label(incident))}) reported by {mention(incident.reporter)}.\n"
+        f"What happened: {escape(what)}\n"
+        f"Acknowledge with `{{prefix}}ack {n}` (here or in the triage room)."
     )
-    html = (
-        f"<p>🚨 You are on call: incident <strong>{n}</strong> ({escape(incident.type_name)}, "
-        f"severity {escape(sev.label(incident))}) reported by "
-        f"{pill(incident.reporter)}.</p><p>What happened: {escape(what)}</p>"
-        f"<p>Acknowledge with <code>!ack {n}</code>.</p>"
-    )
-    await post(services, session, key, text, html, dm_user_id=user, mentions=(user,))
+    await post(services, session, key, body, dm_user_id=user, mentions=(user,))
 
 
 async def acknowledge(session: AsyncSession, incident: Incident, *, by: str, now: datetime) -> bool:
@@ -265,15 +265,14 @@ async def raise_severity(
     )
     paged = await _page_if_needed(services, session, incident, now)
     if services.rooms.triage:
-        text = f"⏫ {ref(incident.id)}: severity {old or 'unset'} → {severity} ({why})."
+        text = f"⏫ {ref(incident.id)}: severity {old or 'unset'} → {severity} ({escape(why)})."
         if paged:
-            text += " Paging on-call: " + ", ".join(paged)
+            text += " Paging on-call: " + ", ".join(mention(u) for u in paged)
         await post(
             services,
             session,
             f"incident:{incident.id}:raised:{severity}",
             text,
-            f"<p>{escape(text)}</p>",
             room_id=services.rooms.triage,
             mentions=tuple(paged),
             thread_root=await repo.post_event_id(session, incident=incident),
