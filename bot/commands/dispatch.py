@@ -29,6 +29,7 @@ from bot.commands.parsing import Parser, Route
 from bot.commands.registry import TEAM_PLACES, Permission, Registry
 from bot.commands.replies import queue_outbound, queue_reply, queue_text_reply
 from bot.logs import log_unexpected
+from bot.messaging import md
 from bot.metrics import Metrics
 from bot.services import Services
 from bot.storage.errors import is_transient
@@ -103,7 +104,7 @@ class Dispatcher:
             reply = None if exc.silent else Reply(exc.message)
             outcome = "limited"
         except UserError as exc:
-            reply = Reply(self._user_error_text(exc, route))
+            reply = Reply(self._user_error_text(exc, route), markdown=exc.markdown)
             if route and route.command:
                 self.metrics.commands.labels(route.command.name, "refused").inc()
             outcome = "user_error"
@@ -213,7 +214,8 @@ class Dispatcher:
 
     def _user_error_text(self, exc: UserError, route: Route | None) -> str:
         if isinstance(exc, UsageError) and route and route.command and route.command.usage:
-            return f"{exc.message}\nUsage: {self.prefix}{route.command.usage}"
+            usage = f"{self.prefix}{route.command.usage}"
+            return f"{exc.message}\nUsage: {md.escape(usage) if exc.markdown else usage}"
         return exc.message
 
     async def handle_unreadable(self, *, event_id: str, room_id: str, text: str | None) -> bool:

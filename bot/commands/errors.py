@@ -4,11 +4,16 @@ from __future__ import annotations
 
 
 class UserError(Exception):
-    """A problem the user can fix; the message is shown to them verbatim (plain text)."""
+    """A problem the user can fix; the message is shown to them as written.
 
-    def __init__(self, message: str):
+    ``markdown``: the message is Markdown (user parts through ``bot.messaging.md.escape``,
+    commands written ``{prefix}name``); otherwise it is plain text.
+    """
+
+    def __init__(self, message: str, *, markdown: bool = False):
         super().__init__(message)
         self.message = message
+        self.markdown = markdown
 
 
 class UsageError(UserError):

@@ -8,9 +8,12 @@ tip file nor user text can inject markup into a room. Single line breaks are kep
 
 from __future__ import annotations
 
+import re
+
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+_BETWEEN_TAGS = re.compile(r">\n+(?=<)")
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
@@ -20,6 +23,7 @@ _chat = MarkdownIt(
     "commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True}
 )
 _chat.validateLink = _md.validateLink  # type: ignore[method-assign]
+_chat.enable("table")  # reports (``!show INC-N``) are Markdown tables
 
 
 def markdown_html(text: str) -> str:
@@ -32,7 +36,8 @@ def to_html(text: str) -> str:
     rendered = _chat.render(text).strip()
     if rendered.startswith("<p>") and rendered.endswith("</p>") and rendered.count("<p>") == 1:
         rendered = rendered[3:-4]
-    return rendered.replace("<br />\n", "<br/>").replace("\n", "")
+    # Newlines between tags are noise in formatted_body (inside <pre> text they stay).
+    return _BETWEEN_TAGS.sub(">", rendered.replace("<br />\n", "<br/>"))
 
 
 def _inline_plain(children: list[Token]) -> str:
@@ -70,7 +75,23 @@ def to_plain(text: str) -> str:
     out = ""
     marker: str | None = None
     first_item = False
+    row: list[str] | None = None
     for tok in _chat.parse(text):
+        if tok.type == "tr_open":
+            row = []
+            continue
+        if tok.type == "inline" and row is not None:
+            row.append(_inline_plain(tok.children or []))
+            continue
+        if tok.type == "tr_close" and row is not None:
+            if not any(row):  # a table without a header row still has one, empty
+                row = None
+                continue
+            line = "| " + " | ".join(row) + " |"
+            separator = "\n" if out.endswith(" |") else "\n\n"  # rows of one table: one line each
+            out = f"{out}{separator if out else ''}{line}"
+            row = None
+            continue
         if tok.type in ("bullet_list_open", "ordered_list_open"):
             first_item = True
             continue

@@ -17,6 +17,7 @@ from bot.features.incidents.intake_incident import expire_intakes
 from bot.features.incidents.models import Incident, IncidentIntake
 from bot.features.incidents.playbooks import load_playbooks
 from bot.maintenance import PRUNED_CONTENT, prune
+from bot.storage import Database
 from tests.incidents.conftest import (
     ALICE,
     BACKUP,
@@ -29,6 +30,7 @@ from tests.incidents.conftest import (
     Harness,
     make_settings,
 )
+from tests.support import desk
 
 SECRET = "A mail asked me to log in at paypa1-login.example"
 
@@ -484,3 +486,30 @@ async def test_incidents_intake_answers_are_counted_as_intake(harness: Harness) 
     assert counted("intake") == 2
     assert counted("unknown") == 0
     assert counted("command") == 1
+
+
+class QuestionMarkHarness(Harness):
+    """The incidents desk with ``bot.command_prefix: "?"``."""
+
+    def __init__(self, db: Database):
+        settings = make_settings()
+        settings.bot.command_prefix = "?"
+        desk.Desk.__init__(self, db, settings)
+
+
+async def test_incidents_texts_follow_the_command_prefix(db: Database) -> None:
+    h = QuestionMarkHarness(db)
+    assert "?incident" in await h.say("?help")
+    assert "Send ?incident whenever you need to" in await h.say("?incident") + await h.say("cancel")
+    await h.say(f"?incident malware {SECRET}")
+    [post] = await h.to_room(TRIAGE)
+    assert "Acknowledge with ?ack INC-1" in post
+    [page] = await h.to_dm(PRIMARY)
+    assert "Acknowledge with ?ack INC-1" in page
+    refused = await h.say("?show INC-1", sender=LEAD, room=HELPDESK, kind=RoomKind.HELPDESK)
+    assert "?ticket reaches them privately" in refused
+    assert "There is no incident INC-9" in await h.team("?ack INC-9")
+    usage = await h.team("?sev INC-1")
+    assert "?sev" in usage
+    texts = [post, page, refused, usage]
+    assert not any("!incident" in t or "!ack" in t or "!show" in t or "!sev" in t for t in texts)

@@ -16,6 +16,7 @@ from bot.features.incidents.export import export_incident, parse_ref, render_mar
 from bot.features.incidents.intake import Intake
 from bot.features.incidents.models import OPEN_STATUSES, SEVERITIES, STATUSES, Incident
 from bot.features.incidents.severity import label as severity_label
+from bot.messaging import md
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -24,10 +25,14 @@ PIN_KEYS = ("📌", "📍")
 PRIVATE_ROOMS = (RoomKind.TRIAGE, RoomKind.DIRECT)
 
 
-def require_private(ctx: CommandContext, what: str) -> None:
+def require_private(ctx: CommandContext, command: str) -> None:
     """Incident text is shown only in the triage room or a DM, never the public room."""
     if ctx.message.room_kind not in PRIVATE_ROOMS:
-        raise UserError(f"{what} shows incident details: ask in the triage room or a DM with me.")
+        raise UserError(
+            f"`{{prefix}}{command}` shows incident details: ask in the triage room or a DM "
+            "with me.",
+            markdown=True,
+        )
 
 
 async def load(ctx: CommandContext, number: int) -> Incident:
@@ -47,11 +52,11 @@ class IncidentKind:
         return await repo.get_incident(session, number=number) is not None
 
     async def show(self, ctx: CommandContext, number: int) -> Reply:
-        require_private(ctx, "!show")
+        require_private(ctx, "show")
         incident = await load(ctx, number)
         events = await repo.timeline(ctx.session, incident_id=number)
         clocks = await clock_rows(ctx.session, number)
-        return Reply(render_markdown(incident, events, clocks=clocks))
+        return Reply(render_markdown(incident, events, clocks=clocks), markdown=True)
 
     async def assign(self, ctx: CommandContext, number: int, user_id: str) -> Reply:
         incident = await load(ctx, number)
@@ -67,9 +72,11 @@ class IncidentKind:
         if user_id != ctx.sender:
             ctx.send(
                 Outbound(
-                    f"You have been assigned incident INC-{number} ({incident.type_name}) by "
-                    f"{ctx.sender}. See it with !show INC-{number} in the triage room.",
+                    f"You have been assigned incident INC-{number} "
+                    f"({md.escape(incident.type_name)}) by {md.mention(ctx.sender)}. See it "
+                    f"with `{{prefix}}show INC-{number}` in the triage room.",
                     dm_user_id=user_id,
+                    markdown=True,
                 )
             )
         return Reply(f"INC-{number} is assigned to {user_id}.")
@@ -130,7 +137,7 @@ def register(router: Router, intake: Intake) -> None:
         group=group,
     )  # fmt: skip
     async def incidents(ctx: CommandContext) -> Reply:
-        require_private(ctx, "!incidents")
+        require_private(ctx, "incidents")
         scope = (ctx.argv or ["open"])[0].lower()
         if scope not in ("open", "all"):
             raise UsageError("Say open or all.")
@@ -178,7 +185,7 @@ def register(router: Router, intake: Intake) -> None:
     )  # fmt: skip
     async def update(ctx: CommandContext) -> Reply:
         # Its answer names the reporter: never in the public room.
-        require_private(ctx, "!update")
+        require_private(ctx, "update")
         parts = ctx.args.split(maxsplit=1)
         if len(parts) != 2:
             raise UsageError("Give an incident id and the update.")
@@ -204,7 +211,7 @@ def register(router: Router, intake: Intake) -> None:
         usage="export INC-N", permission=team, group=group,
     )  # fmt: skip
     async def export(ctx: CommandContext) -> Reply:
-        require_private(ctx, "!export")
+        require_private(ctx, "export")
         number = _number((ctx.argv or [None])[0])
         report = await export_incident(ctx.session, number, by=ctx.sender, now=ctx.now)
         if report is None:

@@ -316,7 +316,10 @@ class Intake:
         log.info("incident intake cancelled")
         incident = await repo.get_incident(ctx.session, number=number) if number else None
         if incident is None:
-            return Reply("Cancelled: nothing was filed. Send !incident whenever you need to.")
+            return Reply(
+                "Cancelled: nothing was filed. Send `{prefix}incident` whenever you need to.",
+                markdown=True,
+            )
         await intake_incident.end_intake(
             ctx.services, ctx.session, incident, "cancelled", now=ctx.now
         )
@@ -325,7 +328,8 @@ class Intake:
             f"Stopped: no more questions. Your report {ref} stays with the security team — "
             "they were alerted as soon as you told me the type, so they already know about "
             "it and may contact you here. If it was a false alarm, tell them when they do. "
-            "Send !incident to report something new."
+            "Send `{prefix}incident` to report something new.",
+            markdown=True,
         )
 
     async def _expired(self, ctx: CommandContext, number: int | None) -> Reply:
@@ -336,7 +340,8 @@ class Intake:
         if incident is None:
             return Reply(
                 f"Your unfinished incident report timed out after {minutes} minutes without an "
-                "answer, so nothing was filed. Send !incident to start again."
+                "answer, so nothing was filed. Send `{prefix}incident` to start again.",
+                markdown=True,
             )
         if deleted:  # else the expiry job ended it (and told the team) a moment ago
             await intake_incident.end_intake(

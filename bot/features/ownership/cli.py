@@ -95,6 +95,7 @@ async def _read(settings: Settings, what: str) -> str:
                 await repository.all_teams(session=session),
                 fallback_contact=settings.ownership.fallback_contact,
                 now=system_clock(),
+                prefix=settings.bot.command_prefix,
             )
     finally:
         await db.close()

@@ -21,7 +21,12 @@ def _md(text: str) -> str:
 
 
 def render_handbook(
-    areas: list[Area], teams: list[Team], *, fallback_contact: str, now: datetime
+    areas: list[Area],
+    teams: list[Team],
+    *,
+    fallback_contact: str,
+    now: datetime,
+    prefix: str = "!",
 ) -> str:
     """Areas grouped by team, with owners, backups, how to contact and security champions."""
     champions = {t.name: t.security_champion for t in teams}
@@ -32,7 +37,8 @@ def render_handbook(
         "# Who to contact: the responsibilities map",
         "",
         f"_Generated from the bot's map on {now:%Y-%m-%d}. Do not edit by hand: change "
-        "the map (`helpdesk-bot owners import`, or `!owner ...` in chat) and regenerate._",
+        f"the map (`helpdesk-bot owners import`, or `{prefix}owner ...` in chat) and "
+        "regenerate._",
         "",
         "Ask the bot in the helpdesk room: *who owns X?* If something is not listed here, "
         f"ask {_md(fallback_contact)}. Never paste passwords, keys or seed phrases in chat.",

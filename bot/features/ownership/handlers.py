@@ -219,7 +219,12 @@ def register(router: Router, service: OwnershipService) -> None:
                 )
             else:
                 done = await misses.learn(
-                    ctx.session, service, number, actor=ctx.sender, now=ctx.now
+                    ctx.session,
+                    service,
+                    number,
+                    actor=ctx.sender,
+                    now=ctx.now,
+                    prefix=ctx.services.settings.bot.command_prefix,
                 )
             return _done(done)
         team = None

@@ -86,12 +86,23 @@ def render(groups: list[MissGroup], prefix: str, title: str) -> Reply:
 
 
 async def learn(
-    session: AsyncSession, service: OwnershipService, number: int, *, actor: str, now: datetime
+    session: AsyncSession,
+    service: OwnershipService,
+    number: int,
+    *,
+    actor: str,
+    now: datetime,
+    prefix: str = "!",
 ) -> str:
-    """Accept the suggestion for the subject of miss ``number``."""
+    """Accept the suggestion for the subject of miss ``number``; says what changed.
+
+    ``prefix``: the command prefix, for the hint that follows a new area.
+    """
     miss = await session.get(Miss, number)
     if miss is None or miss.resolved:
-        raise UserError(f"There is no open miss {number} (see !owners misses).")
+        raise UserError(
+            f"There is no open miss {number} (see `{{prefix}}owners misses`).", markdown=True
+        )
     group = next((g for g in await top_misses(session, 10_000) if g.subject == miss.subject), None)
     near = group.near if group else miss.near
     if near:
@@ -111,7 +122,7 @@ async def learn(
         await session.flush()
         await repository.bump_version(session=session, now=now)
         service.invalidate()
-        done = f"New area {name} (no owner yet: set one with !owner set)"
+        done = f"New area {name} (no owner yet: set one with {prefix}owner set)"
     await session.execute(update(Miss).where(Miss.subject == miss.subject).values(resolved=True))
     return done
 

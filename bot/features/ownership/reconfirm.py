@@ -192,7 +192,9 @@ async def accept(
     if row is None or row.status not in OPEN:
         from bot.commands.errors import UserError
 
-        raise UserError(f"There is no open change {number} (see !owners gaps).")
+        raise UserError(
+            f"There is no open change {number} (see `{{prefix}}owners gaps`).", markdown=True
+        )
     area = await session.scalar(select(Area).where(Area.name == row.area_name))
     if area is None:
         from bot.commands.errors import UserError

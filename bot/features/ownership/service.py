@@ -18,6 +18,7 @@ from bot.features.ownership.matching import AreaView, MapIndex, SearchResult, na
 from bot.features.ownership.models import Area, Miss
 from bot.features.ownership.oncall import on_call_now
 from bot.features.ownership.settings import OwnershipSettings
+from bot.messaging import md
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -168,8 +169,9 @@ class OwnershipService:
         area = await session.get(Area, view.id) if view is not None else None
         if area is None:
             raise UserError(
-                f"There is no area called {ref!r}. Use its exact name or an alias "
-                "(see !owners), in quotes if it has spaces."
+                f"There is no area called {md.escape(repr(ref))}. Use its exact name or an "
+                "alias (see `{prefix}owners`), in quotes if it has spaces.",
+                markdown=True,
             )
         return area
 

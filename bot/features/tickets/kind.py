@@ -86,7 +86,7 @@ class TicketKind:
     async def claim(self, ctx: CommandContext, number: int) -> Reply:
         ticket = await self._open(ctx, number)
         if ticket.state == "closed":
-            raise UserError(f"{ticket.ref} is closed; !reopen it first.")
+            raise UserError(f"{ticket.ref} is closed; `{{prefix}}reopen` it first.", markdown=True)
         ticket.assignee = ctx.sender
         await service.audit(ctx, ticket, "claimed", ctx.sender)
         if ticket.state in ("new", "triaged"):
