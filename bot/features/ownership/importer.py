@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.features.ownership import repository
 from bot.features.ownership.models import Area, Team
 from bot.features.ownership.text import name_key
-from bot.features.ownership.yamlmap import AreaSpec, MapFileError, dump_map, parse_map
+from bot.features.ownership.yamlmap import AreaSpec, MapFileError, ParsedMap, dump_map, parse_map
 
 # Columns an import compares and writes, in the file's order (verified is handled apart).
 _COLUMNS = ("name", "description", "aliases", "covers", "owners", "backups", "team", "contact")
@@ -125,8 +125,31 @@ async def import_map(
     _check_against_store(parsed, areas, set(teams), prune)
     plan = ImportPlan()
     write = not dry_run
-    new_areas: list[dict[str, Any]] = []  # inserted in bulk: 10,000 areas in one statement
+    _plan_teams(session, parsed, teams, plan, write=write, now=now)
+    new_areas = _plan_areas(parsed, areas, plan, write=write, now=now, actor=actor, source=source)
+    if prune:
+        in_file = {name_key(a.name) for a in parsed.areas}
+        for key, area in areas.items():
+            if key not in in_file:
+                old = {c: _jsonable(getattr(area, c)) for c in _COLUMNS}
+                plan.changes.append(Change("remove", "area", area.name, old=old))
+                if write:
+                    await repository.delete_area(session=session, area=area)
+    if write and plan.changes:
+        await _apply(session, plan, new_areas, actor=actor, now=now)
+    return plan
 
+
+def _plan_teams(
+    session: AsyncSession,
+    parsed: ParsedMap,
+    teams: dict[str, Team],
+    plan: ImportPlan,
+    *,
+    write: bool,
+    now: datetime,
+) -> None:
+    """Teams to create or update (written at once unless a dry run)."""
     for spec in parsed.teams:
         team = teams.get(spec.name)
         if team is None:
@@ -151,6 +174,20 @@ async def import_map(
         else:
             plan.unchanged += 1
 
+
+def _plan_areas(
+    parsed: ParsedMap,
+    areas: dict[str, Area],
+    plan: ImportPlan,
+    *,
+    write: bool,
+    now: datetime,
+    actor: str,
+    source: str | None,
+) -> list[dict[str, Any]]:
+    """Areas to update (in place unless a dry run); returns the new ones' rows, inserted
+    in bulk by ``_apply`` (10,000 areas in one statement)."""
+    new_areas: list[dict[str, Any]] = []
     for spec in parsed.areas:
         key = name_key(spec.name)
         values = _values(spec)
@@ -190,40 +227,40 @@ async def import_map(
                     area.verified_by = spec.verified_by or actor
         if write:
             area.updated_at, area.updated_by = now, actor
+    return new_areas
 
-    if prune:
-        in_file = {name_key(a.name) for a in parsed.areas}
-        for key, area in areas.items():
-            if key not in in_file:
-                old = {c: _jsonable(getattr(area, c)) for c in _COLUMNS}
-                plan.changes.append(Change("remove", "area", area.name, old=old))
-                if write:
-                    await repository.delete_area(session=session, area=area)
 
-    if write and plan.changes:
-        if new_areas:
-            await repository.insert_areas(session=session, rows=new_areas)
-        await repository.add_audits(
-            session=session,
-            rows=[
-                dict(
-                    at=now,
-                    actor=actor,
-                    source="import",
-                    action=c.action,
-                    kind=c.kind,
-                    subject=c.subject,
-                    field=c.field,
-                    old_value=c.old,
-                    new_value=c.new,
-                )
-                for c in plan.changes
-            ],
-        )
-        await session.flush()
-        await repository.bump_version(session=session, now=now)
-        plan.applied = True
-    return plan
+async def _apply(
+    session: AsyncSession,
+    plan: ImportPlan,
+    new_areas: list[dict[str, Any]],
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Insert the new areas, audit every change, bump the map's version."""
+    if new_areas:
+        await repository.insert_areas(session=session, rows=new_areas)
+    await repository.add_audits(
+        session=session,
+        rows=[
+            dict(
+                at=now,
+                actor=actor,
+                source="import",
+                action=c.action,
+                kind=c.kind,
+                subject=c.subject,
+                field=c.field,
+                old_value=c.old,
+                new_value=c.new,
+            )
+            for c in plan.changes
+        ],
+    )
+    await session.flush()
+    await repository.bump_version(session=session, now=now)
+    plan.applied = True
 
 
 async def export_map(session: AsyncSession) -> str:
