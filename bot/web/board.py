@@ -1,43 +1,31 @@
-"""The triage board: tickets and incidents by state, one page per case, the chat verbs.
+"""The triage board: tickets and incidents by state, filtered (case pages: bot/web/cases.py).
 
-Every action posts to the case's page and runs the chat command it stands for
-(:func:`bot.web.actions.run_command`). The reporter of an anonymous ticket is never shown.
+The reporter of an anonymous ticket is never shown.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.incidents import repository as incident_repo
-from bot.features.incidents.clocks import clock_rows
-from bot.features.incidents.models import (
-    OPEN_STATUSES,
-    SEVERITIES,
-    STATUSES,
-    IncidentClock,
-)
+from bot.features.incidents.models import SEVERITIES, IncidentClock
 from bot.features.tickets import repository as ticket_repo
 from bot.features.tickets import texts
-from bot.web.actions import run_command
-from bot.web.site import ROUTER, message_page, render, services_of, viewer
+from bot.web.site import message_page, render, services_of, viewer
 
-TICKET_STATES = ("new", "triaged", "in_progress", "waiting", "resolved")
 TICKET_FILTERS = {
     "open": {"exclude_states": ("closed",)},
     "new": {"states": ("new",)},
     "waiting": {"states": ("waiting",)},
     "closed": {"states": ("closed",)},
     "all": {},
-}
-RESOLUTIONS = {
-    "answered": "answered",
-    "fixed": "fixed",
-    "not-security": "not a security matter",
-    "no-response": "no response",
 }
 
 
@@ -84,6 +72,78 @@ def reporter_shown(ticket: Any) -> str:
     return "anonymous" if ticket.anonymous or not ticket.reporter_id else ticket.reporter_id
 
 
+@dataclass(frozen=True)
+class BoardFilter:
+    """What the board shows, from the query string (unknown values fall back)."""
+
+    tickets: str = "open"
+    assignee: str = "any"
+    incidents: str = "open"
+    severity: str = "any"
+
+    @classmethod
+    def of(cls, query: Any) -> BoardFilter:
+        return cls(
+            tickets=query.get("tickets") if query.get("tickets") in TICKET_FILTERS else "open",
+            assignee=query.get("assignee", "any"),
+            incidents="all" if query.get("incidents") == "all" else "open",
+            severity=query.get("severity", "any"),
+        )
+
+
+async def _next_clocks(session: AsyncSession, incidents: list[Any]) -> dict[int, IncidentClock]:
+    """The next regulatory deadline still running, per incident (earliest first)."""
+    next_clock: dict[int, IncidentClock] = {}
+    if incidents:
+        running = await session.scalars(
+            select(IncidentClock)
+            .where(
+                IncidentClock.incident_id.in_([i.id for i in incidents]),
+                IncidentClock.met_at.is_(None),
+            )
+            .order_by(IncidentClock.deadline_at)
+        )
+        for clock in running:
+            next_clock.setdefault(clock.incident_id, clock)
+    return next_clock
+
+
+def _ticket_row(t: Any, now: datetime) -> dict[str, Any]:
+    return {
+        "ref": t.ref,
+        "id": t.id,
+        "state": texts.state_label(t),
+        "kind": texts.KIND_LABELS.get(t.kind, t.kind),
+        "tags": t.tags,
+        "summary": texts.summary(t),
+        "reporter": reporter_shown(t),
+        "assignee": t.assignee or "unassigned",
+        "age": age(t.created_at, now),
+        "updated": age(t.updated_at, now),
+    }
+
+
+def _incident_row(i: Any, clock: IncidentClock | None, now: datetime) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "status": i.status,
+        "type": i.type_name,
+        "severity": i.severity or "unset",
+        "assignee": i.assignee or "unassigned",
+        "age": age(i.created_at, now),
+        "acked": age(i.acked_at, now) + " ago" if i.acked_at else "not acknowledged",
+        "clock": clock_text(clock, now) if clock is not None else "—",
+    }
+
+
+def _wanted_incidents(incidents: list[Any], severity: str) -> list[Any]:
+    if severity in SEVERITIES:
+        return [i for i in incidents if i.severity == severity]
+    if severity == "unset":
+        return [i for i in incidents if not i.severity]
+    return incidents
+
+
 async def board(request: web.Request) -> web.Response:
     """GET /: tickets and incidents, filtered."""
     if (refused := require_team(request)) is not None:
@@ -91,242 +151,35 @@ async def board(request: web.Request) -> web.Response:
     services = services_of(request)
     who = viewer(request)
     assert who is not None
-    q = request.query
-    which = q.get("tickets", "open") if q.get("tickets") in TICKET_FILTERS else "open"
-    assignee = q.get("assignee", "any")
-    incidents_which = "all" if q.get("incidents") == "all" else "open"
-    severity = q.get("severity", "any")
+    f = BoardFilter.of(request.query)
     now = services.clock()
     async with services.db.sessions() as session:
-        filters: dict[str, Any] = dict(TICKET_FILTERS[which])
-        if assignee == "mine":
+        filters: dict[str, Any] = dict(TICKET_FILTERS[f.tickets])
+        if f.assignee == "mine":
             filters["assignee"] = who.user_id
         tickets = await ticket_repo.list_tickets(session, limit=200, **filters)
         incidents = list(
-            await incident_repo.list_incidents(session, open_only=incidents_which == "open")
+            await incident_repo.list_incidents(session, open_only=f.incidents == "open")
         )
-        # The next regulatory deadline still running, per incident (earliest first).
-        next_clock: dict[int, IncidentClock] = {}
-        if incidents:
-            running = await session.scalars(
-                select(IncidentClock)
-                .where(
-                    IncidentClock.incident_id.in_([i.id for i in incidents]),
-                    IncidentClock.met_at.is_(None),
-                )
-                .order_by(IncidentClock.deadline_at)
-            )
-            for clock in running:
-                next_clock.setdefault(clock.incident_id, clock)
-    if assignee == "unassigned":
+        next_clock = await _next_clocks(session, incidents)
+    if f.assignee == "unassigned":
         tickets = [t for t in tickets if not t.assignee]
-    if severity in SEVERITIES:
-        incidents = [i for i in incidents if i.severity == severity]
-    elif severity == "unset":
-        incidents = [i for i in incidents if not i.severity]
-    ticket_rows = [
-        {
-            "ref": t.ref,
-            "id": t.id,
-            "state": texts.state_label(t),
-            "kind": texts.KIND_LABELS.get(t.kind, t.kind),
-            "tags": t.tags,
-            "summary": texts.summary(t),
-            "reporter": reporter_shown(t),
-            "assignee": t.assignee or "unassigned",
-            "age": age(t.created_at, now),
-            "updated": age(t.updated_at, now),
-        }
-        for t in tickets
-    ]
-    incident_rows = [
-        {
-            "id": i.id,
-            "status": i.status,
-            "type": i.type_name,
-            "severity": i.severity or "unset",
-            "assignee": i.assignee or "unassigned",
-            "age": age(i.created_at, now),
-            "acked": age(i.acked_at, now) + " ago" if i.acked_at else "not acknowledged",
-            "clock": clock_text(next_clock[i.id], now) if i.id in next_clock else "—",
-        }
-        for i in incidents
-    ]
-    by_state: dict[str, int] = {}
-    for t in tickets:
-        by_state[texts.STATE_LABELS.get(t.state, t.state)] = (
-            by_state.get(texts.STATE_LABELS.get(t.state, t.state), 0) + 1
-        )
+    incidents = _wanted_incidents(incidents, f.severity)
+    by_state = Counter(texts.STATE_LABELS.get(t.state, t.state) for t in tickets)
     return render(
         request,
         "board.html",
         {
             "title": "Triage board",
-            "tickets": ticket_rows,
-            "incidents": incident_rows,
-            "by_state": by_state,
-            "filter": {
-                "tickets": which,
-                "assignee": assignee,
-                "incidents": incidents_which,
-                "severity": severity,
-            },
+            "tickets": [_ticket_row(t, now) for t in tickets],
+            "incidents": [_incident_row(i, next_clock.get(i.id), now) for i in incidents],
+            "by_state": dict(by_state),
+            "filter": asdict(f),
             "ticket_filters": list(TICKET_FILTERS),
             "severities": SEVERITIES,
         },
     )
 
 
-async def _ticket_page(
-    request: web.Request, number: int, flash: dict | None = None
-) -> web.Response:
-    services = services_of(request)
-    now = services.clock()
-    async with services.db.sessions() as session:
-        ticket = await ticket_repo.get_ticket(session, number=number)
-        if ticket is None:
-            return message_page(request, "Not found", f"There is no ticket T-{number}.", 404)
-        comments = await ticket_repo.comments(session, ticket_id=ticket.id)
-        events = await ticket_repo.events(session, ticket_id=ticket.id)
-    return render(
-        request,
-        "ticket.html",
-        {
-            "title": f"Ticket {ticket.ref}",
-            "t": ticket,
-            "state": texts.state_label(ticket),
-            "kind": texts.KIND_LABELS.get(ticket.kind, ticket.kind),
-            "reporter": reporter_shown(ticket),
-            "age": age(ticket.created_at, now),
-            "comments": [
-                {
-                    "kind": c.kind,
-                    "author": c.author or ("reporter" if c.kind == "comment" else "team"),
-                    "at": c.created_at,
-                    "text": c.text or "(purged)",
-                }
-                for c in comments
-            ],
-            "events": events,
-            "states": [(s, texts.STATE_LABELS[s]) for s in TICKET_STATES],
-            "resolutions": RESOLUTIONS,
-            "flash": flash,
-        },
-    )
-
-
-async def _incident_page(
-    request: web.Request, number: int, flash: dict | None = None
-) -> web.Response:
-    services = services_of(request)
-    now = services.clock()
-    async with services.db.sessions() as session:
-        incident = await incident_repo.get_incident(session, number=number)
-        if incident is None:
-            return message_page(request, "Not found", f"There is no incident INC-{number}.", 404)
-        events = await incident_repo.timeline(session, incident_id=number)
-        clocks = [clock_text(c, now) for c in await clock_rows(session, number)]
-    return render(
-        request,
-        "incident.html",
-        {
-            "title": f"Incident INC-{number}",
-            "i": incident,
-            "age": age(incident.created_at, now),
-            "open": incident.status in OPEN_STATUSES,
-            "events": events,
-            "clocks": clocks,
-            "statuses": STATUSES,
-            "severities": SEVERITIES,
-            "flash": flash,
-        },
-    )
-
-
-def _number(request: web.Request) -> int:
-    try:
-        return int(request.match_info["number"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
-
-
-async def ticket_page(request: web.Request) -> web.Response:
-    if (refused := require_team(request)) is not None:
-        return refused
-    return await _ticket_page(request, _number(request))
-
-
-async def incident_page(request: web.Request) -> web.Response:
-    if (refused := require_team(request)) is not None:
-        return refused
-    return await _incident_page(request, _number(request))
-
-
-def _field(form: Any, name: str) -> str:
-    value = form.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def ticket_command(number: int, form: Any) -> tuple[str, str] | None:
-    """The chat command a ticket form stands for."""
-    ref, action = f"T-{number}", _field(form, "action")
-    text = _field(form, "text")
-    if action == "claim":
-        return "claim", ref
-    if action == "assign":
-        return "assign", f"{ref} {_field(form, 'user')}"
-    if action == "status":
-        return "status", f"{ref} {_field(form, 'state')}"
-    if action in ("note", "reply"):
-        return action, f"{ref} {text}"
-    if action == "close":
-        return "close", f"{ref} {_field(form, 'resolution')} {text}".strip()
-    if action == "reopen":
-        return "reopen", ref
-    return None
-
-
-def incident_command(number: int, form: Any) -> tuple[str, str] | None:
-    """The chat command an incident form stands for."""
-    ref, action = f"INC-{number}", _field(form, "action")
-    if action == "ack":
-        return "ack", ref
-    if action == "severity":
-        return "sev", f"{ref} {_field(form, 'severity')}"
-    if action == "status":
-        return "status", f"{ref} {_field(form, 'status')}"
-    if action == "assign":
-        return "assign", f"{ref} {_field(form, 'user')}"
-    if action in ("note", "update"):
-        return action, f"{ref} {_field(form, 'text')}"
-    return None
-
-
-async def _act(request: web.Request, build: Any, page: Any) -> web.Response:
-    if (refused := require_team(request)) is not None:
-        return refused
-    number = _number(request)
-    who = viewer(request)
-    assert who is not None
-    command = build(number, await request.post())
-    if command is None:
-        return message_page(request, "Unknown action", "That action does not exist.", 400)
-    outcome = await run_command(request.app[ROUTER], who.user_id, *command)
-    flash = {"ok": outcome.ok, "text": outcome.text}
-    return await page(request, number, flash)
-
-
-async def ticket_action(request: web.Request) -> web.Response:
-    return await _act(request, ticket_command, _ticket_page)
-
-
-async def incident_action(request: web.Request) -> web.Response:
-    return await _act(request, incident_command, _incident_page)
-
-
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", board)
-    app.router.add_get("/tickets/{number}", ticket_page)
-    app.router.add_post("/tickets/{number}", ticket_action)
-    app.router.add_get("/incidents/{number}", incident_page)
-    app.router.add_post("/incidents/{number}", incident_action)

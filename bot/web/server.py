@@ -89,11 +89,12 @@ def make_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     if services is not None and router is not None:
-        from bot.web import board, charts, handbook
+        from bot.web import board, cases, charts, handbook
         from bot.web.site import setup_site
 
         setup_site(app, services, router)
         board.add_routes(app)
+        cases.add_routes(app)
         handbook.add_routes(app, services.settings)
         charts.add_routes(app)
     return app

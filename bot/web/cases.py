@@ -1,0 +1,183 @@
+"""One page per ticket or incident, and its buttons: each runs the chat verb it stands for.
+
+Every action posts to the case's page and runs the chat command it stands for
+(:func:`bot.web.actions.run_command`), then shows the page again with the answer.
+Tickets and incidents differ only in their :class:`CaseView` (what is loaded and which
+template shows it, which command a form stands for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.features.incidents import repository as incident_repo
+from bot.features.incidents.clocks import clock_rows
+from bot.features.incidents.models import OPEN_STATUSES, SEVERITIES, STATUSES
+from bot.features.tickets import repository as ticket_repo
+from bot.features.tickets import texts
+from bot.web.actions import run_command
+from bot.web.board import age, clock_text, reporter_shown, require_team
+from bot.web.site import ROUTER, message_page, render, services_of, viewer
+
+TICKET_STATES = ("new", "triaged", "in_progress", "waiting", "resolved")
+RESOLUTIONS = {
+    "answered": "answered",
+    "fixed": "fixed",
+    "not-security": "not a security matter",
+    "no-response": "no response",
+}
+
+# (session, number, now) -> the page's template context, or None when there is no such case.
+Loader = Callable[[AsyncSession, int, datetime], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True)
+class CaseView:
+    label: str  # "ticket"
+    prefix: str  # "T": ids read T-12
+    path: str  # "/tickets"
+    template: str
+    load: Loader
+    command: Callable[[int, Any], tuple[str, str] | None]  # form -> (verb, args)
+
+
+async def _ticket(session: AsyncSession, number: int, now: datetime) -> dict[str, Any] | None:
+    ticket = await ticket_repo.get_ticket(session, number=number)
+    if ticket is None:
+        return None
+    comments = await ticket_repo.comments(session, ticket_id=ticket.id)
+    return {
+        "title": f"Ticket {ticket.ref}",
+        "t": ticket,
+        "state": texts.state_label(ticket),
+        "kind": texts.KIND_LABELS.get(ticket.kind, ticket.kind),
+        "reporter": reporter_shown(ticket),
+        "age": age(ticket.created_at, now),
+        "comments": [
+            {
+                "kind": c.kind,
+                "author": c.author or ("reporter" if c.kind == "comment" else "team"),
+                "at": c.created_at,
+                "text": c.text or "(purged)",
+            }
+            for c in comments
+        ],
+        "events": await ticket_repo.events(session, ticket_id=ticket.id),
+        "states": [(s, texts.STATE_LABELS[s]) for s in TICKET_STATES],
+        "resolutions": RESOLUTIONS,
+    }
+
+
+async def _incident(session: AsyncSession, number: int, now: datetime) -> dict[str, Any] | None:
+    incident = await incident_repo.get_incident(session, number=number)
+    if incident is None:
+        return None
+    return {
+        "title": f"Incident INC-{number}",
+        "i": incident,
+        "age": age(incident.created_at, now),
+        "open": incident.status in OPEN_STATUSES,
+        "events": await incident_repo.timeline(session, incident_id=number),
+        "clocks": [clock_text(c, now) for c in await clock_rows(session, number)],
+        "statuses": STATUSES,
+        "severities": SEVERITIES,
+    }
+
+
+def _field(form: Any, name: str) -> str:
+    value = form.get(name, "")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def ticket_command(number: int, form: Any) -> tuple[str, str] | None:
+    """The chat command a ticket form stands for."""
+    ref, action = f"T-{number}", _field(form, "action")
+    text = _field(form, "text")
+    if action == "claim":
+        return "claim", ref
+    if action == "assign":
+        return "assign", f"{ref} {_field(form, 'user')}"
+    if action == "status":
+        return "status", f"{ref} {_field(form, 'state')}"
+    if action in ("note", "reply"):
+        return action, f"{ref} {text}"
+    if action == "close":
+        return "close", f"{ref} {_field(form, 'resolution')} {text}".strip()
+    if action == "reopen":
+        return "reopen", ref
+    return None
+
+
+def incident_command(number: int, form: Any) -> tuple[str, str] | None:
+    """The chat command an incident form stands for."""
+    ref, action = f"INC-{number}", _field(form, "action")
+    if action == "ack":
+        return "ack", ref
+    if action == "severity":
+        return "sev", f"{ref} {_field(form, 'severity')}"
+    if action == "status":
+        return "status", f"{ref} {_field(form, 'status')}"
+    if action == "assign":
+        return "assign", f"{ref} {_field(form, 'user')}"
+    if action in ("note", "update"):
+        return action, f"{ref} {_field(form, 'text')}"
+    return None
+
+
+TICKETS = CaseView("ticket", "T", "/tickets", "ticket.html", _ticket, ticket_command)
+INCIDENTS = CaseView("incident", "INC", "/incidents", "incident.html", _incident, incident_command)
+
+
+async def _page(
+    request: web.Request, view: CaseView, number: int, flash: dict[str, Any] | None = None
+) -> web.Response:
+    services = services_of(request)
+    async with services.db.sessions() as session:
+        context = await view.load(session, number, services.clock())
+    if context is None:
+        text = f"There is no {view.label} {view.prefix}-{number}."
+        return message_page(request, "Not found", text, 404)
+    return render(request, view.template, {**context, "flash": flash})
+
+
+def _number(request: web.Request) -> int:
+    try:
+        return int(request.match_info["number"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+def _handlers(view: CaseView) -> tuple[Any, Any]:
+    """GET (the page) and POST (an action, then the page with its answer) for ``view``."""
+
+    async def page(request: web.Request) -> web.Response:
+        if (refused := require_team(request)) is not None:
+            return refused
+        return await _page(request, view, _number(request))
+
+    async def act(request: web.Request) -> web.Response:
+        if (refused := require_team(request)) is not None:
+            return refused
+        number = _number(request)
+        who = viewer(request)
+        assert who is not None
+        command = view.command(number, await request.post())
+        if command is None:
+            return message_page(request, "Unknown action", "That action does not exist.", 400)
+        outcome = await run_command(request.app[ROUTER], who.user_id, *command)
+        return await _page(request, view, number, {"ok": outcome.ok, "text": outcome.text})
+
+    return page, act
+
+
+def add_routes(app: web.Application) -> None:
+    for view in (TICKETS, INCIDENTS):
+        page, act = _handlers(view)
+        app.router.add_get(f"{view.path}/{{number}}", page)
+        app.router.add_post(f"{view.path}/{{number}}", act)
