@@ -8,12 +8,12 @@ security team can fix a file in one go. Nothing here touches the database or Mat
 from __future__ import annotations
 
 import re
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.features.tips.campaigns import Campaign, Tip
+from bot.features.tips.values import check_tz, parse_date, parse_time
 from bot.paths import resolve_data_file
 from bot.yamlio import YamlDocument, YamlSyntaxError, parse_yaml
 
@@ -23,15 +23,10 @@ MAX_TIPS = 366
 ROOM_KEYWORDS = ("helpdesk", "triage")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_YEARLY = re.compile(r"^(\d{2})-(\d{2})$")
-_ONCE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _ROOM = re.compile(r"^[#!][^:\s]+:\S+$")
 _LINK = re.compile(r"^https?://[^\s<>\"]+$")
 _CAMPAIGN_KEYS = {"name", "title", "start", "end", "time", "timezone", "rooms", "tips"}
 _TIP_KEYS = {"day", "title", "body", "link"}
-# A leap year is not needed: yearly campaigns may not include 29 February.
-_REF_YEAR = 2001
 
 
 class CampaignFileError(Exception):
@@ -57,45 +52,6 @@ class _Problems:
 
 
 # -- parsing ----------------------------------------------------------------------
-
-
-def _parse_date(value: Any) -> tuple[date | None, bool | None]:
-    """``MM-DD`` (yearly) or ``YYYY-MM-DD`` (once) -> (date, yearly)."""
-    if isinstance(value, date):
-        return value, False
-    text = str(value).strip()
-    try:
-        if _YEARLY.match(text):
-            month, day = (int(p) for p in text.split("-"))
-            return date(_REF_YEAR, month, day), True
-        if _ONCE.match(text):
-            return date.fromisoformat(text), False
-    except ValueError:
-        return None, None
-    return None, None
-
-
-def _parse_time(value: Any) -> time | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        # YAML 1.1 reads 09:00 unquoted as a sexagesimal integer (540).
-        value = f"{value // 60}:{value % 60:02d}"
-    match = _TIME.match(str(value).strip())
-    if not match:
-        return None
-    hour, minute = int(match.group(1)), int(match.group(2))
-    if hour > 23 or minute > 59:
-        return None
-    return time(hour, minute)
-
-
-def _check_tz(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return value.strip()
 
 
 def _parse_tip(raw: Any, path: tuple[Any, ...], where: str, p: _Problems) -> Tip | None:
@@ -132,23 +88,12 @@ def _parse_tip(raw: Any, path: tuple[Any, ...], where: str, p: _Problems) -> Tip
     return Tip(day, title.strip(), body.strip(), link.strip() if link else None)
 
 
-def _parse_campaign(raw: Any, i: int, p: _Problems) -> Campaign | None:
-    path: tuple[Any, ...] = ("campaigns", i)
-    name = raw.get("name") if isinstance(raw, dict) else None
-    where = f"campaigns[{i}]" + (f" {name}" if isinstance(name, str) else "")
-    if not isinstance(raw, dict):
-        p.add(path, where, "a campaign must be a mapping")
-        return None
-    before = len(p.items)
-    for key in sorted(set(raw) - _CAMPAIGN_KEYS, key=str):
-        p.add((*path, key), where, f"unknown key {key!r}")
-    if not isinstance(name, str) or not _NAME.match(name):
-        p.add((*path, "name"), where, "name must be lower-case letters, digits and dashes")
-    title = raw.get("title", name)
-    if not isinstance(title, str) or not title.strip():
-        p.add((*path, "title"), where, "title must be text")
-    start, start_yearly = _parse_date(raw.get("start"))
-    end, end_yearly = _parse_date(raw.get("end"))
+def _parse_span(
+    raw: dict[Any, Any], path: tuple[Any, ...], where: str, p: _Problems
+) -> tuple[date | None, date | None, bool]:
+    """The campaign's first and last day and whether it repeats every year."""
+    start, start_yearly = parse_date(raw.get("start"))
+    end, end_yearly = parse_date(raw.get("end"))
     if start is None:
         p.add((*path, "start"), where, "start must be MM-DD (every year) or YYYY-MM-DD (once)")
     if end is None:
@@ -163,20 +108,14 @@ def _parse_campaign(raw: Any, i: int, p: _Problems) -> Campaign | None:
             p.add((*path, "end"), where, "a yearly campaign cannot include 29 February")
         elif (end - start).days + 1 > MAX_TIPS:
             p.add((*path, "end"), where, f"a campaign lasts at most {MAX_TIPS} days")
-    at = _parse_time(raw.get("time"))
-    if at is None:
-        p.add((*path, "time"), where, 'time must be a local time like "09:00"')
-    tz = _check_tz(raw.get("timezone"))
-    if tz is None:
-        p.add(
-            (*path, "timezone"),
-            where,
-            f"{raw.get('timezone')!r} is not an IANA time zone (like Europe/Berlin)",
-        )
+    return start, end, yearly
+
+
+def _parse_rooms(raw: dict[Any, Any], path: tuple[Any, ...], where: str, p: _Problems) -> list:
     rooms = raw.get("rooms", ["helpdesk"])
     if not isinstance(rooms, list) or not rooms:
         p.add((*path, "rooms"), where, "rooms must be a non-empty list")
-        rooms = []
+        return []
     for j, room in enumerate(rooms):
         if not isinstance(room, str) or not (room in ROOM_KEYWORDS or _ROOM.match(room)):
             p.add(
@@ -184,6 +123,13 @@ def _parse_campaign(raw: Any, i: int, p: _Problems) -> Campaign | None:
                 where,
                 f"room {room!r} must be helpdesk, triage, a #alias:server or a !id:server",
             )
+    return rooms
+
+
+def _parse_tips(
+    raw: dict[Any, Any], path: tuple[Any, ...], where: str, p: _Problems
+) -> tuple[dict[int, Tip], set[int], bool]:
+    """The valid tips by day, every day named (valid or not), and whether any were given."""
     raw_tips = raw.get("tips")
     tips: dict[int, Tip] = {}
     if not isinstance(raw_tips, list) or not raw_tips:
@@ -201,15 +147,54 @@ def _parse_campaign(raw: Any, i: int, p: _Problems) -> Campaign | None:
         tip = _parse_tip(raw_tip, (*path, "tips", j), tip_where, p)
         if tip is not None:
             tips[tip.day] = tip
-    if start and end and end >= start and raw_tips:
-        length = (end - start).days + 1
-        for day in range(1, length + 1):
-            if day not in days_seen:
-                when = start + timedelta(days=day - 1)
-                label = when.strftime("%d %B") if yearly else when.isoformat()
-                p.add((*path, "tips"), where, f"day {day} ({label}) is missing")
-        for day in sorted(d for d in days_seen if d > length):
-            p.add((*path, "tips"), where, f"day {day} is after the last day ({length})")
+    return tips, days_seen, bool(raw_tips)
+
+
+def _check_days(
+    start: date, end: date, yearly: bool, days_seen: set[int], path: tuple[Any, ...],
+    where: str, p: _Problems,
+) -> None:  # fmt: skip
+    """Every day of the run has a tip, and no tip is for a day after it."""
+    length = (end - start).days + 1
+    for day in range(1, length + 1):
+        if day not in days_seen:
+            when = start + timedelta(days=day - 1)
+            label = when.strftime("%d %B") if yearly else when.isoformat()
+            p.add((*path, "tips"), where, f"day {day} ({label}) is missing")
+    for day in sorted(d for d in days_seen if d > length):
+        p.add((*path, "tips"), where, f"day {day} is after the last day ({length})")
+
+
+def _parse_campaign(raw: Any, i: int, p: _Problems) -> Campaign | None:
+    path: tuple[Any, ...] = ("campaigns", i)
+    name = raw.get("name") if isinstance(raw, dict) else None
+    where = f"campaigns[{i}]" + (f" {name}" if isinstance(name, str) else "")
+    if not isinstance(raw, dict):
+        p.add(path, where, "a campaign must be a mapping")
+        return None
+    before = len(p.items)
+    for key in sorted(set(raw) - _CAMPAIGN_KEYS, key=str):
+        p.add((*path, key), where, f"unknown key {key!r}")
+    if not isinstance(name, str) or not _NAME.match(name):
+        p.add((*path, "name"), where, "name must be lower-case letters, digits and dashes")
+    title = raw.get("title", name)
+    if not isinstance(title, str) or not title.strip():
+        p.add((*path, "title"), where, "title must be text")
+    start, end, yearly = _parse_span(raw, path, where, p)
+    at = parse_time(raw.get("time"))
+    if at is None:
+        p.add((*path, "time"), where, 'time must be a local time like "09:00"')
+    tz = check_tz(raw.get("timezone"))
+    if tz is None:
+        p.add(
+            (*path, "timezone"),
+            where,
+            f"{raw.get('timezone')!r} is not an IANA time zone (like Europe/Berlin)",
+        )
+    rooms = _parse_rooms(raw, path, where, p)
+    tips, days_seen, any_tips = _parse_tips(raw, path, where, p)
+    if start and end and end >= start and any_tips:
+        _check_days(start, end, yearly, days_seen, path, where, p)
     if len(p.items) > before:
         return None
     assert start and end and at and tz and isinstance(name, str)
