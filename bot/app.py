@@ -14,6 +14,7 @@ from bot.clock import Clock, system_clock
 from bot.commands import builtin
 from bot.commands.router import Router
 from bot.features import Plugin, default_plugins
+from bot.features.lifecycle import start_plugins, stop_plugins
 from bot.leader import AnotherInstance, Leader
 from bot.logs import log_unexpected
 from bot.maintenance import prune
@@ -38,8 +39,6 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_FLUSH_SECONDS = 10.0
 NOT_ACTIVE = "not the active replica"
-READY_RETRY_SECONDS = 2.0
-READY_RETRY_MAX_SECONDS = 300.0
 STARTING = "starting: the configured rooms are not joined yet"
 JOIN_WAIT_SECONDS = 30.0
 
@@ -161,41 +160,8 @@ class App:
         return next(p for p in self.plugins if p.name == name)
 
     async def _features_ready(self) -> None:
-        """Start each plugin, in order; one plugin's failure is retried alone.
-
-        A startup hiccup (the database restarting, say) in one feature must not leave
-        the others without their background jobs for the life of the process.
-        """
-        for plugin in self.plugins:
-            if not await self._start_plugin(plugin):
-                self.scheduler.spawn(self._retry_start(plugin), f"{plugin.name} start")
-
-    async def _start_plugin(self, plugin: Plugin) -> bool:
-        try:
-            await plugin.start()
-            return True
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log_unexpected(log, exc, "feature %s failed to start; will retry", plugin.name)
-            return False
-
-    async def _retry_start(self, plugin: Plugin) -> None:
-        delay = READY_RETRY_SECONDS
-        while True:
-            await asyncio.sleep(delay)
-            if await self._start_plugin(plugin):
-                log.info("feature %s started after a retry", plugin.name)
-                return
-            delay = min(delay * 2, READY_RETRY_MAX_SECONDS)
-
-    async def _stop_plugins(self) -> None:
-        """Stop the plugins in reverse order; one failing does not keep the others running."""
-        for plugin in reversed(self.plugins):
-            try:
-                await plugin.stop()
-            except Exception as exc:
-                log_unexpected(log, exc, "feature %s failed to stop", plugin.name)
+        """Start each plugin; one plugin's failure is retried alone (bot.features.lifecycle)."""
+        await start_plugins(self.plugins, self.scheduler)
 
     async def start(self) -> None:
         """Migrate, serve health, log in, then start sending and syncing."""
@@ -249,7 +215,7 @@ class App:
             self._outbox_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._outbox_task
-        await self._stop_plugins()
+        await stop_plugins(self.plugins)
         await self.scheduler.stop()
         if self._leader_task is not None:
             self._leader_task.cancel()

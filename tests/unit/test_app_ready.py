@@ -9,7 +9,7 @@ import pytest
 
 import bot.app as app_module
 from bot.app import App
-from bot.features import Plugin
+from bot.features import Plugin, lifecycle
 from tests.support.desk import make_settings
 
 
@@ -34,7 +34,7 @@ async def test_app_on_ready_failures_are_retried_per_feature(
             calls.append("steady")
 
     monkeypatch.setattr(app_module, "default_plugins", lambda services: [Flaky(), Steady()])
-    monkeypatch.setattr(app_module, "READY_RETRY_SECONDS", 0.01)
+    monkeypatch.setattr(lifecycle, "RETRY_SECONDS", 0.01)
     settings = make_settings(
         f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
         matrix={
@@ -89,7 +89,7 @@ async def test_app_stops_plugins_in_reverse_order_even_when_one_fails(
     )
     app = App(settings)
     try:
-        await app._stop_plugins()
+        await lifecycle.stop_plugins(app.plugins)
         assert stopped == ["third", "second", "first"]
         assert app.plugin("second") is plugins[1]
     finally:
