@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import shutil
@@ -232,6 +233,9 @@ async def main(rounds: int, burst_size: int, profile: Path | None = None) -> Non
         await world.close()
     finally:
         for proc in procs:
+            if proc.args[0] != sys.executable:  # py-spy: writes its file once the bot exits
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(30)
             proc.terminate()
             try:
                 proc.wait(30)

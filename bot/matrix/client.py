@@ -34,6 +34,7 @@ from bot.matrix.e2ee.heldstore import HeldStore
 from bot.matrix.handling import EventHandling
 from bot.matrix.joins import JOIN_RETRY_SECONDS, RoomJoins
 from bot.matrix.membership import RoomStates
+from bot.matrix.nio_store import SyncStore
 from bot.matrix.sender import NioTransport
 from bot.matrix.session import LoginFailed, SessionKeeper, log_in
 from bot.matrix.sync import SyncFailed, SyncLoop
@@ -64,6 +65,7 @@ def make_client(settings: Settings) -> AsyncClient:
             max_limit_exceeded=0,
             request_timeout=settings.matrix.request_timeout,
             pickle_key=store_key(settings),  # matrix.store_passphrase encrypts the store
+            store=SyncStore,  # nio's, without a write of every sync that changes nothing
         ),
     )
 
