@@ -81,7 +81,7 @@ async def test_faults_new_database_copy_and_first_sync_backlog(
 
     # An empty database (a restore gone wrong, a new deployment): no replay of history.
     await asyncio.sleep(4)  # every earlier message is now older than the backlog
-    caplog.set_level(logging.INFO, logger="bot.matrix.client")
+    caplog.set_level(logging.INFO, logger="bot.matrix.sync")
     empty = world.settings(
         database={"url": f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"},
         bot={"first_sync_backlog": "2s"},

@@ -1,6 +1,6 @@
 """Encryption that Element's enforced mode accepts: a cross-signed identity and its upkeep.
 
-:class:`E2EE` is the one object the sync loop talks to (``bot.matrix.client`` calls its
+:class:`E2EE` is the one object the Matrix layer talks to (``bot.matrix.client`` wires its
 hooks); nothing outside ``bot.matrix`` imports this package.
 """
 
