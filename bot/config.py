@@ -30,18 +30,12 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.durations import Duration, hours, minutes
-from bot.ids import USER_ID
+from bot.ids import check_user_ids
 from bot.limits import LimitsSettings
 from bot.yamlio import Problem, YamlDocument, YamlSyntaxError, parse_yaml, problems
 
 DEFAULT_CONFIG_PATH = Path("config/config.yaml")
 ENV_CONFIG_PATH = "HELPDESK_CONFIG"
-
-
-def _check_user_id(value: str) -> str:
-    if not USER_ID.match(value):
-        raise ValueError(f"{value!r} is not a Matrix user id like @name:example.org")
-    return value
 
 
 UserId = Annotated[str, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
@@ -83,7 +77,7 @@ class MatrixSettings(Section):
     @field_validator("user_id")
     @classmethod
     def _user_id_shape(cls, value: str) -> str:
-        return _check_user_id(value)
+        return check_user_ids([value])[0]
 
     @model_validator(mode="after")
     def _needs_credentials(self) -> MatrixSettings:
@@ -220,7 +214,7 @@ class CoreSettings(BaseSettings):
     @field_validator("security_team")
     @classmethod
     def _team_ids(cls, value: list[str]) -> list[str]:
-        return [_check_user_id(v) for v in value]
+        return check_user_ids(value)
 
     @classmethod
     def settings_customise_sources(

@@ -8,7 +8,6 @@ handed to the tickets and incidents plugins (see :func:`bot.features.default_plu
 
 from __future__ import annotations
 
-import re
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,9 +16,7 @@ from bot.commands.context import CommandContext, Reply
 from bot.commands.errors import PermissionDenied, UsageError, UserError
 from bot.commands.router import TEAM_PLACES, Permission, Router
 from bot.features.plugin import Plugin
-from bot.ids import USER_ID
-
-_ID = re.compile(r"^(?:(?P<prefix>[A-Za-z]+)-)?#?(?P<number>[0-9]{1,9})$")
+from bot.ids import CaseRef, is_user_id
 
 
 class CaseKind(Protocol):
@@ -59,11 +56,11 @@ class TriageVerbs(Plugin):
 
     async def resolve(self, ctx: CommandContext, ref: str) -> tuple[CaseKind, int]:
         """The kind and number named by ``ref`` (``T-12``, ``INC-3``, ``12``)."""
-        match = _ID.match(ref.strip())
-        if match is None:
-            raise UsageError(f"{ref!r} is not a case id like {self._examples()}.")
-        number = int(match["number"])
-        prefix = (match["prefix"] or "").upper()
+        try:
+            case = CaseRef.parse(ref)
+        except ValueError:
+            raise UsageError(f"{ref!r} is not a case id like {self._examples()}.") from None
+        number, prefix = case.number, case.kind
         if prefix:
             kind = self.kinds.get(prefix)
             if kind is None:
@@ -76,11 +73,11 @@ class TriageVerbs(Plugin):
             return found[0], number
         if not found:
             raise UserError(f"There is no case number {number}.")
-        ids = " or ".join(f"{k.prefix}-{number}" for k in found)
+        ids = " or ".join(str(CaseRef(k.prefix, number)) for k in found)
         raise UserError(f"{number} is ambiguous: say {ids}.")
 
     def _examples(self) -> str:
-        return ", ".join(f"{p}-12" for p in self.kinds) or "T-12"
+        return ", ".join(str(CaseRef(p, 12)) for p in self.kinds) or "T-12"
 
     def _register_commands(self) -> None:
         router = self.router
@@ -107,7 +104,7 @@ class TriageVerbs(Plugin):
             group="Triage",
         )
         async def assign(ctx: CommandContext) -> Reply:
-            if len(ctx.argv) != 2 or not USER_ID.match(ctx.argv[1]):
+            if len(ctx.argv) != 2 or not is_user_id(ctx.argv[1]):
                 raise UsageError("Give a case id and a user id like @name:server.")
             if ctx.argv[1] not in ctx.services.security_team():
                 raise UserError(f"{ctx.argv[1]} is not in the security team; cases stay with it.")
@@ -128,10 +125,10 @@ class TriageVerbs(Plugin):
                 raise PermissionDenied(self.router.team_places_text())
             if not ctx.is_security_team:
                 # A reporter may ask about their own case (kinds that offer it).
-                kind = self.kinds.get(_prefix(parts[0])) if len(parts) == 1 else None
-                match = _ID.match(parts[0].strip()) if len(parts) == 1 else None
-                if kind is not None and match and hasattr(kind, "reporter_status"):
-                    return await kind.reporter_status(ctx, int(match["number"]))
+                case = _case(parts[0]) if len(parts) == 1 else None
+                kind = self.kinds.get(case.kind or "") if case else None
+                if case and kind is not None and hasattr(kind, "reporter_status"):
+                    return await kind.reporter_status(ctx, case.number)
                 p = self.router.prefix
                 raise PermissionDenied(
                     f"Sorry, {p}status is for the security team. If you need their help, "
@@ -158,6 +155,8 @@ class TriageVerbs(Plugin):
             return await kind.note(ctx, number, parts[1])
 
 
-def _prefix(ref: str) -> str:
-    match = _ID.match(ref.strip())
-    return (match["prefix"] or "").upper() if match else ""
+def _case(ref: str) -> CaseRef | None:
+    try:
+        return CaseRef.parse(ref)
+    except ValueError:
+        return None

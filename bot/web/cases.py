@@ -21,6 +21,7 @@ from bot.features.incidents.clocks import clock_rows
 from bot.features.incidents.models import OPEN_STATUSES, SEVERITIES, STATUSES
 from bot.features.tickets import repository as ticket_repo
 from bot.features.tickets import texts
+from bot.ids import CaseRef
 from bot.web.actions import run_command
 from bot.web.board import age, clock_text, reporter_shown, require_team
 from bot.web.site import ROUTER, message_page, render, services_of, viewer
@@ -79,7 +80,7 @@ async def _incident(session: AsyncSession, number: int, now: datetime) -> dict[s
     if incident is None:
         return None
     return {
-        "title": f"Incident INC-{number}",
+        "title": f"Incident {CaseRef.incident(number)}",
         "i": incident,
         "age": age(incident.created_at, now),
         "open": incident.status in OPEN_STATUSES,
@@ -97,7 +98,7 @@ def _field(form: Any, name: str) -> str:
 
 def ticket_command(number: int, form: Any) -> tuple[str, str] | None:
     """The chat command a ticket form stands for."""
-    ref, action = f"T-{number}", _field(form, "action")
+    ref, action = str(CaseRef.ticket(number)), _field(form, "action")
     text = _field(form, "text")
     if action == "claim":
         return "claim", ref
@@ -116,7 +117,7 @@ def ticket_command(number: int, form: Any) -> tuple[str, str] | None:
 
 def incident_command(number: int, form: Any) -> tuple[str, str] | None:
     """The chat command an incident form stands for."""
-    ref, action = f"INC-{number}", _field(form, "action")
+    ref, action = str(CaseRef.incident(number)), _field(form, "action")
     if action == "ack":
         return "ack", ref
     if action == "severity":
@@ -141,7 +142,7 @@ async def _page(
     async with services.db.sessions() as session:
         context = await view.load(session, number, services.clock())
     if context is None:
-        text = f"There is no {view.label} {view.prefix}-{number}."
+        text = f"There is no {view.label} {CaseRef(view.prefix, number)}."
         return message_page(request, "Not found", text, 404)
     return render(request, view.template, {**context, "flash": flash})
 

@@ -290,3 +290,16 @@ async def test_tickets_show_keeps_line_breaks_of_comments_in_html(db: Database) 
     html = row.content["formatted_body"]
     assert "first line<br/>second line" in html and "\n" not in html
     assert "&lt;please&gt;" in html
+
+
+async def test_tickets_show_and_claim_read_ids_the_same_way(db: Database) -> None:
+    desk = Desk(db)
+    await desk.say(ALICE, "!ticket my badge stopped working")
+    shown = {
+        ref: await desk.answer(await desk.say(LEAD, f"!show {ref}", room="triage"))
+        for ref in ("T-1", "t1", "T1", "#1", "1")
+    }
+    assert all("badge" in text for text in shown.values()), shown
+    assert "is yours" in await desk.answer(await desk.say(LEAD, "!claim t1", room="triage"))
+    refused = await desk.answer(await desk.say(LEAD, "!show X-1", room="triage"))
+    assert "I don't know ids starting with X-" in refused

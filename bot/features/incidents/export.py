@@ -22,7 +22,7 @@ from bot.features.incidents.chain import (
 )
 from bot.features.incidents.clocks import clock_rows
 from bot.features.incidents.models import OPEN_STATUSES, Incident, IncidentClock, IncidentEvent
-from bot.ids import parse_number
+from bot.ids import INCIDENT, CaseRef
 from bot.paths import write_private
 
 FOLLOW_UP_PREFIXES = ("todo:", "follow-up:", "followup:", "action:")
@@ -168,9 +168,8 @@ async def export_incident(
 
 
 def parse_ref(text: str) -> int | None:
-    """``INC-12``, ``inc-12`` or ``12`` → 12."""
-    text = text.strip().upper().removeprefix("INC-").removeprefix("#")
-    return parse_number(text)
+    """``INC-12``, ``inc-12``, ``inc12``, ``#12`` or ``12`` → 12 (None: not an incident id)."""
+    return CaseRef.parse_as(text, INCIDENT)
 
 
 async def cli_export(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from bot.features.incidents.clocks import clock_rows, clock_summary, mark_met, s
 from bot.features.incidents.export import parse_ref
 from bot.features.incidents.models import Incident
 from bot.features.incidents.service import ref
-from bot.ids import USER_ID
+from bot.ids import is_user_id
 
 
 def _number(text: str) -> int:
@@ -90,7 +90,7 @@ def register(router: Router) -> None:
                 else f"{n} has no lead yet: the first to {p}ack it leads, or {p}lead {n} @user."
             )
         user = ctx.argv[1]
-        if not USER_ID.match(user):
+        if not is_user_id(user):
             raise UsageError("Give a user id like @name:server.")
         if user == incident.lead:
             return Reply(f"{user} already leads {n}.")

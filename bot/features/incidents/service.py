@@ -17,6 +17,7 @@ from bot.features.incidents import repository as repo
 from bot.features.incidents import severity as sev
 from bot.features.incidents.models import SEVERITIES, Incident
 from bot.features.incidents.playbooks import Playbook
+from bot.ids import CaseRef
 from bot.messaging import (
     InThread,
     Message,
@@ -36,7 +37,7 @@ PAGE_SEVERITIES = ("high", "critical")
 
 
 def ref(number: int) -> str:
-    return f"INC-{number}"
+    return str(CaseRef.incident(number))
 
 
 @dataclass(frozen=True)

@@ -21,16 +21,9 @@ from bot.features.incidents.policy import (
     default_update_every,
     parse_window,
 )
-from bot.ids import USER_ID
+from bot.ids import check_user_ids
 
 SEVERITY_KEYS = ("low", "medium", "high", "critical")
-
-
-def _user_ids(values: list[str]) -> list[str]:
-    for value in values:
-        if not USER_ID.match(value):
-            raise ValueError(f"{value!r} is not a Matrix user id like @name:example.org")
-    return values
 
 
 class RotationSettings(BaseModel):
@@ -55,7 +48,7 @@ class RotationSettings(BaseModel):
     @classmethod
     def _ids(cls, weeks: list[list[str]]) -> list[list[str]]:
         for week in weeks:
-            _user_ids(week)
+            check_user_ids(week)
         return weeks
 
 
@@ -86,7 +79,7 @@ class IncidentsSettings(BaseModel):
     @field_validator("oncall")
     @classmethod
     def _oncall_ids(cls, value: list[str]) -> list[str]:
-        return _user_ids(value)
+        return check_user_ids(value)
 
     @field_validator("escalation_check_interval")
     @classmethod

@@ -25,7 +25,7 @@ from bot.features.ownership import asking, misses, reconfirm, replies
 from bot.features.ownership.matching import name_key
 from bot.features.ownership.phrasing import match_owner_question, match_situation
 from bot.features.ownership.service import OwnershipService
-from bot.ids import USER_ID, is_number
+from bot.ids import is_number, is_user_id
 
 EDIT_VERBS = ("set", "backup", "alias", "describe", "contact", "verify", "remove")
 _PILL = re.compile(r'<a\s+href="https://matrix\.to/#/(@[^"/?]+)[^"]*"[^>]*>.*?</a>', re.I | re.S)
@@ -128,7 +128,7 @@ def register(router: Router, service: OwnershipService) -> None:
             if first is None or first == 0:
                 raise UsageError(f"Usage: {p}owner {verb} <area> @user:server [@user...]")
             users = words[first:]
-            bad = [u for u in users if not USER_ID.match(u)]
+            bad = [u for u in users if not is_user_id(u)]
             if bad:
                 raise UserError(f"{bad[0]!r} is not a Matrix user id like @name:example.org.")
             area_ref = _strip_quotes(" ".join(words[:first]))

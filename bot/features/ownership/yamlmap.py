@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 from pydantic_core import ErrorDetails
 
 from bot.features.ownership.text import name_key
-from bot.ids import USER_ID
+from bot.ids import check_user_ids
 from bot.yamlio import YamlDocument, YamlSyntaxError, friendly, parse_yaml
 
 _URL = re.compile(r"^https?://\S+$")
@@ -25,13 +25,6 @@ AREA_FIELDS = (
     "name description aliases covers owners backups team contact security links verified "
     "verified_by"
 ).split()
-
-
-def _user_ids(values: list[str]) -> list[str]:
-    for value in values:
-        if not USER_ID.match(value):
-            raise ValueError(f"{value!r} is not a Matrix user id like @name:example.org")
-    return values
 
 
 class AreaSpec(BaseModel):
@@ -54,7 +47,7 @@ class AreaSpec(BaseModel):
     @field_validator("owners", "backups")
     @classmethod
     def _ids(cls, value: list[str]) -> list[str]:
-        return _user_ids(value)
+        return check_user_ids(value)
 
     @field_validator("links")
     @classmethod
@@ -81,7 +74,7 @@ class TeamSpec(BaseModel):
     @field_validator("security_champion")
     @classmethod
     def _id(cls, value: str | None) -> str | None:
-        return None if value is None else _user_ids([value])[0]
+        return None if value is None else check_user_ids([value])[0]
 
 
 @dataclass

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import CommandContext, Reply
@@ -12,8 +10,8 @@ from bot.features.tickets import repository as repo
 from bot.features.tickets import service, texts, views
 from bot.features.tickets.models import Ticket
 from bot.features.tickets.owner_hint import owner_pointer
+from bot.ids import TICKET, CaseRef
 
-_REF = re.compile(r"^(?:T-?)?#?([0-9]{1,9})$", re.IGNORECASE)
 _RESOLUTIONS = {
     "answered": "answered",
     "fixed": "fixed",
@@ -33,15 +31,15 @@ _RESOLUTIONS = {
 
 def parse_ref(ref: str) -> int:
     """``T-12``, ``t12``, ``#12`` or ``12`` → 12 (tickets-only commands)."""
-    match = _REF.match(ref.strip())
-    if match is None:
+    number = CaseRef.parse_as(ref, TICKET)
+    if number is None:
         raise UsageError(f"{ref!r} is not a ticket id like T-12.")
-    return int(match[1])
+    return number
 
 
 def is_ticket_ref(ref: str) -> bool:
     """Whether ``ref`` reads as a ticket id (else it may be a claim code)."""
-    return _REF.match(ref.strip()) is not None
+    return CaseRef.parse_as(ref, TICKET) is not None
 
 
 def parse_resolution(words: str) -> tuple[str, str]:
@@ -143,7 +141,9 @@ class TicketKind:
             if ticket.duplicate_of == ticket.id or not await self.exists(
                 ctx.session, ticket.duplicate_of
             ):
-                raise UserError(f"T-{ticket.duplicate_of} can't be the original of {ticket.ref}.")
+                raise UserError(
+                    f"{CaseRef.ticket(ticket.duplicate_of)} can't be the original of {ticket.ref}."
+                )
             why = rest.strip()
         elif resolution == "not_security":
             pointer = await owner_pointer(ctx, ticket, rest) or (

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.ids import CaseRef
 from bot.storage.base import Base, UTCDateTime
 
 
@@ -48,7 +49,7 @@ class Ticket(Base):
 
     @property
     def ref(self) -> str:
-        return f"T-{self.id}"
+        return str(CaseRef.ticket(self.id))
 
 
 class TicketComment(Base):
