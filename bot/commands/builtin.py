@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from bot.commands.arguments import usage_line
 from bot.commands.context import CommandContext, Reply, escape
 from bot.commands.router import Permission, Router
+
+INTRO = "I'm the security helpdesk bot. There is no judgement here: ask anything."
 
 
 def register(router: Router) -> None:
     """Add ``!help``, ``!ping``, ``!whoami``, ``!privacy`` and ``!forget me`` to ``router``."""
     from bot.privacy import privacy_registry
 
-    p = router.prefix
     privacy_registry(router)  # features add their part (see bot/privacy.py)
 
     @router.command(
@@ -21,29 +23,8 @@ def register(router: Router) -> None:
     )
     async def help_(ctx: CommandContext) -> Reply:
         if ctx.args:
-            name = ctx.args.split()[0].removeprefix(p)
-            cmd = router.lookup(name)
-            if cmd is None or cmd not in router.visible_commands(ctx.sender):
-                return Reply(f"I don't know {name!r}. Send {p}help for the list.")
-            usage = f"{p}{cmd.usage or cmd.name}"
-            return Reply(
-                f"{usage}\n{cmd.summary}", f"<code>{escape(usage)}</code><br/>{escape(cmd.summary)}"
-            )
-        groups: dict[str, list[tuple[str, str]]] = {}
-        for cmd in router.visible_commands(ctx.sender):
-            groups.setdefault(cmd.group, []).append((f"{p}{cmd.usage or cmd.name}", cmd.summary))
-        plain = ["I'm the security helpdesk bot. There is no judgement here: ask anything.", ""]
-        rich = ["<p>I'm the security helpdesk bot. There is no judgement here: ask anything.</p>"]
-        for group, rows in groups.items():
-            plain.append(f"{group}:")
-            plain += [f"  {usage} — {summary}" for usage, summary in rows]
-            rich.append(f"<p><strong>{escape(group)}</strong></p><ul>")
-            rich += [f"<li><code>{escape(u)}</code> — {escape(s)}</li>" for u, s in rows]
-            rich.append("</ul>")
-        if ctx.message.is_direct:
-            plain.append("In this DM you can skip the prefix.")
-            rich.append("<p>In this DM you can skip the prefix.</p>")
-        return Reply("\n".join(plain), "".join(rich))
+            return command_help(router, ctx, ctx.argv)
+        return overview(router, ctx)
 
     @router.command("ping", summary="Check that I'm alive", usage="ping")
     async def ping(ctx: CommandContext) -> Reply:
@@ -55,3 +36,57 @@ def register(router: Router) -> None:
     async def whoami(ctx: CommandContext) -> Reply:
         role = "a member of the security team" if ctx.is_security_team else "a contributor"
         return Reply(f"You are {ctx.sender}, {role}.")
+
+
+def _rows(router: Router, ctx: CommandContext, name: str) -> list[tuple[str, str]] | None:
+    """Usage and summary of a command and the sub-commands the asker may run (None: hidden)."""
+    p = router.prefix
+    cmd = router.lookup(name)
+    if cmd is None or cmd not in router.visible_commands(ctx.sender):
+        return None
+    rows = [(f"{p}{usage_line(cmd)}", cmd.summary)]
+    for sub in router.visible_subcommands(cmd, ctx.sender):
+        rows.append((f"{p}{usage_line(cmd, sub)}", sub.summary))
+    return rows
+
+
+def command_help(router: Router, ctx: CommandContext, argv: list[str]) -> Reply:
+    """``!help <command> [sub-command]``: only what the asker may run."""
+    p = router.prefix
+    name = argv[0].removeprefix(p)
+    rows = _rows(router, ctx, name)
+    if rows is None:
+        return Reply(f"I don't know {name!r}. Send {p}help for the list.")
+    if len(argv) > 1:
+        wanted = f"{rows[0][0].split()[0]} {argv[1].lower()}"
+        rows = [r for r in rows[1:] if r[0] == wanted or r[0].startswith(wanted + " ")]
+        if not rows:
+            return Reply(f"I don't know {' '.join(argv[:2])!r}. Send {p}help {name}.")
+    (usage, summary), more = rows[0], rows[1:]
+    plain = [usage, summary, *(f"  {u} — {s}" for u, s in more)]
+    rich = f"<code>{escape(usage)}</code><br/>{escape(summary)}"
+    if more:
+        rich += "<ul>" + "".join(
+            f"<li><code>{escape(u)}</code> — {escape(s)}</li>" for u, s in more
+        )
+        rich += "</ul>"
+    return Reply("\n".join(plain), rich)
+
+
+def overview(router: Router, ctx: CommandContext) -> Reply:
+    """``!help``: every command the asker may run, by group, with their sub-commands."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for cmd in router.visible_commands(ctx.sender):
+        groups.setdefault(cmd.group, []).extend(_rows(router, ctx, cmd.name) or [])
+    plain = [INTRO, ""]
+    rich = [f"<p>{INTRO}</p>"]
+    for group, rows in groups.items():
+        plain.append(f"{group}:")
+        plain += [f"  {usage} — {summary}" for usage, summary in rows]
+        rich.append(f"<p><strong>{escape(group)}</strong></p><ul>")
+        rich += [f"<li><code>{escape(u)}</code> — {escape(s)}</li>" for u, s in rows]
+        rich.append("</ul>")
+    if ctx.message.is_direct:
+        plain.append("In this DM you can skip the prefix.")
+        rich.append("<p>In this DM you can skip the prefix.</p>")
+    return Reply("\n".join(plain), "".join(rich))

@@ -135,6 +135,9 @@ class CommandContext:
     is_security_team: bool
     outbound: list[Outbound] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # Declared arguments, parsed (see bot.commands.registry.Arg); the sub-command's name.
+    params: dict[str, Any] = field(default_factory=dict)
+    subcommand: str = ""
 
     @property
     def sender(self) -> str:

@@ -16,6 +16,7 @@ import time
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.commands.arguments import parse_args, usage_line
 from bot.commands.context import (
     CommandContext,
     IncomingMessage,
@@ -24,9 +25,10 @@ from bot.commands.context import (
     Redaction,
     Reply,
 )
-from bot.commands.errors import PermissionDenied, RateLimited, UsageError, UserError
+from bot.commands.errors import RateLimited, UsageError, UserError
 from bot.commands.parsing import Parser, Route
-from bot.commands.registry import TEAM_PLACES, Permission, Registry
+from bot.commands.permissions import check_permission, team_places_text
+from bot.commands.registry import Registry
 from bot.commands.replies import queue_outbound, queue_reply, queue_text_reply
 from bot.logs import log_unexpected
 from bot.messaging import md
@@ -151,6 +153,7 @@ class Dispatcher:
             session=session,
             services=self.services,
             is_security_team=self.services.is_security_team(msg.sender),
+            subcommand=route.sub.name if route and route.sub else "",
         )
 
     async def _intercept(
@@ -188,15 +191,9 @@ class Dispatcher:
                 f"I don't know {route.name!r}. Send {self.prefix}help to see what I can do."
             )
         if route.command is not None:
-            team_only = route.command.permission is Permission.SECURITY_TEAM
-            if team_only and ctx.message.room_kind not in TEAM_PLACES:
-                # The same answer for everyone, team or not: nothing about cases goes public.
-                raise PermissionDenied(self.team_places_text())
-            if team_only and not ctx.is_security_team:
-                raise PermissionDenied(
-                    f"Sorry, {self.prefix}{route.command.name} is for the security team. "
-                    f"If you need their help, {self.prefix}ticket reaches them privately."
-                )
+            check_permission(ctx, route.command, route.sub, self.prefix)
+            args = route.sub.args if route.sub else route.command.args
+            ctx.params = parse_args(args, route.args, self.prefix) if args else {}
             assert route.handler is not None
             reply = await route.handler(ctx)
             self.metrics.commands.labels(route.command.name, "ok").inc()
@@ -206,17 +203,15 @@ class Dispatcher:
 
     def team_places_text(self) -> str:
         """The one refusal for a team command outside the triage room and DMs."""
-        return (
-            "For the reporters' privacy, the security team's commands work only in the triage "
-            "room or in a direct message with me. If you need the team's help, "
-            f"{self.prefix}ticket reaches them privately."
-        )
+        return team_places_text(self.prefix)
 
     def _user_error_text(self, exc: UserError, route: Route | None) -> str:
-        if isinstance(exc, UsageError) and route and route.command and route.command.usage:
-            usage = f"{self.prefix}{route.command.usage}"
-            return f"{exc.message}\nUsage: {md.escape(usage) if exc.markdown else usage}"
-        return exc.message
+        if not isinstance(exc, UsageError) or not route or not route.command:
+            return exc.message
+        if route.sub is None and not route.command.usage and not route.command.args:
+            return exc.message
+        usage = f"{self.prefix}{usage_line(route.command, route.sub)}"
+        return f"{exc.message}\nUsage: {md.escape(usage) if exc.markdown else usage}"
 
     async def handle_unreadable(self, *, event_id: str, room_id: str, text: str | None) -> bool:
         """Record an event the bot could not read; reply ``text`` to it (if any), once.

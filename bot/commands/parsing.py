@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from bot.commands.context import IncomingMessage
-from bot.commands.registry import Command, Handler, Registry
+from bot.commands.registry import Command, Handler, Registry, SubCommand
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -22,6 +22,7 @@ class Route:
     args: str = ""
     command: Command | None = None
     handler: Handler | None = None
+    sub: SubCommand | None = None  # the declared sub-command named (``args`` follow it)
 
 
 def mention_pattern(user_id: str, display_name: str) -> re.Pattern[str]:
@@ -73,6 +74,13 @@ def _pills_bot(formatted_body: str | None, user_id: str) -> bool:
     return f"matrix.to/#/{user_id}" in body
 
 
+def _command_route(command: Command, args: str) -> Route:
+    sub, rest = command.subcommand(args)
+    if sub is None:
+        return Route("command", command.name, args.strip(), command, command.handler)
+    return Route("command", command.name, rest, command, sub.handler, sub)
+
+
 class Parser:
     """Turns an incoming message into a :class:`Route`, without side effects."""
 
@@ -94,12 +102,12 @@ class Parser:
             command = self.registry.lookup(name.strip())
             if command is None:
                 return Route("unknown", name=name) if addressed else None
-            return Route("command", command.name, args.strip(), command, command.handler)
+            return _command_route(command, args)
         if addressed:
             name, _, args = text.partition(" ")
             command = self.registry.lookup(name) if name else None
             if command is not None:
-                return Route("command", command.name, args.strip(), command, command.handler)
+                return _command_route(command, args)
         for natural in self.registry.naturals:
             if msg.room_kind not in natural.rooms and not addressed:
                 continue

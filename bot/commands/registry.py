@@ -7,7 +7,7 @@ parsing looks commands up in it, dispatch runs what it holds, ``!help`` lists it
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,54 @@ class Permission(StrEnum):
 TEAM_PLACES = frozenset({RoomKind.TRIAGE, RoomKind.DIRECT})
 
 
+class ArgKind(StrEnum):
+    WORD = "word"  # one word, as typed
+    TEXT = "text"  # the rest of the message (last argument only)
+    NUMBER = "number"  # a small number in ASCII digits ("#12" too) -> int
+    CASE = "case"  # T-12, INC-3, t12, #12 -> bot.ids.CaseRef
+    USER = "user"  # @name:server -> bot.ids.UserId
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One declared argument; its parsed value is ``ctx.params[name]`` (None if omitted).
+
+    ``missing`` and ``invalid`` are the friendly texts a person gets when it is absent or
+    malformed (``{prefix}`` is replaced by the command prefix).
+    """
+
+    name: str
+    kind: ArgKind = ArgKind.WORD
+    optional: bool = False
+    missing: str | None = None
+    invalid: str | None = None
+
+    @property
+    def usage(self) -> str:
+        return f"[{self.name}]" if self.optional else f"<{self.name}>"
+
+
+@dataclass(frozen=True)
+class SubCommand:
+    """``!command name args...`` with its own handler, help, arguments and permission.
+
+    A team-only sub-command is refused to others with ``refusal`` (``{prefix}`` replaced;
+    default "Sorry, !command name is for the security team.") and hidden from their help.
+    Unlike a team-only command it works wherever its command does.
+    """
+
+    name: str
+    handler: Handler
+    summary: str
+    args: tuple[Arg, ...] = ()
+    permission: Permission = Permission.EVERYONE
+    aliases: tuple[str, ...] = ()
+    refusal: str | None = None
+
+    def matches(self, word: str) -> bool:
+        return word.lower() in (self.name, *self.aliases)
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
@@ -43,6 +91,17 @@ class Command:
     permission: Permission = Permission.EVERYONE
     aliases: tuple[str, ...] = ()
     group: str = "General"
+    # Declared sub-commands (``!tip preview 5``); ``handler`` runs when none matches.
+    subcommands: tuple[SubCommand, ...] = ()
+    args: tuple[Arg, ...] = ()
+
+    def subcommand(self, args: str) -> tuple[SubCommand | None, str]:
+        """The sub-command named by the first word of ``args``, and the words after it."""
+        word, _, rest = args.strip().partition(" ")
+        for sub in self.subcommands:
+            if sub.matches(word):
+                return sub, rest.strip()
+        return None, args
 
 
 @dataclass(frozen=True)
@@ -90,14 +149,43 @@ class Registry:
         permission: Permission = Permission.EVERYONE,
         aliases: tuple[str, ...] = (),
         group: str = "General",
+        args: tuple[Arg, ...] = (),
     ) -> Callable[[Handler], Handler]:
         """Register the decorated coroutine as ``!name``."""
 
         def decorate(handler: Handler) -> Handler:
-            self.add(Command(name, handler, summary, usage, permission, aliases, group))
+            command = Command(name, handler, summary, usage, permission, aliases, group)
+            self.add(replace(command, args=args))
             return handler
 
         return decorate
+
+    def subcommand(
+        self,
+        parent: str,
+        name: str,
+        *,
+        summary: str,
+        args: tuple[Arg, ...] = (),
+        permission: Permission = Permission.EVERYONE,
+        aliases: tuple[str, ...] = (),
+        refusal: str | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated coroutine as ``!parent name`` (``parent`` declared first)."""
+
+        def decorate(handler: Handler) -> Handler:
+            sub = SubCommand(name, handler, summary, args, permission, aliases, refusal)
+            self.add_subcommand(parent, sub)
+            return handler
+
+        return decorate
+
+    def add_subcommand(self, parent: str, sub: SubCommand) -> None:
+        """Add ``sub`` to the command ``parent``; its names must be unique there."""
+        command = self._commands[parent]
+        if any(s.matches(n) for s in command.subcommands for n in (sub.name, *sub.aliases)):
+            raise ValueError(f"sub-command {parent} {sub.name!r} registered twice")
+        self._commands[parent] = replace(command, subcommands=(*command.subcommands, sub))
 
     def add(self, command: Command) -> None:
         """Register a command; names and aliases must be unique."""
@@ -141,6 +229,11 @@ class Registry:
         """Commands ``user_id`` may run, for ``!help``."""
         team = self._is_security_team(user_id)
         return [c for c in self._commands.values() if c.permission is Permission.EVERYONE or team]
+
+    def visible_subcommands(self, command: Command, user_id: str) -> list[SubCommand]:
+        """Sub-commands of ``command`` that ``user_id`` may run, for ``!help``."""
+        team = self._is_security_team(user_id)
+        return [s for s in command.subcommands if s.permission is Permission.EVERYONE or team]
 
     @property
     def commands(self) -> list[Command]:

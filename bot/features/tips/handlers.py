@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 
 from bot.commands.context import CommandContext, Reply, escape
-from bot.commands.errors import PermissionDenied, UsageError, UserError
-from bot.commands.router import Router
+from bot.commands.errors import UsageError, UserError
+from bot.commands.registry import Arg, ArgKind
+from bot.commands.router import Permission, Router
 from bot.features.tips.campaigns import Campaign
 from bot.features.tips.models import MISSED, POSTED, SKIPPED
 from bot.features.tips.render import tip_message
@@ -16,8 +18,6 @@ from bot.features.tips.schedule import local_instant, local_today, next_slot_dat
 from bot.features.tips.service import TipsService
 from bot.features.tips.tracking import expired_until, shown
 from bot.ids import is_number
-
-_TEAM_ONLY = ("preview", "skip", "unskip", "stats", "reload")
 
 
 def _fmt(day: date) -> str:
@@ -76,24 +76,8 @@ class TipCommands:
     # -- !tip ---------------------------------------------------------------------
 
     async def tip(self, ctx: CommandContext) -> Reply:
+        """``!tip``, ``!tip <day> [campaign]`` or ``!tip <campaign>`` (sub-commands aside)."""
         argv = ctx.argv
-        if argv and argv[0].lower() in _TEAM_ONLY:
-            if not ctx.is_security_team:
-                raise PermissionDenied(
-                    f"Sorry, {self.p}tip {argv[0].lower()} is for the security team."
-                )
-            action = argv[0].lower()
-            if action == "preview":
-                return await self.preview(ctx, argv[1:])
-            if action == "skip":
-                return await self.skip(ctx, argv[1:])
-            if action == "unskip":
-                return await self.unskip(ctx, argv[1:])
-            if action == "reload":
-                return await self.reload(ctx)
-            return await self.stats(ctx, argv[1:])
-        if argv and argv[0].lower() == "progress":
-            return await self.progress(ctx, argv[1:])
         if not argv:
             return self.today(ctx)
         if is_number(argv[0]):
@@ -162,23 +146,19 @@ class TipCommands:
 
     # -- team tools ---------------------------------------------------------------
 
-    async def preview(self, ctx: CommandContext, argv: list[str]) -> Reply:
-        if not argv or not is_number(argv[0]):
-            raise UsageError("Which day? For example: tip preview 5")
-        campaign = self._pick(ctx, argv[1] if len(argv) > 1 else None)
-        number = int(argv[0])
+    async def preview(self, ctx: CommandContext) -> Reply:
+        campaign = self._pick(ctx, ctx.params["campaign"])
+        number = ctx.params["day"]
         if not 1 <= number <= campaign.length:
             raise UserError(f"{campaign.title} has days 1 to {campaign.length}.")
         text, html = tip_message(campaign, campaign.tips[number - 1], self.p)
         note = f"Preview of day {number}, exactly as it will be posted:"
         return Reply(f"{note}\n\n{text}", f"<p><em>{escape(note)}</em></p>{html}")
 
-    async def skip(self, ctx: CommandContext, argv: list[str]) -> Reply:
-        if not argv:
-            raise UsageError("Which date? For example: tip skip 2026-12-24")
-        campaign = self._pick(ctx, argv[1] if len(argv) > 1 else None)
+    async def skip(self, ctx: CommandContext) -> Reply:
+        campaign = self._pick(ctx, ctx.params["campaign"])
         today = local_today(campaign, ctx.now)
-        when = _parse_date(argv[0], today)
+        when = _parse_date(ctx.params["date"], today)
         if when < today:
             raise UserError(f"{_fmt(when)} is in the past; nothing to skip.")
         if campaign.day_of(when) is None:
@@ -196,12 +176,10 @@ class TipCommands:
             raise UserError(f"{campaign.title} has no room I can post in.")
         return Reply(f"OK: no {campaign.title} tip on {_fmt(when)}.")
 
-    async def unskip(self, ctx: CommandContext, argv: list[str]) -> Reply:
-        if not argv:
-            raise UsageError("Which date? For example: tip unskip 2026-12-24")
-        campaign = self._pick(ctx, argv[1] if len(argv) > 1 else None)
+    async def unskip(self, ctx: CommandContext) -> Reply:
+        campaign = self._pick(ctx, ctx.params["campaign"])
         today = local_today(campaign, ctx.now)
-        when = _parse_date(argv[0], today)
+        when = _parse_date(ctx.params["date"], today)
         if when < today:
             raise UserError(f"{_fmt(when)} is in the past; it cannot be posted any more.")
         if not await self.tips.unskip(ctx.session, campaign, when):
@@ -226,8 +204,8 @@ class TipCommands:
         lines += [f"- {p}" for p in change.problems]
         return Reply("\n".join(lines))
 
-    async def stats(self, ctx: CommandContext, argv: list[str]) -> Reply:
-        campaign = self._pick(ctx, argv[0] if argv else None)
+    async def stats(self, ctx: CommandContext) -> Reply:
+        campaign = self._pick(ctx, ctx.params["campaign"])
         today = local_today(campaign, ctx.now)
         run = self._run(campaign, today)
         if run is None:
@@ -266,12 +244,12 @@ class TipCommands:
         )
         return Reply(plain, rich)
 
-    async def progress(self, ctx: CommandContext, argv: list[str]) -> Reply:
+    async def progress(self, ctx: CommandContext) -> Reply:
         if not ctx.message.is_direct:
             raise UserError(
                 f"Your progress is yours only: send {self.p}tip progress to me in a DM."
             )
-        campaign = self._pick(ctx, argv[0] if argv else None)
+        campaign = self._pick(ctx, ctx.params["campaign"])
         today = local_today(campaign, ctx.now)
         run = self._run(campaign, today)
         if run is None or run[0] > today:
@@ -296,21 +274,37 @@ class TipCommands:
         return Reply("\n".join(lines))
 
 
+CAMPAIGN = Arg("campaign", optional=True)
+
+
+def _date(verb: str) -> Arg:
+    return Arg("date", missing=f"Which date? For example: tip {verb} 2026-12-24")
+
+
 def register(router: Router, tips: TipsService) -> None:
-    """Add ``!tip`` and ``!tips`` to ``router``."""
+    """Add ``!tip`` (with its sub-commands) and ``!tips`` to ``router``."""
     commands = TipCommands(tips, router.prefix)
+    team = Permission.SECURITY_TEAM
     router.command(
         "tip",
-        summary=(
-            "Today's security tip (or: tip <day>, tip progress in a DM); "
-            "team: tip preview|skip|unskip|stats|reload"
-        ),
-        usage=(
-            "tip [<day> | progress | preview <day> | skip <date> | unskip <date> | stats "
-            "| reload] [campaign]"
-        ),
+        summary="Today's security tip (or: tip <day> to read a past day)",
+        usage="tip [<day>] [campaign]",
         group="Security tips",
     )(commands.tip)
+    sub = partial(router.subcommand, "tip")
+    sub("progress", summary="Your own progress (in a DM)", args=(CAMPAIGN,))(commands.progress)
+    which_day = "Which day? For example: tip preview 5"
+    day = Arg("day", ArgKind.NUMBER, missing=which_day, invalid=which_day)
+    preview = "A day's tip exactly as it will be posted"
+    sub("preview", summary=preview, args=(day, CAMPAIGN), permission=team)(commands.preview)
+    skip = "Post no tip on a date"
+    sub("skip", summary=skip, args=(_date("skip"), CAMPAIGN), permission=team)(commands.skip)
+    unskip, args = "Post the tip of a skipped date after all", (_date("unskip"), CAMPAIGN)
+    sub("unskip", summary=unskip, args=args, permission=team)(commands.unskip)
+    stats = "Done/stuck counts of the current run (no names)"
+    sub("stats", summary=stats, args=(CAMPAIGN,), permission=team)(commands.stats)
+    reload = "Read the tips file again"
+    sub("reload", summary=reload, permission=team)(commands.reload)
     router.command(
         "tips",
         summary="The calendar of the current (or next) tip campaign",

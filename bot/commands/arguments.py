@@ -1,0 +1,61 @@
+"""Reading declared arguments (:class:`bot.commands.registry.Arg`) from a command's text.
+
+Errors are :class:`UsageError` with the argument's own friendly text, so the router adds
+the usage line like for any other usage mistake.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.commands.errors import UsageError
+from bot.commands.registry import Arg, ArgKind, Command, SubCommand
+from bot.ids import CaseRef, UserId, parse_number
+
+
+def parse_args(spec: tuple[Arg, ...], text: str, prefix: str) -> dict[str, Any]:
+    """``text`` read as ``spec``: one value per declared argument (None when omitted)."""
+    params: dict[str, Any] = {}
+    rest = text.strip()
+    for arg in spec:
+        if arg.kind is ArgKind.TEXT:
+            word, rest = rest, ""
+        else:
+            word, _, rest = rest.partition(" ")
+            rest = rest.strip()
+        if not word:
+            if not arg.optional:
+                raise UsageError(_text(arg.missing, prefix) or f"Give the {arg.name}.")
+            params[arg.name] = None
+            continue
+        params[arg.name] = _value(arg, word, prefix)
+    if rest:
+        raise UsageError(f"I didn't expect {rest!r} there.")
+    return params
+
+
+def _value(arg: Arg, word: str, prefix: str) -> Any:
+    try:
+        if arg.kind is ArgKind.NUMBER:
+            number = parse_number(word.removeprefix("#"))
+            if number is None:
+                raise ValueError(f"{word!r} is not a number.")
+            return number
+        if arg.kind is ArgKind.CASE:
+            return CaseRef.parse(word)
+        if arg.kind is ArgKind.USER:
+            return UserId.parse(word)
+    except ValueError as exc:
+        raise UsageError(_text(arg.invalid, prefix) or f"{exc}.".replace("..", ".")) from None
+    return word
+
+
+def _text(template: str | None, prefix: str) -> str | None:
+    return template.replace("{prefix}", prefix) if template else None
+
+
+def usage_line(command: Command, sub: SubCommand | None = None) -> str:
+    """``tip preview <day> [campaign]`` (without the prefix)."""
+    if sub is None:
+        return command.usage or " ".join([command.name, *(a.usage for a in command.args)])
+    return " ".join([command.name, sub.name, *(a.usage for a in sub.args)])
