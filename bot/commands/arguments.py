@@ -46,7 +46,7 @@ def _value(arg: Arg, word: str, prefix: str) -> Any:
         if arg.kind is ArgKind.USER:
             return UserId.parse(word)
     except ValueError as exc:
-        raise UsageError(_text(arg.invalid, prefix) or f"{exc}.".replace("..", ".")) from None
+        raise UsageError(_text(arg.invalid, prefix) or str(exc).rstrip(".") + ".") from None
     return word
 
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import html
 import re
+from functools import partial
 
 from bot.commands.context import CommandContext, Reply, RoomKind, escape
 from bot.commands.errors import UsageError, UserError
-from bot.commands.router import Router
+from bot.commands.registry import Arg, ArgKind
+from bot.commands.router import Permission, Router
 from bot.features.ownership import asking, misses, reconfirm, replies
 from bot.features.ownership.matching import name_key
 from bot.features.ownership.phrasing import match_owner_question, match_situation
@@ -190,62 +192,84 @@ def register(router: Router, service: OwnershipService) -> None:
     router.intercept("ownership-reconfirm-reply", reconfirm_reply)
     router.on_reaction(reconfirm.on_reaction(service))
 
+    _register_owners(router, service)
+
+
+def _register_owners(router: Router, service: OwnershipService) -> None:
+    """``!owners`` (the map, page by page or per team) and the team's sub-commands."""
+    p, team = router.prefix, Permission.SECURITY_TEAM
+
     @router.command(
         "owners",
-        summary="List the responsibilities map (owners [page] | owners team <team> | owners gaps"
-        " | owners misses; team: owners accept <n> | owners learn <n>)",
-        usage="owners [page|team <team>|gaps|misses|accept <n>|learn <n>]",
+        summary="List the responsibilities map (owners [page] | owners team <team>)",
+        usage="owners [page]",
         group="Responsibilities",
     )
     async def owners(ctx: CommandContext) -> Reply:
-        argv = ctx.argv
-        verb = argv[0].lower() if argv else ""
-        if verb in ("gaps", "misses", "accept", "learn"):
-            if not ctx.is_security_team:
-                raise UserError(f"Sorry, {p}owners {verb} is for the security team.")
-        if verb == "gaps":
-            changes = await reconfirm.open_changes(ctx.session)
-            return replies.gap_list(await service.gaps(ctx.session, ctx.now), changes, p)
-        if verb == "misses":
-            groups = await misses.top_misses(ctx.session)
-            return misses.render(groups, p, "Questions the map could not answer")
-        if verb in ("accept", "learn"):
-            if len(argv) != 2 or not argv[1].lstrip("#").isdigit():
-                raise UsageError(f"Usage: {p}owners {verb} <number>")
-            number = int(argv[1].lstrip("#"))
-            if verb == "accept":
-                done = await reconfirm.accept(
-                    ctx.session, service, number, actor=ctx.sender, now=ctx.now
-                )
-            else:
-                done = await misses.learn(
-                    ctx.session,
-                    service,
-                    number,
-                    actor=ctx.sender,
-                    now=ctx.now,
-                    prefix=ctx.services.settings.bot.command_prefix,
-                )
-            return _done(done)
-        team = None
-        page_arg = argv[0] if argv else "1"
-        if argv and argv[0].lower() == "team":
-            if len(argv) < 2:
-                raise UsageError("Which team?")
-            team = " ".join(argv[1:])
-            page_arg = "1"
+        page_arg = ctx.argv[0] if ctx.argv else "1"
         if not is_number(page_arg):
             raise UsageError(f"{page_arg!r} is not a page number.")
-        views = await service.areas(ctx.session, team)
+        return await _area_list(ctx, None, int(page_arg))
+
+    async def _area_list(ctx: CommandContext, team_name: str | None, page: int) -> Reply:
+        views = await service.areas(ctx.session, team_name)
         if not views:
-            raise UserError(f"No areas for team {team!r}." if team else "The map is empty.")
-        size = settings.page_size
+            raise UserError(
+                f"No areas for team {team_name!r}." if team_name else "The map is empty."
+            )
+        size = service.settings.page_size
         pages = (len(views) + size - 1) // size
-        page = min(max(int(page_arg), 1), pages)
-        title = f"Areas of team {team}" if team else "Areas in the responsibilities map"
-        footer = f"Next: {p}owners {page + 1}" if page < pages and team is None else ""
+        page = min(max(page, 1), pages)
+        title = f"Areas of team {team_name}" if team_name else "Areas in the responsibilities map"
+        footer = f"Next: {p}owners {page + 1}" if page < pages and team_name is None else ""
         chunk = views[(page - 1) * size : page * size]
         return replies.area_list(chunk, title, page, pages, footer)
+
+    sub = partial(router.subcommand, "owners")
+    name = Arg("team", ArgKind.TEXT, missing="Which team?")
+
+    @sub("team", summary="The areas of one team", args=(name,))
+    async def of_team(ctx: CommandContext) -> Reply:
+        return await _area_list(ctx, " ".join(ctx.params["team"].split()), 1)
+
+    @sub("gaps", summary="Areas with no owner, stale or with changes to confirm", permission=team)
+    async def gaps(ctx: CommandContext) -> Reply:
+        changes = await reconfirm.open_changes(ctx.session)
+        return replies.gap_list(await service.gaps(ctx.session, ctx.now), changes, p)
+
+    @sub("misses", summary="Questions the map could not answer", permission=team)
+    async def missed(ctx: CommandContext) -> Reply:
+        groups = await misses.top_misses(ctx.session)
+        return misses.render(groups, p, "Questions the map could not answer")
+
+    def number(listed_by: str) -> Arg:
+        which = f"Which one? Give its number from {{prefix}}owners {listed_by}."
+        return Arg("number", ArgKind.NUMBER, missing=which, invalid=which)
+
+    @sub(
+        "accept",
+        summary="Confirm a proposed owner change",
+        args=(number("gaps"),),
+        permission=team,
+    )
+    async def accept(ctx: CommandContext) -> Reply:
+        who, now = ctx.sender, ctx.now
+        number = ctx.params["number"]
+        return _done(await reconfirm.accept(ctx.session, service, number, actor=who, now=now))
+
+    @sub(
+        "learn",
+        summary="Teach the map a missed question",
+        args=(number("misses"),),
+        permission=team,
+    )
+    async def learn(ctx: CommandContext) -> Reply:
+        who, now = ctx.sender, ctx.now
+        number = ctx.params["number"]
+        done = await misses.learn(
+            ctx.session, service, number, actor=who, now=now, prefix=router.prefix
+        )
+        return _done(done)
 
 
 def _done(text: str) -> Reply:

@@ -1,0 +1,130 @@
+"""The command registry: declarations, sub-command lookup, argument parsing, generated help."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.commands.arguments import parse_args, usage_line
+from bot.commands.context import CommandContext, Reply
+from bot.commands.errors import UsageError
+from bot.commands.registry import Arg, ArgKind, Command, Permission, Registry, SubCommand
+from bot.ids import CaseRef
+from bot.storage import Database
+from tests.support.desk import ALICE, LEAD, Desk
+
+TEAM = {LEAD}
+
+
+async def nothing(ctx: CommandContext) -> Reply:
+    return Reply("")
+
+
+def registry() -> Registry:
+    reg = Registry(prefix="!", is_security_team=TEAM.__contains__)
+    reg.add(Command("case", nothing, "Cases", usage="case <id>"))
+    reg.subcommand("case", "open", summary="Open one", args=(Arg("id", ArgKind.CASE),))(nothing)
+    reg.subcommand(
+        "case", "purge", summary="Purge one", permission=Permission.SECURITY_TEAM, aliases=("rm",)
+    )(nothing)
+    return reg
+
+
+def test_registry_finds_sub_commands_by_name_and_alias() -> None:
+    command = registry().lookup("CASE")
+    assert command is not None
+    sub, rest = command.subcommand("Open T-1 now")
+    assert isinstance(sub, SubCommand) and sub.name == "open" and rest == "T-1 now"
+    sub, rest = command.subcommand("rm T-1")
+    assert sub is not None and sub.name == "purge" and rest == "T-1"
+    assert command.subcommand("T-1") == (None, "T-1")
+
+
+def test_registry_refuses_a_sub_command_twice() -> None:
+    reg = registry()
+    with pytest.raises(ValueError, match="registered twice"):
+        reg.subcommand("case", "RM", summary="again")(nothing)
+    with pytest.raises(KeyError):
+        reg.subcommand("nosuch", "x", summary="no parent")(nothing)
+
+
+def test_registry_visible_sub_commands_per_asker() -> None:
+    reg = registry()
+    command = reg.lookup("case")
+    assert command is not None
+    assert [s.name for s in reg.visible_subcommands(command, ALICE)] == ["open"]
+    assert [s.name for s in reg.visible_subcommands(command, LEAD)] == ["open", "purge"]
+
+
+def test_registry_usage_lines_are_generated() -> None:
+    command = registry().lookup("case")
+    assert command is not None
+    assert usage_line(command) == "case <id>"
+    assert usage_line(command, command.subcommands[0]) == "case open <id>"
+    bare = Command("x", nothing, "X", args=(Arg("n", ArgKind.NUMBER), Arg("rest", optional=True)))
+    assert usage_line(bare) == "x <n> [rest]"
+
+
+def test_registry_parse_args_reads_each_kind() -> None:
+    spec = (
+        Arg("case", ArgKind.CASE),
+        Arg("user", ArgKind.USER),
+        Arg("n", ArgKind.NUMBER),
+        Arg("word"),
+        Arg("text", ArgKind.TEXT, optional=True),
+    )
+    params = parse_args(spec, " t12  @bob:test #7 dns the rest  of it ", "!")
+    assert params == {
+        "case": CaseRef("T", 12),
+        "user": "@bob:test",
+        "n": 7,
+        "word": "dns",
+        "text": "the rest  of it",
+    }
+    assert parse_args(spec[3:], "dns", "!") == {"word": "dns", "text": None}
+
+
+def test_registry_parse_errors_are_friendly() -> None:
+    day = Arg("day", ArgKind.NUMBER, missing="Which day? Try {prefix}tip preview 5")
+    with pytest.raises(UsageError, match=r"^Which day\? Try \?tip preview 5$"):
+        parse_args((day,), "", "?")
+    with pytest.raises(UsageError, match=r"^'x' is not a number\.$"):
+        parse_args((day,), "x", "!")
+    with pytest.raises(UsageError, match=r"^'T-' is not a case id like T-12 or INC-12\.$"):
+        parse_args((Arg("id", ArgKind.CASE),), "T-", "!")
+    with pytest.raises(UsageError, match="didn't expect 'extra'"):
+        parse_args((day,), "5 extra", "!")
+    with pytest.raises(UsageError, match=r"^Give the who\.$"):
+        parse_args((Arg("who", ArgKind.USER),), " ", "!")
+
+
+# --- the real !tip: team tools are sub-commands, hidden from everyone else -----------------
+
+
+@pytest.fixture
+async def desk(db: Database) -> AsyncIterator[Desk]:
+    d = Desk(db)
+    yield d
+    await d.close()
+
+
+async def body_of(desk: Desk, text: str, sender: str, room: str) -> str:
+    msg, _ = await desk.say(text, sender=sender, room=room)
+    [row] = await desk.from_event(msg.event_id)
+    return str(row.content["body"])
+
+
+@pytest.mark.parametrize("text", ["!help", "!help tip"])
+async def test_registry_help_hides_team_sub_commands(desk: Desk, text: str) -> None:
+    others = await body_of(desk, text, ALICE, "helpdesk")
+    assert "tip progress" in others
+    for team_only in ("preview", "skip", "unskip", "stats", "reload"):
+        assert team_only not in others, team_only
+    team = await body_of(desk, text, LEAD, "triage")
+    assert "!tip preview <day> [campaign]" in team and "!tip reload" in team
+
+
+async def test_registry_help_for_one_sub_command(desk: Desk) -> None:
+    assert "!tip skip <date> [campaign]" in await body_of(desk, "!help tip skip", LEAD, "triage")
+    assert "don't know" in await body_of(desk, "!help tip skip", ALICE, "helpdesk")
