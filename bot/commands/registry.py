@@ -55,9 +55,12 @@ class Arg:
     optional: bool = False
     missing: str | None = None
     invalid: str | None = None
+    shape: str = ""  # what usage lines show instead of <name> (e.g. "<area> <text>")
 
     @property
     def usage(self) -> str:
+        if self.shape:
+            return self.shape
         return f"[{self.name}]" if self.optional else f"<{self.name}>"
 
 

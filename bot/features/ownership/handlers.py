@@ -29,7 +29,21 @@ from bot.features.ownership.phrasing import match_owner_question, match_situatio
 from bot.features.ownership.service import OwnershipService
 from bot.ids import is_number, is_user_id
 
-EDIT_VERBS = ("set", "backup", "alias", "describe", "contact", "verify", "remove")
+# The team's edits of the map: ``!owner <verb> ...`` (summary, argument shape).
+EDITS = {
+    "set": ("Set the owners of an area", "<area> @user:server [@user...]"),
+    "backup": ("Set the backups of an area", "<area> @user:server [@user...]"),
+    "alias": ("Add another name for an area", "<area> <alias>"),
+    "describe": ("Describe what an area covers", "<area> <text>"),
+    "contact": ("Say how to reach an area's owners", "<area> <text>"),
+    "verify": ("Mark an area as checked today", "<area>"),
+    "remove": ("Delete an area from the map", "<area>"),
+}
+EDIT_REFUSAL = (
+    "Sorry, changing the responsibilities map is for the security team. "
+    "If something in it looks wrong, tell them with {prefix}ticket. "
+    'To ask who owns something: {prefix}owner <thing>, or just ask "who owns X?"'
+)
 _PILL = re.compile(r'<a\s+href="https://matrix\.to/#/(@[^"/?]+)[^"]*"[^>]*>.*?</a>', re.I | re.S)
 _TAG = re.compile(r"<[^>]+>")
 _QUOTED = re.compile(r'^\s*["“”\'](?P<area>[^"“”\']+)["“”\']\s*(?P<rest>.*)$', re.S)
@@ -37,15 +51,15 @@ CONFIRM = "--confirm"
 
 
 def _args_with_pills(ctx: CommandContext) -> str:
-    """The arguments, with mention pills (shown by name in the body) turned into user ids."""
+    """The sub-command's arguments, with mention pills (shown by name) turned into user ids."""
     formatted = ctx.message.formatted_body
-    if not formatted or not _PILL.search(formatted) or not ctx.argv:
+    if not formatted or not _PILL.search(formatted) or not ctx.subcommand:
         return ctx.args
     text = html.unescape(_TAG.sub("", _PILL.sub(lambda m: f" {m[1]} ", formatted)))
     text = " ".join(text.split())
-    # Start at the sub-verb after "owner" (a pill addressing the bot may come first).
-    found = re.search(rf"\bowner\s+({re.escape(ctx.argv[0])})\b", text, re.IGNORECASE)
-    return text[found.start(1) :] if found else ctx.args
+    # Start after the sub-verb after "owner" (a pill addressing the bot may come first).
+    found = re.search(rf"\bowner\s+{re.escape(ctx.subcommand)}\b", text, re.IGNORECASE)
+    return text[found.end() :].strip() if found else ctx.args
 
 
 def _strip_quotes(text: str) -> str:
@@ -100,30 +114,31 @@ def register(router: Router, service: OwnershipService) -> None:
 
     @router.command(
         "owner",
-        summary="Who owns something, and how to reach them (team: set/backup/alias/describe/"
-        "contact/verify/remove)",
+        summary="Who owns something, and how to reach them",
         usage="owner <thing>",
         group="Responsibilities",
     )
     async def owner(ctx: CommandContext) -> Reply:
         if not ctx.args:
             raise UsageError("What are you looking for the owner of?")
-        verb, _, rest = ctx.args.partition(" ")
-        if verb.lower() not in EDIT_VERBS:
-            return await ask(ctx, asking.of_command(ctx.args))
-        if not ctx.is_security_team:
-            raise UserError(
-                "Sorry, changing the responsibilities map is for the security team. "
-                f"If something in it looks wrong, tell them with {p}ticket. "
-                f'To ask who owns something: {p}owner <thing>, or just ask "who owns X?"'
-            )
-        rest = _args_with_pills(ctx).partition(" ")[2].strip()
-        return await _edit(ctx, verb.lower(), rest)
+        return await ask(ctx, asking.of_command(ctx.args))
+
+    async def edit(ctx: CommandContext) -> Reply:
+        return await _edit(ctx, ctx.subcommand, _args_with_pills(ctx))
+
+    for verb, (summary, shape) in EDITS.items():
+        missing = "Which area?" if shape == "<area>" else "Which area, and what should it say?"
+        router.subcommand(
+            "owner",
+            verb,
+            summary=summary,
+            args=(Arg("text", ArgKind.TEXT, missing=missing, shape=shape),),
+            permission=Permission.SECURITY_TEAM,
+            refusal=EDIT_REFUSAL,
+        )(edit)
 
     async def _edit(ctx: CommandContext, verb: str, rest: str) -> Reply:
         who, now, s = ctx.sender, ctx.now, ctx.session
-        if not rest:
-            raise UsageError(f"Usage: {p}owner {verb} <area> ...")
         if verb in ("set", "backup"):
             words = rest.split()
             first = next((i for i, w in enumerate(words) if w.startswith("@")), None)
