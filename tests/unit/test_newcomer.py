@@ -30,7 +30,7 @@ class HelloPlugin(Plugin):
     def register(self, router: Router) -> None:
         @router.command("hello", summary="Say hello", usage="hello", group="Hello")
         async def hello(ctx: CommandContext) -> Reply:
-            return Reply(GREETING)
+            return Reply(GREETING, markdown=True)
 
         who = Arg("who", ArgKind.USER, missing="Greet whom? For example: hello team @name:server")
 
@@ -70,9 +70,12 @@ async def answer(desk: Desk, body: str, sender: str, room: str = "helpdesk") -> 
 
 
 async def test_newcomer_command_replies_in_two_paragraphs(desk: Desk) -> None:
-    body = await answer(desk, "!hello", ALICE)
-    first, second = body.split("\n\n")
-    assert "Hello!" in first and "no judgement" in second
+    msg, _ = await desk.say("!hello", sender=ALICE, room="helpdesk")
+    [row] = await desk.from_event(msg.event_id)
+    first, second = str(row.content["body"]).split("\n\n")
+    assert "Hello!" in first and "**" not in first and "no judgement" in second
+    html = row.content["formatted_body"]
+    assert html.count("<p>") == 2 and "<strong>Hello!</strong>" in html
 
 
 async def test_newcomer_team_sub_command_is_for_the_team(desk: Desk) -> None:
