@@ -13,11 +13,14 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from bot.commands.context import CommandContext, IncomingMessage, Outbound, RoomKind
+from bot.commands.context import CommandContext, IncomingMessage, Outbound, Reply, RoomKind
 from bot.commands.errors import UserError
+from bot.commands.replies import queue_outbound
 from bot.commands.router import Permission, Router
 from bot.logs import log_unexpected
-from bot.matrix.content import message_content
+from bot.matrix.render import to_plain
+from bot.messaging import md
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +37,10 @@ async def run_command(router: Router, user_id: str, name: str, args: str) -> Out
     command = router.lookup(name)
     if command is None:
         raise ValueError(f"unknown command {name!r}")
-    # A synthetic event id: keys the outbox transactions of the messages it causes.
-    event_id = f"$web-{secrets.token_hex(12)}"
-    message = IncomingMessage(
-        event_id=event_id,
-        room_id=services.rooms.triage or "!web:invalid",
-        sender=user_id,
-        body=f"{router.prefix}{name} {args}".strip(),
-        timestamp=services.clock(),
-        room_kind=RoomKind.TRIAGE,
-    )
     team = services.is_security_team(user_id)
     if command.permission is Permission.SECURITY_TEAM and not team:
         return Outcome(False, "That is for the security team.")
+    message = _message(services, router.prefix, user_id, name, args)
     try:
         async with services.db.sessions.begin() as session:
             ctx = CommandContext(
@@ -59,29 +53,12 @@ async def run_command(router: Router, user_id: str, name: str, args: str) -> Out
             )
             reply = await command.handler(ctx)
             if reply is not None and reply.text and services.rooms.triage:
-                # What the chat answer would have shown the room, so the team sees it too.
-                ctx.send(
-                    Outbound(f"{user_id} on the web board: {reply.text}", room_id=message.room_id)
-                )
-            for seq, out in enumerate(ctx.outbound, start=1):
-                await services.outbox.add(
-                    session,
-                    txn_key=event_id,
-                    seq=seq,
-                    room_id=out.room_id,
-                    dm_user_id=out.dm_user_id,
-                    content=message_content(
-                        out.text,
-                        out.html,
-                        notice=out.notice,
-                        in_reply_to=out.in_reply_to,
-                        mentions=out.mentions,
-                    ),
-                    source_event_id=event_id,
-                )
+                ctx.send(_announcement(user_id, reply, message.room_id))
+            # Queued exactly as the router queues a chat command's further messages.
+            await queue_outbound(services, session, message.event_id, ctx.outbound)
     except UserError as exc:
         router.metrics.commands.labels(name, "refused").inc()
-        return Outcome(False, exc.message)
+        return Outcome(False, _plain(exc.message, exc.markdown, router.prefix))
     except Exception as exc:
         ref = secrets.token_hex(4)
         log_unexpected(log, exc, "web action %s failed ref=%s", name, ref)
@@ -91,4 +68,34 @@ async def run_command(router: Router, user_id: str, name: str, args: str) -> Out
     log.info("web action %s by %s", name, user_id)
     if reply is None or reply.react:
         return Outcome(True, "Done.")
-    return Outcome(True, reply.text)
+    return Outcome(True, _plain(reply.text, reply.markdown, router.prefix))
+
+
+def _message(
+    services: Services, prefix: str, user_id: str, name: str, args: str
+) -> IncomingMessage:
+    """The command as if typed in the triage room, with a synthetic event id.
+
+    The event id keys the outbox transactions of the messages it causes.
+    """
+    return IncomingMessage(
+        event_id=f"$web-{secrets.token_hex(12)}",
+        room_id=services.rooms.triage or "!web:invalid",
+        sender=user_id,
+        body=f"{prefix}{name} {args}".strip(),
+        timestamp=services.clock(),
+        room_kind=RoomKind.TRIAGE,
+    )
+
+
+def _announcement(user_id: str, reply: Reply, room_id: str) -> Outbound:
+    """What the chat answer would have shown the room, so the team sees it too."""
+    who = md.escape(user_id) if reply.markdown else user_id
+    return Outbound(
+        f"{who} on the web board: {reply.text}", room_id=room_id, markdown=reply.markdown
+    )
+
+
+def _plain(text: str, markdown: bool, prefix: str) -> str:
+    """An answer as the page shows it (plain text)."""
+    return to_plain(md.with_prefix(text, prefix)) if markdown else text

@@ -21,6 +21,7 @@ from bot.features.ownership import repository as ownership_repo
 from bot.features.ownership.importer import import_map
 from bot.metrics import Metrics
 from bot.storage import Database
+from bot.storage.models import OutboxMessage
 from bot.web import WebServer, auth
 from bot.web.server import Probes
 from bot.web.site import LOGIN_COOKIE, SESSION_COOKIE
@@ -294,3 +295,33 @@ async def test_board_shows_regulatory_clocks(desk: Desk) -> None:
         assert "met " in page and "due in" not in page
     finally:
         await client.close()
+
+
+async def test_board_action_messages_are_queued_like_chat_ones(desk: Desk) -> None:
+    """A board action's messages go out exactly as the chat command's would.
+
+    The reply to an anonymous reporter keeps its own unlinkable key and is private (erased
+    once sent); an answer written in Markdown shows on the page with its prefix filled in.
+    """
+    await desk.say(f"!ticket anonymous {SECRET}", sender=ALICE, room="dm")
+    token = await session_for(desk, LEAD)
+    client = await client_for(desk)
+    csrf = auth.csrf_token(token)
+    try:
+        cookies = {SESSION_COOKIE: token}
+        replied = await client.post(
+            "/tickets/1",
+            data={"action": "reply", "csrf": csrf, "text": "please reboot"},
+            cookies=cookies,
+        )
+        assert replied.status == 200
+        for form in ({"action": "close", "resolution": "answered"}, {"action": "claim"}):
+            done = await client.post("/tickets/1", data={**form, "csrf": csrf}, cookies=cookies)
+        page = html.unescape(await done.text())
+        assert "T-1 is closed; !reopen it first" in page and "{prefix}" not in page
+    finally:
+        await client.close()
+    async with desk.db.sessions() as session:
+        rows = list(await session.scalars(select(OutboxMessage)))
+    [to_reporter] = [r for r in rows if r.content and "please reboot" in r.content["body"]]
+    assert to_reporter.private and to_reporter.source_event_id is None
