@@ -152,6 +152,87 @@ def test_ownership_intrusion_finds_the_covers_with_their_object_left_open(
     "message",
     [
         "I can't get into my account, who can help?",
+        "I can't log in to my email, who can help?",
+        "locked out of my github account, who do I ask?",
+        "lost my 2FA device and can't sign in, who should I contact?",
+        "who do I talk to if I'm unable to log on to my work account",
+        "I've been locked out of the wiki, who handles that?",
+        "I couldn't get in to my account this morning, who can help me?",
+        "my login doesn't work, who do I ask?",
+    ],
+)
+def test_ownership_lockout_phrasings_are_one_situation(index: MapIndex, message: str) -> None:
+    """ "can't get into", "can't log in", "locked out", "can't sign in": a user who cannot
+    get into an account, whatever the account; not an intrusion."""
+    from bot.features.ownership import asking
+
+    question = asking.recognise(message)
+    assert question is not None
+    result = asking.search(index, question)
+    assert result.kind == "answer" and result.best is not None, result
+    assert result.best.area.name == "Accounts and 2FA"
+
+
+@pytest.mark.parametrize(
+    ("message", "expect"),
+    [
+        ("I can't log in to chat, who can help?", "Matrix homeserver"),
+        ("I can't ssh into a server, who can help?", "Servers and hosting"),
+        ("someone logged into my email, who do I tell?", "Incident response"),
+        ("someone got into my account, who do I tell?", "Incident response"),
+        ("I can't access the production server, who can help?", "Servers and hosting"),
+        # the forum is an alias of Community moderation: a named system's own area wins
+        # over the generic lock-out, as "can't log in to chat" goes to the homeserver
+        ("I cannot sign into the forum any more, who can help?", "Community moderation"),
+    ],
+)
+def test_ownership_lockout_leaves_more_specific_covers_and_intrusions(
+    index: MapIndex, message: str, expect: str
+) -> None:
+    from bot.features.ownership import asking
+
+    question = asking.recognise(message)
+    assert question is not None
+    result = asking.search(index, question)
+    assert result.kind == "answer" and result.best is not None, result
+    assert result.best.area.name == expect
+
+
+def test_ownership_locked_out_of_a_place_is_no_account_lockout(index: MapIndex) -> None:
+    from bot.features.ownership import asking
+
+    question = asking.recognise("I'm locked out of the office, who can help?")
+    assert question is not None
+    result = asking.search(index, question)
+    named = result.best.area.name if result.kind == "answer" and result.best else None
+    assert named is None
+
+
+def test_ownership_lockout_is_one_word() -> None:
+    for text in (
+        "I can't get into my account",
+        "can't log in",
+        "locked out of my email",
+        "I cannot sign in",
+        "unable to log on",
+        "couldn't get in to it",
+    ):
+        assert "lockout" in words(text), text
+    for text in (
+        "I got into the office late",
+        "someone got into our wiki",
+        "I log in every morning",
+        "how do I sign in?",
+        "locked out of the office",
+        "I can't get into the building",
+    ):
+        assert "lockout" not in words(text), text
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I can't get into my account, who can help?",
         "I got into the office late, who handles badges?",
     ],
 )

@@ -33,12 +33,34 @@ _INTRUSION = re.compile(
     rf"\b(?:(?P<actor>{_ACTOR})\s+(?:has\s+|have\s+)?(?:got|gotten)"
     r"|broke|broken|hacked|snuck|sneaked)\s+(?:into|in\s+to)\b"
 )
-PHRASAL = frozenset({INTRUSION})
+
+# Lock-out: the user cannot get into an account. "can't get into", "can't log in", "unable
+# to sign on", "couldn't access", "locked out (of)", "my login doesn't work" all become one
+# word, "lockout", whatever the account ("my email", "github", "the wiki"). No intruder
+# (that is ``INTRUSION``), and not a place: "locked out of the office" is for a key.
+LOCKOUT = "lockout"
+_NOT = r"(?:can'?t|cannot|can\s+not|couldn'?t|could\s+not|(?:un|not\s+)able\s+to)"
+_GET_IN = (
+    r"(?:get(?:ting)?\s+(?:in(?:to)?|in\s+to|back\s+in(?:to)?)|log(?:\s*-?\s*)(?:in|on)(?:to)?"
+    r"|login(?:\s+to)?|sign(?:\s*-?\s*)(?:in|on)(?:to)?|access)"
+)
+_PLACE = (
+    r"(?!\s+(?:of\s+|to\s+)?(?:the\s+|my\s+|our\s+|a\s+)?(?:office|building|house|home|"
+    r"flat|apartment|room|car|door|gate|premises)\b)"
+)
+_LOCKOUT = re.compile(
+    rf"(?:\b{_NOT}(?:\s+(?:still|even|seem\s+to|longer|now))*\s+{_GET_IN}"
+    r"|\blocked\s+(?:me\s+|myself\s+|us\s+)?out|\block-?outs?"
+    r"|\b(?:login|log-?in|sign-?in)\s+(?:doesn'?t|does\s+not|isn'?t|is\s+not|won'?t|stopped)"
+    rf"(?:\s+work(?:ing|s)?)?)\b{_PLACE}"
+)
+PHRASAL = frozenset({INTRUSION, LOCKOUT})
 
 
 def _fold(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text).casefold().replace("_", " ")
-    return _INTRUSION.sub(lambda m: f" {m['actor'] or ''} {INTRUSION} ", folded)
+    folded = unicodedata.normalize("NFKC", text).casefold().replace("_", " ").replace("’", "'")
+    folded = _INTRUSION.sub(lambda m: f" {m['actor'] or ''} {INTRUSION} ", folded)
+    return _LOCKOUT.sub(f" {LOCKOUT} ", folded)
 
 
 def _stem(word: str) -> str:
