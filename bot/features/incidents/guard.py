@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.context import CommandContext
 from bot.features.incidents import repository as repo
 from bot.features.incidents.models import OPEN_STATUSES, Incident
+
+if TYPE_CHECKING:
+    from bot.features.incidents.settings import IncidentsSettings
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 
-def count_report(ctx: CommandContext) -> None:
-    """Count one incident report of the sender (raises RateLimited when over the limit)."""
-    ctx.services.rate_limit("incidents", ctx.sender)
+def count_report(services: Services, reporter: str) -> None:
+    """Count one incident report of ``reporter`` (raises RateLimited when over the limit)."""
+    services.rate_limit("incidents", reporter)
 
 
 async def recent_open_incident(
@@ -43,22 +47,36 @@ async def recent_open_incident(
     return (await session.scalars(query)).first()
 
 
-async def merge_target(ctx: CommandContext, type_key: str) -> Incident | None:
+async def merge_target(
+    session: AsyncSession,
+    settings: IncidentsSettings,
+    *,
+    reporter: str,
+    type_key: str,
+    now: datetime,
+) -> Incident | None:
     """The open incident a new report of the sender should be added to, if any.
 
     Only one of the same type: a report of another kind is a new incident (and the
     per-user incident limit still bounds how many of those one person can file).
     """
-    window = ctx.services.settings.incidents.merge_window
+    window = settings.merge_window
     if window.total_seconds() <= 0:
         return None
     return await recent_open_incident(
-        ctx.session, reporter=ctx.sender, type_key=type_key, since=ctx.now - window
+        session, reporter=reporter, type_key=type_key, since=now - window
     )
 
 
 async def merge_report(
-    ctx: CommandContext, incident: Incident, type_name: str, summary: str
+    session: AsyncSession,
+    incident: Incident,
+    type_name: str,
+    summary: str,
+    *,
+    reporter: str,
+    now: datetime,
+    source_event_id: str,
 ) -> str:
     """Add a repeated report to ``incident``'s timeline; the reporter's answer.
 
@@ -66,13 +84,13 @@ async def merge_report(
     """
     text = f"Further report from the reporter ({type_name})" + (f": {summary}" if summary else "")
     await repo.add_event(
-        ctx.session,
+        session,
         incident_id=incident.id,
-        at=ctx.now,
-        author=ctx.sender,
+        at=now,
+        author=reporter,
         kind="merged",
         text=text,
-        source_event_id=ctx.message.event_id,  # a redaction of it erases this text
+        source_event_id=source_event_id,  # a redaction of it erases this text
     )
     log.info("incident INC-%d: a repeated report was merged into it", incident.id)
     return (

@@ -8,6 +8,7 @@ of the bot resumes it; it expires after ``incidents.intake_timeout`` without an 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from bot.commands.context import CommandContext, Outbound, Reply, RoomKind, escape, pill
 from bot.features.incidents import guard, intake_incident, service
@@ -96,7 +97,7 @@ class Intake:
 
     async def start(self, ctx: CommandContext) -> Reply:
         """``!incident`` (guided) or ``!incident <type> <what happened>`` (one shot)."""
-        guard.count_report(ctx)
+        guard.count_report(ctx.services, ctx.sender)
         if ctx.args.strip():
             return await self.one_shot(ctx)
         await self._end_previous(ctx)
@@ -141,9 +142,18 @@ class Intake:
 
     async def _file(self, ctx: CommandContext, playbook: Playbook, answers: dict) -> Reply:
         """File a whole report at once (the one-shot form)."""
-        merged = await guard.merge_target(ctx, playbook.key)
+        merged = await guard.merge_target(
+            ctx.session, ctx.services.settings.incidents, **_who(ctx), type_key=playbook.key
+        )
         if merged is not None:
-            text = await guard.merge_report(ctx, merged, playbook.name, answers["what"])
+            text = await guard.merge_report(
+                ctx.session,
+                merged,
+                playbook.name,
+                answers["what"],
+                **_who(ctx),
+                source_event_id=ctx.message.event_id,
+            )
             if not ctx.message.is_direct:
                 ctx.send(Outbound(text, dm_user_id=ctx.sender))
                 return Reply(f"Added to your open report {service.ref(merged.id)}.")
@@ -181,9 +191,18 @@ class Intake:
         Returns:
             The reporter's message (plain, HTML) and the incident number.
         """
-        merged = await guard.merge_target(ctx, playbook.key)
+        merged = await guard.merge_target(
+            ctx.session, ctx.services.settings.incidents, **_who(ctx), type_key=playbook.key
+        )
         if merged is not None:
-            note = await guard.merge_report(ctx, merged, playbook.name, "")
+            note = await guard.merge_report(
+                ctx.session,
+                merged,
+                playbook.name,
+                "",
+                **_who(ctx),
+                source_event_id=ctx.message.event_id,
+            )
             await self._save(ctx, "what", {"type": playbook.key}, merged.id)
             steps, steps_html = first_steps_text(playbook)
             question = QUESTIONS["what"]
@@ -355,3 +374,8 @@ def _severity(word: str) -> str | None:
         if word in (severity, severity[0]):
             return severity
     return {"med": "medium", "crit": "critical", "bad": "high", "very bad": "critical"}.get(word)
+
+
+def _who(ctx: CommandContext) -> dict[str, Any]:
+    """The reporter and the time, as the guard's functions take them."""
+    return {"reporter": ctx.sender, "now": ctx.now}

@@ -146,7 +146,8 @@ class TicketKind:
                 )
             why = rest.strip()
         elif resolution == "not_security":
-            pointer = await owner_pointer(ctx, ticket, rest) or (
+            ownership = ctx.services.settings.ownership
+            pointer = await owner_pointer(ctx.session, ownership, ticket, rest) or (
                 "This isn't something the security team owns. To find who does, ask "
                 f"{p}owner <thing> in the helpdesk room."
             )

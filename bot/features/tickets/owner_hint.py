@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from bot.commands.context import CommandContext
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.features.tickets.models import Ticket
 
+if TYPE_CHECKING:
+    from bot.features.ownership.settings import OwnershipSettings
 
-async def owner_pointer(ctx: CommandContext, ticket: Ticket, why: str) -> str | None:
+
+async def owner_pointer(
+    session: AsyncSession, settings: OwnershipSettings, ticket: Ticket, why: str
+) -> str | None:
     """The sentence naming the owner of the area the ticket is about, or None.
 
     Asks the ownership service (the responsibilities map) with the team's closing words
@@ -14,11 +22,11 @@ async def owner_pointer(ctx: CommandContext, ticket: Ticket, why: str) -> str | 
     """
     from bot.features.ownership.service import OwnershipService
 
-    service = OwnershipService(ctx.services.settings.ownership)
+    service = OwnershipService(settings)
     for question in (why, ticket.text or ""):
         if not question.strip():
             continue
-        result, _ = await service.lookup(ctx.session, question)
+        result, _ = await service.lookup(session, question)
         best = result.best if result.kind == "answer" else None
         if best is None:
             continue

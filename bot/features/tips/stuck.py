@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.commands.context import CommandContext, Reply, RoomKind
 from bot.commands.errors import UserError
@@ -62,11 +62,11 @@ async def open_stuck_ticket(
     return dataclasses.replace(reply, text=f"{head}\n{reply.text}", html=None)
 
 
-def latest_posted(campaign: Campaign, ctx: CommandContext) -> date | None:
-    """The most recent day of ``campaign`` whose tip has gone out (None: none yet)."""
-    today = local_today(campaign, ctx.now)
+def latest_posted(campaign: Campaign, now: datetime) -> date | None:
+    """The most recent day of ``campaign`` whose tip has gone out by ``now`` (None: none yet)."""
+    today = local_today(campaign, now)
     when = today
-    if ctx.now < local_instant(today, campaign.at, campaign.tz):
+    if now < local_instant(today, campaign.at, campaign.tz):
         when = today - timedelta(days=1)
     run = campaign.latest_started(when)
     if run is None:
@@ -97,7 +97,7 @@ class StuckCommands:
                 f"There is no tip campaign running. {self.p}ticket <question> reaches the "
                 "security team all the same — no judgement."
             )
-        when = latest_posted(campaign, ctx)
+        when = latest_posted(campaign, ctx.now)
         if when is None:
             raise UserError(f"{campaign.title} has not started yet.")
         if number is not None:
