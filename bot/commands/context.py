@@ -114,6 +114,9 @@ class Outbound:
     # An outbox key of its own (not derived from the event being handled), so the row
     # shares nothing with the other messages that event caused (anonymous tickets).
     txn_key: str | None = None
+    # The idempotency key the caller chose (still recorded as caused by the event); by
+    # default the router numbers a handler's messages after the event's id.
+    key: str | None = None
     # A message to one person: erased from the outbox once sent (see Outbox.add).
     private: bool = False
     markdown: bool = False  # ``text`` is Markdown (see Reply.markdown)

@@ -78,13 +78,14 @@ async def queue_outbound(
     """Queue a handler's further messages, keyed by the event that caused them."""
     for seq, out in enumerate(outbound, start=1):
         own_key = out.txn_key is not None
+        chosen = out.txn_key or out.key
         if out.markdown:
             await _post_outbound(services, session, source_event_id, seq, out)
             continue
         await services.outbox.add(
             session,
-            txn_key=out.txn_key or source_event_id,
-            seq=0 if own_key else seq,
+            txn_key=chosen or source_event_id,
+            seq=0 if chosen else seq,
             room_id=out.room_id,
             dm_user_id=out.dm_user_id,
             content=message_content(
@@ -112,16 +113,17 @@ async def _post_outbound(
         assert out.room_id is not None
         to = ToRoom(out.room_id)
     own_key = out.txn_key is not None
+    chosen = out.txn_key or out.key
     message = Message(
         with_prefix(out.text, services.settings.bot.command_prefix),
         to=to,
-        key=out.txn_key or source_event_id,
+        key=chosen or source_event_id,
         mentions=out.mentions,
         notice=out.notice,
         private=out.private,
         source_event_id=None if own_key else source_event_id,
     )
-    await Messenger.post(session, message, seq=0 if own_key else seq)
+    await Messenger.post(session, message, seq=0 if chosen else seq)
 
 
 async def queue_text_reply(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.outbox import txn_id_for
 from bot.storage import Database
 from bot.storage.models import OutboxMessage
 from tests.support import desk
@@ -39,4 +40,5 @@ class Desk(desk.Desk):
 
     async def sent_after(self, event_id: str) -> list[OutboxMessage]:
         """Further messages (not the reply) queued while handling ``event_id``."""
-        return [r for r in await self.from_event(event_id) if r.txn_id[-2:] != ".0"]
+        reply = txn_id_for(event_id)  # the reply's key is the event's id
+        return [r for r in await self.from_event(event_id) if r.txn_id != reply]

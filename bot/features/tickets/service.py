@@ -178,6 +178,18 @@ async def _reporter_target(ctx: CommandContext, ticket: Ticket) -> dict[str, str
     )
 
 
+def reporter_key(ctx: CommandContext, ticket: Ticket) -> str:
+    """The idempotency key of the next message to ``ticket``'s reporter for this event.
+
+    Chosen here, not derived from the router's numbering of a handler's messages: the
+    n-th message to this reporter about this ticket caused by this event (a retry of the
+    event counts the same way, so the homeserver de-duplicates the resend).
+    """
+    counts: dict[int, int] = ctx.extra.setdefault("tickets:reporter_messages", {})
+    counts[ticket.id] = counts.get(ticket.id, 0) + 1
+    return f"{ctx.message.event_id}:ticket:{ticket.id}:reporter:{counts[ticket.id]}"
+
+
 async def send_to_reporter(
     ctx: CommandContext, ticket: Ticket, text: str, html: str | None = None
 ) -> str | None:
@@ -189,8 +201,9 @@ async def send_to_reporter(
         return None
     target = await _reporter_target(ctx, ticket)
     if not ticket.anonymous:
-        ctx.send(Outbound(text, html, private=True, **target))
-        txn = txn_id_for(ctx.message.event_id, len(ctx.outbound))
+        key = reporter_key(ctx, ticket)
+        ctx.send(Outbound(text, html, key=key, private=True, **target))
+        txn = txn_id_for(key, 0)
         await repo.remember_message(ctx.session, txn_id=txn, ticket_id=ticket.id)
         return txn
     key = anonymity.unlinkable_txn_key(ctx.services, ctx.message.event_id, len(ctx.outbound) + 1)
