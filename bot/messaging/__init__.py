@@ -7,6 +7,7 @@ into HTML and plain text. ``sent_event(subject)`` and ``subject_of(event_id)`` a
 what was sent about what, so no feature reads the outbox's table.
 """
 
+from bot.matrix.render import markdown_html
 from bot.messaging import md
 from bot.messaging.message import InThread, Message, ReplyTo, Subject, Target, ToPerson, ToRoom
 from bot.messaging.messenger import Messenger, Sent, content_for
@@ -22,5 +23,6 @@ __all__ = [
     "ToPerson",
     "ToRoom",
     "content_for",
+    "markdown_html",
     "md",
 ]

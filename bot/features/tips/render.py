@@ -1,29 +1,21 @@
 """Turn a tip into a Matrix message: Markdown body to safe HTML, plus the help footer.
 
-Markdown goes through markdown-it-py with raw HTML *disabled*: any ``<tag>`` in a tip is
-shown as text, and link targets other than http(s)/mailto are dropped by its link
-validator, so a tip file cannot inject markup into the room.
+Markdown goes through the bot's one Markdown renderer (:mod:`bot.matrix.render`, raw
+HTML *disabled*: any ``<tag>`` in a tip is shown as text, and link targets other than
+http(s)/mailto are dropped), so a tip file cannot inject markup into the room.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from markdown_it import MarkdownIt
-
 from bot.commands.context import escape
 from bot.features.tips.campaigns import Campaign, Tip
+from bot.messaging import markdown_html
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-_SAFE_SCHEMES = ("http://", "https://", "mailto:")
-_md.validateLink = lambda url: url.strip().lower().startswith(_SAFE_SCHEMES)  # type: ignore[method-assign]
+__all__ = ["DONE_KEY", "footer", "heading", "markdown_html", "tip_message"]
 
 DONE_KEY = "✅"
-
-
-def markdown_html(text: str) -> str:
-    """Markdown to HTML, raw HTML escaped, only http(s)/mailto links kept."""
-    return _md.render(text).strip()
 
 
 def footer(prefix: str, *, post: bool = True) -> tuple[str, str]:
