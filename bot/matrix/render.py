@@ -68,7 +68,8 @@ def _inline_plain(children: list[Token]) -> str:
 def to_plain(text: str) -> str:
     """A chat message's Markdown as plain text: markup dropped, escapes undone.
 
-    Links keep their target in brackets, list items start with "• " (or their number),
+    Links keep their target in brackets, list items start with "• " (or, indented, their
+    number),
     code blocks and headings keep their text; blocks are separated by a blank line and
     list items by a line break.
     """
@@ -96,7 +97,7 @@ def to_plain(text: str) -> str:
             first_item = True
             continue
         if tok.type == "list_item_open":
-            marker = f"{tok.info}{tok.markup} " if tok.info else "• "
+            marker = f"  {tok.info}{tok.markup} " if tok.info else "• "
             continue
         if tok.type == "inline":
             block = _inline_plain(tok.children or [])

@@ -1,4 +1,4 @@
-"""How the map's answers read, in plain text and HTML (user-supplied parts escaped).
+"""How the map's answers read: one Markdown text each (map and user parts escaped).
 
 Owners appear as mention pills but are not pinged (no ``m.mentions``): the asker is told
 whom to contact; the owner is not woken up every time someone asks.
@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.commands.context import Reply, escape, pill
+from bot.commands.context import Reply
 from bot.features.ownership.matching import AreaView, SearchResult
 from bot.features.ownership.service import Gap, Snapshot
+from bot.messaging.md import code, escape, mention
 
 
-def _people(ids: tuple[str, ...] | list[str]) -> tuple[str, str]:
+def _people(ids: tuple[str, ...] | list[str]) -> str:
     if not ids:
-        return "nobody yet", "<em>nobody yet</em>"
-    return ", ".join(ids), ", ".join(pill(i) for i in ids)
+        return "*nobody yet*"
+    return ", ".join(mention(i) for i in ids)
 
 
 def _verified(view: AreaView, now: datetime) -> str:
@@ -65,98 +66,68 @@ def answer(
     """The owner of ``view``, backups, champion, on-call, how to contact them, why it
     matched, where the entry lives; when the owner is stale, the chain to walk."""
     on_call = on_call or []
-    owners, owners_html = _people(view.owners)
-    backups, backups_html = _people(view.backups)
-    text = [f"{view.name}: owned by {owners}", f"Backup: {backups}"]
-    rich = [f"<strong>{escape(view.name)}</strong>: owned by {owners_html}<br/>"]
-    rich.append(f"Backup: {backups_html}<br/>")
+    text = [f"**{escape(view.name)}**: owned by {_people(view.owners)}"]
+    text.append(f"Backup: {_people(view.backups)}")
     if not view.owners:
-        text.append(f"No owner is recorded yet: please ask {fallback_contact}.")
-        rich.append(f"No owner is recorded yet: please ask {escape(fallback_contact)}.<br/>")
+        text.append(f"No owner is recorded yet: please ask {escape(fallback_contact)}.")
     if stale:
         first = first_contact(view, stale, on_call, fallback_contact)
         warn = (
             f"⚠ Careful: {stale}. Contact first: {first} "
             "(then: owner → backup → on-call → security team)."
         )
-        text.append(warn)
-        rich.append(f"<strong>{escape(warn)}</strong><br/>")
+        text.append(f"**{escape(warn)}**")
     if view.contact:
-        text.append(f"How to contact: {view.contact}")
-        rich.append(f"How to contact: {escape(view.contact)}<br/>")
+        text.append(f"How to contact: {escape(view.contact)}")
     if view.team:
         champion = snap.champions.get(view.team)
-        plain_c = champion or "none named"
-        html_c = pill(champion) if champion else "<em>none named</em>"
-        text.append(f"Team {view.team}, security champion: {plain_c}")
-        rich.append(f"Team {escape(view.team)}, security champion: {html_c}<br/>")
+        named = mention(champion) if champion else "*none named*"
+        text.append(f"Team {escape(view.team)}, security champion: {named}")
     if view.security or stale:
-        who, who_html = (
-            _people(on_call) if on_call else ("nobody configured", "<em>nobody configured</em>")
-        )
+        who = _people(on_call) if on_call else "*nobody configured*"
         text.append(f"On call now for security: {who}")
-        rich.append(f"On call now for security: {who_html}<br/>")
     if view.security:
-        note = "This is a security matter: never paste passwords, keys or seed phrases in chat."
-        text.append(note)
-        rich.append(f"🔒 {escape(note)}<br/>")
+        text.append(
+            "🔒 This is a security matter: never paste passwords, keys or seed phrases in chat."
+        )
     for link in view.links:
-        text.append(f"See: {link}")
-        rich.append(f'See: <a href="{escape(link)}">{escape(link)}</a><br/>')
+        text.append(f"See: [{escape(link)}](<{link}>)")
     if why:
-        reason = why.split(";")[0]
-        text.append(f"({reason})")
-        rich.append(f"<em>({escape(reason)})</em><br/>")
-    text.append(f"({_provenance(view, now)})")
-    rich.append(f"<em>({escape(_provenance(view, now))})</em>")
-    return Reply("\n".join(text), "".join(rich))
+        text.append(f"*({escape(why.split(';')[0])})*")
+    text.append(f"*({escape(_provenance(view, now))})*")
+    return Reply("\n".join(text), markdown=True)
 
 
 def ambiguous(thing: str, result: SearchResult, prefix: str) -> Reply:
     """Several close candidates: say so, list the top three, name no owner."""
     names = [m.area.name for m in result.matches[:3]]
-    text = [f"Several areas match {thing!r}; which one do you mean?"]
-    text += [f"  {i}. {n}" for i, n in enumerate(names, 1)]
-    text.append(f"Ask again with its name, e.g. {prefix}owner {names[0]}")
-    rich = f"Several areas match <em>{escape(thing)}</em>; which one do you mean?<ol>"
-    rich += "".join(f"<li>{escape(n)}</li>" for n in names)
-    rich += (
-        f"</ol>Ask again with its name, e.g. <code>{escape(prefix)}owner {escape(names[0])}</code>"
-    )
-    return Reply("\n".join(text), rich)
+    text = [f"Several areas match {escape(repr(thing))}; which one do you mean?", ""]
+    text += [f"{i}. {escape(n)}" for i, n in enumerate(names, 1)]
+    text += ["", f"Ask again with its name, e.g. {code(f'{prefix}owner {names[0]}')}"]
+    return Reply("\n".join(text), markdown=True)
 
 
 def fallback(thing: str, result: SearchResult, contact: str, prefix: str) -> Reply:
     """No confident match: no owner named, route to the fallback contact and !ticket."""
     text = (
-        f"The responsibilities map has no owner for {thing!r}. "
-        f"Please ask {contact}, or open a private ticket with {prefix}ticket."
-    )
-    rich = (
-        f"The responsibilities map has no owner for <em>{escape(thing)}</em>. "
-        f"Please ask {escape(contact)}, or open a private ticket with "
-        f"<code>{escape(prefix)}ticket</code>."
+        f"The responsibilities map has no owner for {escape(repr(thing))}. "
+        f"Please ask {escape(contact)}, or open a private ticket with {code(prefix + 'ticket')}."
     )
     if result.near_misses:
         names = ", ".join(m.area.name for m in result.near_misses)
-        text += f"\n(If you meant one of these, ask {prefix}owner <name>: {names})"
-        rich += f"<br/><em>(If you meant one of these, ask by name: {escape(names)})</em>"
-    return Reply(text, rich)
+        text += f"\n*(If you meant one of these, ask {code(prefix + 'owner <name>')}: "
+        text += f"{escape(names)})*"
+    return Reply(text, markdown=True)
 
 
 def area_list(views: list[AreaView], title: str, page: int, pages: int, footer: str) -> Reply:
-    text = [f"{title} (page {page}/{pages}):"]
-    rich = [f"<p><strong>{escape(title)}</strong> (page {page}/{pages})</p><ul>"]
+    text = [f"**{escape(title)}** (page {page}/{pages}):", ""]
     for v in views:
-        owners, owners_html = _people(v.owners)
         team = f" [{v.team}]" if v.team else ""
-        text.append(f"• {v.name}{team} — {owners}")
-        rich.append(f"<li>{escape(v.name)}{escape(team)} — {owners_html}</li>")
-    rich.append("</ul>")
+        text.append(f"- {escape(v.name + team)} — {_people(v.owners)}")
     if footer:
-        text.append(footer)
-        rich.append(f"<p>{escape(footer)}</p>")
-    return Reply("\n".join(text), "".join(rich))
+        text += ["", escape(footer)]
+    return Reply("\n".join(text), markdown=True)
 
 
 def gap_list(gaps: list[Gap], changes: list | None = None, prefix: str = "!") -> Reply:
@@ -164,22 +135,15 @@ def gap_list(gaps: list[Gap], changes: list | None = None, prefix: str = "!") ->
     changes = changes or []
     if not gaps and not changes:
         return Reply("No gaps: every area has an owner, a backup and a recent verification.")
-    text = [f"{len(gaps)} area(s) need attention:"]
-    rich = [f"<p>{len(gaps)} area(s) need attention:</p><ul>"]
-    for g in gaps:
-        text.append(f"• {g.area.name}: {', '.join(g.problems)}")
-        rich.append(f"<li>{escape(g.area.name)}: {escape(', '.join(g.problems))}</li>")
-    rich.append("</ul>")
+    text = [f"{len(gaps)} area(s) need attention:", ""]
+    text += [f"- {escape(g.area.name)}: {escape(', '.join(g.problems))}" for g in gaps]
     if changes:
-        text.append(f"{len(changes)} proposed change(s) from owners' answers:")
-        rich.append(f"<p>{len(changes)} proposed change(s) from owners' answers:</p><ul>")
+        text += ["", f"{len(changes)} proposed change(s) from owners' answers:", ""]
         for c in changes:
             new = c.proposed_owner or "nobody named"
             line = (
                 f"#{c.id} {c.area_name}: {c.owner} answered no; proposed owner: {new} "
                 f"→ {prefix}owners accept {c.id}"
             )
-            text.append(f"• {line}")
-            rich.append(f"<li>{escape(line)}</li>")
-        rich.append("</ul>")
-    return Reply("\n".join(text), "".join(rich))
+            text.append(f"- {escape(line)}")
+    return Reply("\n".join(text), markdown=True)
