@@ -18,9 +18,9 @@ from bot.commands.errors import UserError
 from bot.commands.replies import queue_outbound
 from bot.commands.router import Permission, Router
 from bot.logs import log_unexpected
-from bot.matrix.render import to_plain
 from bot.messaging import md
 from bot.services import Services
+from bot.web.site import plain_text
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ async def run_command(router: Router, user_id: str, name: str, args: str) -> Out
             await queue_outbound(services, session, message.event_id, ctx.outbound)
     except UserError as exc:
         router.metrics.commands.labels(name, "refused").inc()
-        return Outcome(False, _plain(exc.message, exc.markdown, router.prefix))
+        return Outcome(False, plain_text(exc.message, exc.markdown, router.prefix))
     except Exception as exc:
         ref = secrets.token_hex(4)
         log_unexpected(log, exc, "web action %s failed ref=%s", name, ref)
@@ -68,7 +68,7 @@ async def run_command(router: Router, user_id: str, name: str, args: str) -> Out
     log.info("web action %s by %s", name, user_id)
     if reply is None or reply.react:
         return Outcome(True, "Done.")
-    return Outcome(True, _plain(reply.text, reply.markdown, router.prefix))
+    return Outcome(True, plain_text(reply.text, reply.markdown, router.prefix))
 
 
 def _message(
@@ -94,8 +94,3 @@ def _announcement(user_id: str, reply: Reply, room_id: str) -> Outbound:
     return Outbound(
         f"{who} on the web board: {reply.text}", room_id=room_id, markdown=reply.markdown
     )
-
-
-def _plain(text: str, markdown: bool, prefix: str) -> str:
-    """An answer as the page shows it (plain text)."""
-    return to_plain(md.with_prefix(text, prefix)) if markdown else text

@@ -9,7 +9,7 @@ from bot.features.ownership.handbook import NO_TEAM
 from bot.features.ownership.matching import name_key
 from bot.features.ownership.phrasing import match_owner_question
 from bot.features.ownership.service import OwnershipService
-from bot.web.site import message_page, render, services_of, viewer
+from bot.web.site import message_page, plain_text, render, services_of, viewer
 
 OWNERSHIP = web.AppKey("ownership", OwnershipService)
 MAX_QUERY = 300
@@ -52,15 +52,12 @@ async def handbook(request: web.Request) -> web.Response:
             result = snap.index.search(thing)
             prefix = services.settings.bot.command_prefix
             if result.kind == "answer" and result.best is not None:
-                answer_text = replies.answer(
-                    result.best.area, snap, now, settings.fallback_contact
-                ).text
+                reply = replies.answer(result.best.area, snap, now, settings.fallback_contact)
             elif result.kind == "ambiguous":
-                answer_text = replies.ambiguous(thing, result, prefix).text
+                reply = replies.ambiguous(thing, result, prefix)
             else:
-                answer_text = replies.fallback(
-                    thing, result, settings.fallback_contact, prefix
-                ).text
+                reply = replies.fallback(thing, result, settings.fallback_contact, prefix)
+            answer_text = plain_text(reply.text, reply.markdown, prefix)
     groups: dict[str, list] = {}
     for entry in sorted(snap.index.entries, key=lambda e: name_key(e.area.name)):
         groups.setdefault(entry.area.team or NO_TEAM, []).append(entry.area)

@@ -20,6 +20,8 @@ import jinja2
 from aiohttp import web
 
 from bot.commands.router import Router
+from bot.matrix.render import to_plain
+from bot.messaging import md
 from bot.services import Services
 from bot.web import auth
 
@@ -234,3 +236,8 @@ def setup_site(app: web.Application, services: Services, router: Router) -> None
     app.router.add_post("/login/{token}", login_submit)
     app.router.add_post("/logout", logout)
     app.router.add_get("/signed-out", signed_out)
+
+
+def plain_text(text: str, markdown: bool, prefix: str) -> str:
+    """A chat answer as a page shows it: Markdown rendered to plain text, prefix filled in."""
+    return to_plain(md.with_prefix(text, prefix)) if markdown else text
