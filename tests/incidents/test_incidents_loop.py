@@ -415,3 +415,15 @@ async def test_incidents_migration_chains_existing_timelines(db_url: str) -> Non
         assert len(events) == 3 and events[0].hash and check_chain(events) == []
     finally:
         await db.close()
+
+
+async def test_incidents_lead_and_merge_read_their_declared_arguments(harness: Harness) -> None:
+    h = harness
+    await h.say(PHISHED)
+    await h.team("!ack INC-1")
+    assert LEAD in await h.team("!lead inc1")  # any spelling of the id, like !claim t12
+    assert "Give an incident id like INC-12." in await h.team("!lead T-1")
+    assert "Give a user id like @name:server." in await h.team("!lead INC-1 backup")
+    refused = await h.team("!merge INC-1")
+    assert "Give the duplicate and the incident to merge it into." in refused
+    assert "Usage: !merge INC-M INC-N" in refused

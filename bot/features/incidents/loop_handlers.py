@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands.context import CommandContext, Outbound, Reply, RoomKind
 from bot.commands.errors import UsageError, UserError
+from bot.commands.registry import Arg, ArgKind
 from bot.commands.router import Permission, Router
 from bot.features.incidents import reporter, roles
 from bot.features.incidents import repository as repo
@@ -11,13 +12,16 @@ from bot.features.incidents.clocks import clock_rows, clock_summary, mark_met, s
 from bot.features.incidents.export import parse_ref
 from bot.features.incidents.models import Incident
 from bot.features.incidents.service import ref
-from bot.ids import is_user_id
+from bot.ids import INCIDENT, CaseRef
+
+GIVE_INCIDENT = "Give an incident id like INC-12."
+BOTH = "Give the duplicate and the incident to merge it into."
 
 
 def _number(text: str) -> int:
     number = parse_ref(text)
     if number is None:
-        raise UsageError("Give an incident id like INC-12.")
+        raise UsageError(GIVE_INCIDENT)
     return number
 
 
@@ -68,89 +72,101 @@ async def merge(ctx: CommandContext, dup: Incident, target: Incident) -> Inciden
     return final
 
 
+def _incident(arg: str, missing: str = GIVE_INCIDENT) -> Arg:
+    return Arg(arg, ArgKind.CASE, missing=missing, invalid=GIVE_INCIDENT)
+
+
+def _number_of(case: CaseRef) -> int:
+    if case.kind not in (None, INCIDENT):
+        raise UsageError(GIVE_INCIDENT)
+    return case.number
+
+
+async def lead(ctx: CommandContext) -> Reply:
+    """``!lead INC-N [@user]``: who leads it, or hand it over."""
+    incident = await _load(ctx, _number_of(ctx.params["incident"]))
+    n = ref(incident.id)
+    p = ctx.services.settings.bot.command_prefix
+    user = ctx.params["user"]
+    if user is None:
+        return Reply(
+            f"{n} is led by {incident.lead}."
+            if incident.lead
+            else f"{n} has no lead yet: the first to {p}ack it leads, or {p}lead {n} @user."
+        )
+    if user == incident.lead:
+        return Reply(f"{user} already leads {n}.")
+    old = await roles.set_lead(ctx.session, incident, user, by=ctx.sender, now=ctx.now)
+    if user != ctx.sender:
+        ctx.send(
+            Outbound(
+                f"You now lead incident {n} ({incident.type_name}), handed over by "
+                f"{ctx.sender}. See it with {p}show {n} in the triage room.",
+                dm_user_id=user,
+            )
+        )
+    return Reply(f"{user} now leads {n}" + (f" (was {old})." if old else "."))
+
+
+async def merge_cmd(ctx: CommandContext) -> Reply:
+    """``!merge INC-M INC-N``: the duplicate M into N."""
+    dup = await _load(ctx, _number_of(ctx.params["duplicate"]))
+    target = await _load(ctx, _number_of(ctx.params["incident"]))
+    if dup.id == target.id:
+        raise UserError("An incident cannot be merged into itself.")
+    if dup.merged_into is not None:
+        raise UserError(f"{ref(dup.id)} is already merged into {ref(dup.merged_into)}.")
+    final = await merge(ctx, dup, target)
+    return Reply(f"{ref(dup.id)} merged into {ref(final.id)}; its reporter will hear the outcome.")
+
+
+async def clock(ctx: CommandContext) -> Reply:
+    """``!clock INC-N [<name> | met <name>]``: list, start, or record a clock met."""
+    names = ", ".join(sorted(ctx.services.settings.incidents.clocks)) or "none configured"
+    if not 1 <= len(ctx.argv) <= 3:
+        raise UsageError(f"Give an incident id and a clock ({names}).")
+    incident = await _load(ctx, _number(ctx.argv[0]))
+    n = ref(incident.id)
+    args = [a.lower() for a in ctx.argv[1:]]
+    if not args:
+        rows = await clock_rows(ctx.session, incident.id)
+        return Reply("\n".join(clock_summary(rows)) if rows else f"{n} has no clocks running.")
+    if args[0] == "met":
+        if len(args) != 2:
+            raise UsageError("Which clock was met?")
+        if not await mark_met(ctx.session, incident.id, args[1], by=ctx.sender, now=ctx.now):
+            raise UserError(f"{n} has no open {args[1]} clock.")
+        return Reply(f"Recorded: {args[1]} met for {n}.")
+    if args[0] not in ctx.services.settings.incidents.clocks:
+        raise UserError(f"I don't know the clock {args[0]!r}; configured: {names}.")
+    started = await start_clocks(
+        ctx.services, ctx.session, incident, args[0], by=ctx.sender, now=ctx.now
+    )
+    if not started:
+        return Reply(f"The {args[0]} clock is already running for {n}.")
+    return Reply(
+        f"Started for {n} (from now, the moment of awareness):\n"
+        + "\n".join(clock_summary(started))
+    )
+
+
 def register(router: Router) -> None:
     """Add ``!lead``, ``!merge`` and ``!clock`` (security team)."""
     team = Permission.SECURITY_TEAM
     group = "Incidents"
-
-    @router.command(
+    lead_of = _incident("incident", "Give an incident id and, to hand over, a user id.")
+    handover = Arg("user", ArgKind.USER, optional=True, invalid="Give a user id like @name:server.")
+    router.command(
         "lead", summary="Show or hand over an incident's lead (incident commander)",
         usage="lead INC-N [@user]", permission=team, group=group,
-    )  # fmt: skip
-    async def lead(ctx: CommandContext) -> Reply:
-        if not 1 <= len(ctx.argv) <= 2:
-            raise UsageError("Give an incident id and, to hand over, a user id.")
-        incident = await _load(ctx, _number(ctx.argv[0]))
-        n = ref(incident.id)
-        p = ctx.services.settings.bot.command_prefix
-        if len(ctx.argv) == 1:
-            return Reply(
-                f"{n} is led by {incident.lead}."
-                if incident.lead
-                else f"{n} has no lead yet: the first to {p}ack it leads, or {p}lead {n} @user."
-            )
-        user = ctx.argv[1]
-        if not is_user_id(user):
-            raise UsageError("Give a user id like @name:server.")
-        if user == incident.lead:
-            return Reply(f"{user} already leads {n}.")
-        old = await roles.set_lead(ctx.session, incident, user, by=ctx.sender, now=ctx.now)
-        if user != ctx.sender:
-            ctx.send(
-                Outbound(
-                    f"You now lead incident {n} ({incident.type_name}), handed over by "
-                    f"{ctx.sender}. See it with {p}show {n} in the triage room.",
-                    dm_user_id=user,
-                )
-            )
-        return Reply(f"{user} now leads {n}" + (f" (was {old})." if old else "."))
-
-    @router.command(
+        args=(lead_of, handover),
+    )(lead)  # fmt: skip
+    router.command(
         "merge", summary="Merge a duplicate report into an incident (reporters hear the end)",
         usage="merge INC-M INC-N", permission=team, group=group,
-    )  # fmt: skip
-    async def merge_cmd(ctx: CommandContext) -> Reply:
-        if len(ctx.argv) != 2:
-            raise UsageError("Give the duplicate and the incident to merge it into.")
-        dup = await _load(ctx, _number(ctx.argv[0]))
-        target = await _load(ctx, _number(ctx.argv[1]))
-        if dup.id == target.id:
-            raise UserError("An incident cannot be merged into itself.")
-        if dup.merged_into is not None:
-            raise UserError(f"{ref(dup.id)} is already merged into {ref(dup.merged_into)}.")
-        final = await merge(ctx, dup, target)
-        return Reply(
-            f"{ref(dup.id)} merged into {ref(final.id)}; its reporter will hear the outcome."
-        )
-
-    @router.command(
+        args=(_incident("duplicate", BOTH), _incident("incident", BOTH)),
+    )(merge_cmd)  # fmt: skip
+    router.command(
         "clock", summary="Start a regulatory clock (e.g. gdpr), or record it met",
         usage="clock INC-N <name> | clock INC-N met <name>", permission=team, group=group,
-    )  # fmt: skip
-    async def clock(ctx: CommandContext) -> Reply:
-        names = ", ".join(sorted(ctx.services.settings.incidents.clocks)) or "none configured"
-        if not 1 <= len(ctx.argv) <= 3:
-            raise UsageError(f"Give an incident id and a clock ({names}).")
-        incident = await _load(ctx, _number(ctx.argv[0]))
-        n = ref(incident.id)
-        args = [a.lower() for a in ctx.argv[1:]]
-        if not args:
-            rows = await clock_rows(ctx.session, incident.id)
-            return Reply("\n".join(clock_summary(rows)) if rows else f"{n} has no clocks running.")
-        if args[0] == "met":
-            if len(args) != 2:
-                raise UsageError("Which clock was met?")
-            if not await mark_met(ctx.session, incident.id, args[1], by=ctx.sender, now=ctx.now):
-                raise UserError(f"{n} has no open {args[1]} clock.")
-            return Reply(f"Recorded: {args[1]} met for {n}.")
-        if args[0] not in ctx.services.settings.incidents.clocks:
-            raise UserError(f"I don't know the clock {args[0]!r}; configured: {names}.")
-        started = await start_clocks(
-            ctx.services, ctx.session, incident, args[0], by=ctx.sender, now=ctx.now
-        )
-        if not started:
-            return Reply(f"The {args[0]} clock is already running for {n}.")
-        return Reply(
-            f"Started for {n} (from now, the moment of awareness):\n"
-            + "\n".join(clock_summary(started))
-        )
+    )(clock)  # fmt: skip
