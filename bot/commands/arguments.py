@@ -21,8 +21,7 @@ def parse_args(spec: tuple[Arg, ...], text: str, prefix: str) -> dict[str, Any]:
         if arg.kind is ArgKind.TEXT:
             word, rest = rest, ""
         else:
-            word, _, rest = rest.partition(" ")
-            rest = rest.strip()
+            word, rest = (*rest.split(maxsplit=1), "", "")[:2]
         if not word:
             if not arg.optional:
                 raise UsageError(_text(arg.missing, prefix) or f"Give the {arg.name}.")

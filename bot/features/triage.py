@@ -8,15 +8,17 @@ handed to the tickets and incidents plugins (see :func:`bot.features.default_plu
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import CommandContext, Reply
 from bot.commands.errors import PermissionDenied, UsageError, UserError
+from bot.commands.registry import Arg, ArgKind
 from bot.commands.router import TEAM_PLACES, Permission, Router
 from bot.features.plugin import Plugin
-from bot.ids import CaseRef, is_user_id
+from bot.ids import CaseRef
 
 
 class CaseKind(Protocol):
@@ -80,79 +82,72 @@ class TriageVerbs(Plugin):
         return ", ".join(str(CaseRef(p, 12)) for p in self.kinds) or "T-12"
 
     def _register_commands(self) -> None:
-        router = self.router
-        team = Permission.SECURITY_TEAM
-
-        @router.command(
-            "show",
-            summary="Show a ticket or incident with its history",
-            usage="show T-N|INC-N",
-            permission=team,
-            group="Triage",
-        )
-        async def show(ctx: CommandContext) -> Reply:
-            if len(ctx.argv) != 1:
-                raise UsageError("Which case?")
-            kind, number = await self.resolve(ctx, ctx.argv[0])
-            return await kind.show(ctx, number)
-
-        @router.command(
-            "assign",
-            summary="Assign a ticket or incident to someone",
-            usage="assign T-N|INC-N @user",
-            permission=team,
-            group="Triage",
-        )
-        async def assign(ctx: CommandContext) -> Reply:
-            if len(ctx.argv) != 2 or not is_user_id(ctx.argv[1]):
-                raise UsageError("Give a case id and a user id like @name:server.")
-            if ctx.argv[1] not in ctx.services.security_team():
-                raise UserError(f"{ctx.argv[1]} is not in the security team; cases stay with it.")
-            kind, number = await self.resolve(ctx, ctx.argv[0])
-            return await kind.assign(ctx, number, ctx.argv[1])
-
-        @router.command(
+        router, team, group = self.router, Permission.SECURITY_TEAM, "Triage"
+        case = Arg("case", missing="Which case?")
+        give_user = "Give a case id and a user id like @name:server."
+        to_whom = Arg("user", ArgKind.USER, missing=give_user, invalid=give_user)
+        give_note = "Give a case id and the note."
+        router.command(
+            "show", summary="Show a ticket or incident with its history",
+            usage="show T-N|INC-N", permission=team, group=group, args=(case,),
+        )(self.show)  # fmt: skip
+        router.command(
+            "assign", summary="Assign a ticket or incident to someone",
+            usage="assign T-N|INC-N @user", permission=team, group=group,
+            args=(replace(case, missing=give_user), to_whom),
+        )(self.assign)  # fmt: skip
+        router.command(
             "status",
             summary="Change the state of a ticket or incident (reporters: see their incident)",
-            usage="status T-N|INC-N <state>",
-            group="Triage",
-        )
-        async def status(ctx: CommandContext) -> Reply:
-            parts = ctx.args.split(maxsplit=1)
-            if ctx.message.room_kind not in TEAM_PLACES:
-                # Open to reporters (their own case, in a DM), but like every triage verb
-                # it answers nothing about cases in a group room: the same refusal for all.
-                raise PermissionDenied(self.router.team_places_text())
-            if not ctx.is_security_team:
-                # A reporter may ask about their own case (kinds that offer it).
-                case = _case(parts[0]) if len(parts) == 1 else None
-                kind = self.kinds.get(case.kind or "") if case else None
-                if case and kind is not None and hasattr(kind, "reporter_status"):
-                    return await kind.reporter_status(ctx, case.number)
-                p = self.router.prefix
-                raise PermissionDenied(
-                    f"Sorry, {p}status is for the security team. If you need their help, "
-                    f"{p}ticket reaches them privately."
-                )
-            if len(parts) != 2:
-                raise UsageError("Give a case id and the new state.")
-            kind, number = await self.resolve(ctx, parts[0])
-            state, _, rest = parts[1].strip().partition(" ")
-            return await kind.set_status(ctx, number, state.lower(), rest.strip())
+            usage="status T-N|INC-N <state>", group=group,
+        )(self.status)  # fmt: skip
+        router.command(
+            "note", summary="Add an internal note (never shown to the reporter)",
+            usage="note T-N|INC-N <text>", permission=team, group=group,
+            args=(replace(case, missing=give_note), Arg("text", ArgKind.TEXT, missing=give_note)),
+        )(self.note)  # fmt: skip
 
-        @router.command(
-            "note",
-            summary="Add an internal note (never shown to the reporter)",
-            usage="note T-N|INC-N <text>",
-            permission=team,
-            group="Triage",
-        )
-        async def note(ctx: CommandContext) -> Reply:
-            parts = ctx.args.split(maxsplit=1)
-            if len(parts) != 2:
-                raise UsageError("Give a case id and the note.")
-            kind, number = await self.resolve(ctx, parts[0])
-            return await kind.note(ctx, number, parts[1])
+    async def show(self, ctx: CommandContext) -> Reply:
+        """``!show T-N|INC-N``."""
+        kind, number = await self.resolve(ctx, ctx.params["case"])
+        return await kind.show(ctx, number)
+
+    async def assign(self, ctx: CommandContext) -> Reply:
+        """``!assign T-N|INC-N @user`` (a member of the security team)."""
+        user = ctx.params["user"]
+        if user not in ctx.services.security_team():
+            raise UserError(f"{user} is not in the security team; cases stay with it.")
+        kind, number = await self.resolve(ctx, ctx.params["case"])
+        return await kind.assign(ctx, number, user)
+
+    async def status(self, ctx: CommandContext) -> Reply:
+        """``!status T-N|INC-N <state>``; a reporter's ``!status INC-N`` in a DM."""
+        parts = ctx.args.split(maxsplit=1)
+        if ctx.message.room_kind not in TEAM_PLACES:
+            # Open to reporters (their own case, in a DM), but like every triage verb
+            # it answers nothing about cases in a group room: the same refusal for all.
+            raise PermissionDenied(self.router.team_places_text())
+        if not ctx.is_security_team:
+            # A reporter may ask about their own case (kinds that offer it).
+            case = _case(parts[0]) if len(parts) == 1 else None
+            kind = self.kinds.get(case.kind or "") if case else None
+            if case and kind is not None and hasattr(kind, "reporter_status"):
+                return await kind.reporter_status(ctx, case.number)
+            p = self.router.prefix
+            raise PermissionDenied(
+                f"Sorry, {p}status is for the security team. If you need their help, "
+                f"{p}ticket reaches them privately."
+            )
+        if len(parts) != 2:
+            raise UsageError("Give a case id and the new state.")
+        kind, number = await self.resolve(ctx, parts[0])
+        state, _, rest = parts[1].strip().partition(" ")
+        return await kind.set_status(ctx, number, state.lower(), rest.strip())
+
+    async def note(self, ctx: CommandContext) -> Reply:
+        """``!note T-N|INC-N <text>``: internal, never shown to the reporter."""
+        kind, number = await self.resolve(ctx, ctx.params["case"])
+        return await kind.note(ctx, number, ctx.params["text"])
 
 
 def _case(ref: str) -> CaseRef | None:
