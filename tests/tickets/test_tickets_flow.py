@@ -303,3 +303,19 @@ async def test_tickets_show_and_claim_read_ids_the_same_way(db: Database) -> Non
     assert "is yours" in await desk.answer(await desk.say(LEAD, "!claim t1", room="triage"))
     refused = await desk.answer(await desk.say(LEAD, "!show X-1", room="triage"))
     assert "I don't know ids starting with X-" in refused
+
+
+async def test_tickets_triage_verbs_usage_errors_come_from_their_declarations(
+    db: Database,
+) -> None:
+    desk = Desk(db)
+    await desk.say(ALICE, "!ticket my badge stopped working")
+    bad_user = await desk.answer(await desk.say(LEAD, "!assign t1 bob", room="triage"))
+    assert bad_user == (
+        "Give a case id and a user id like @name:server.\nUsage: !assign T-N|INC-N @user"
+    )
+    no_case = await desk.answer(await desk.say(LEAD, "!show", room="triage"))
+    assert no_case.startswith("Which case?")
+    await desk.say(LEAD, "!note t1 first line\nsecond line", room="triage")
+    shown = await desk.answer(await desk.say(LEAD, "!show T-1", room="triage"))
+    assert "first line\nsecond line" in shown
