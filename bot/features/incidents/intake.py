@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.commands.context import CommandContext, Outbound, Reply, RoomKind, escape, pill
+from bot.commands.context import CommandContext, Outbound, Reply, RoomKind
 from bot.features.incidents import guard, intake_incident, service
 from bot.features.incidents import repository as repo
 from bot.features.incidents.models import SEVERITIES
 from bot.features.incidents.playbooks import Playbook, Playbooks
+from bot.messaging import md
 
 log = logging.getLogger(__name__)
 
@@ -44,47 +45,35 @@ def type_question(playbooks: Playbooks) -> str:
     )
 
 
-def first_steps_text(playbook: Playbook) -> tuple[str, str]:
-    """The first steps, plain and HTML."""
-    plain = [f"⚠ {playbook.name} — do these now:"]
-    plain += [f"{i}. {s}" for i, s in enumerate(playbook.first_steps, start=1)]
-    html = f"<p>⚠ <strong>{escape(playbook.name)} — do these now:</strong></p><ol>"
-    html += "".join(f"<li>{escape(s)}</li>" for s in playbook.first_steps) + "</ol>"
-    return "\n".join(plain), html
+def first_steps_text(playbook: Playbook) -> str:
+    """The first steps (Markdown)."""
+    steps = [f"{i}. {md.escape(s)}" for i, s in enumerate(playbook.first_steps, start=1)]
+    return "\n".join([f"⚠ **{md.escape(playbook.name)} — do these now:**", "", *steps])
 
 
-def _alerted(paged: list[str], triage: bool) -> tuple[str, str]:
+def _alerted(paged: list[str], triage: bool) -> str:
     who = ["the security team (in its private triage room)"] if triage else []
-    who_html = list(who)
     if paged:
-        who.append("the on-call responder " + ", ".join(paged) + " (by direct message)")
-        who_html.append(
-            "the on-call responder " + ", ".join(pill(u) for u in paged) + " (by direct message)"
-        )
-    return " and ".join(who) or "the security team", " and ".join(who_html) or "the security team"
+        people = ", ".join(md.mention(u) for u in paged)
+        who.append(f"the on-call responder {people} (by direct message)")
+    return " and ".join(who) or "the security team"
 
 
 def thanks_text(
     number: int, paged: list[str], triage: bool, *, more_questions: bool = False
-) -> tuple[str, str]:
-    """Thank the reporter without blame and say who has been alerted."""
-    alerted, alerted_html = _alerted(paged, triage)
+) -> str:
+    """Thank the reporter without blame and say who has been alerted (Markdown)."""
     ref = service.ref(number)
     then = (
         "A few more questions help them; they will contact you here, so keep this chat open."
         if more_questions
         else "They will contact you here; keep this chat open."
     )
-    plain = (
-        f"Thank you — your report is {ref}. Reporting quickly is exactly the right thing to "
-        f"do, and nobody will blame you for it. I have alerted {alerted}. {then}"
+    return (
+        f"Thank you — your report is **{ref}**. Reporting quickly is exactly the right thing "
+        f"to do, and nobody will blame you for it. I have alerted {_alerted(paged, triage)}. "
+        f"{then}"
     )
-    html = (
-        f"<p>Thank you — your report is <strong>{ref}</strong>. Reporting quickly is exactly "
-        f"the right thing to do, and nobody will blame you for it. I have alerted "
-        f"{alerted_html}. {escape(then)}</p>"
-    )
-    return plain, html
 
 
 class Intake:
@@ -126,10 +115,10 @@ class Intake:
         if not summary:
             # Only a type: file it now and continue as a guided intake from "what happened".
             await self._end_previous(ctx)
-            text, html, number = await self._open(ctx, playbook)
+            text, number = await self._open(ctx, playbook)
             if ctx.message.is_direct:
-                return Reply(text, html)
-            ctx.send(Outbound(text, html, dm_user_id=ctx.sender))
+                return Reply(text, markdown=True)
+            ctx.send(Outbound(text, dm_user_id=ctx.sender, markdown=True))
             return Reply(
                 f"Thank you — filed as {service.ref(number)}; the security team is alerted. "
                 "I've sent you the first steps and a few questions in a private message."
@@ -170,26 +159,24 @@ class Intake:
             now=ctx.now,
             source_event_id=ctx.message.event_id,
         )
-        thanks, thanks_html = thanks_text(
-            filed.incident.id, filed.paged, ctx.services.rooms.triage is not None
-        )
-        steps, steps_html = first_steps_text(playbook)
+        thanks = thanks_text(filed.incident.id, filed.paged, ctx.services.rooms.triage is not None)
+        steps = first_steps_text(playbook)
         if ctx.message.is_direct:
             if "type" in answers:  # an intake from before early filing showed the steps
-                return Reply(thanks, thanks_html)
-            return Reply(f"{steps}\n\n{thanks}", steps_html + thanks_html)
+                return Reply(thanks, markdown=True)
+            return Reply(f"{steps}\n\n{thanks}", markdown=True)
         # Filed from a room: first steps and thanks privately; a short answer here.
-        ctx.send(Outbound(f"{steps}\n\n{thanks}", steps_html + thanks_html, dm_user_id=ctx.sender))
+        ctx.send(Outbound(f"{steps}\n\n{thanks}", dm_user_id=ctx.sender, markdown=True))
         return Reply(
             f"Thank you — filed as {service.ref(filed.incident.id)}; the security team is "
             "alerted. I've sent you what to do right now in a private message."
         )
 
-    async def _open(self, ctx: CommandContext, playbook: Playbook) -> tuple[str, str, int]:
+    async def _open(self, ctx: CommandContext, playbook: Playbook) -> tuple[str, int]:
         """The type is known: file the incident, alert the team, give the first steps.
 
         Returns:
-            The reporter's message (plain, HTML) and the incident number.
+            The reporter's message (Markdown) and the incident number.
         """
         merged = await guard.merge_target(
             ctx.session, ctx.services.settings.incidents, **_who(ctx), type_key=playbook.key
@@ -204,25 +191,20 @@ class Intake:
                 source_event_id=ctx.message.event_id,
             )
             await self._save(ctx, "what", {"type": playbook.key}, merged.id)
-            steps, steps_html = first_steps_text(playbook)
+            steps = first_steps_text(playbook)
             question = QUESTIONS["what"]
-            return (
-                f"{steps}\n\n{note}\n\n{question}",
-                f"{steps_html}<p>{escape(note)}</p><p>{escape(question)}</p>",
-                merged.id,
-            )
+            return f"{steps}\n\n{md.escape(note)}\n\n{md.escape(question)}", merged.id
         filed = await intake_incident.open_incident(
             ctx.services, ctx.session, reporter=ctx.sender, playbook=playbook, now=ctx.now
         )
         number = filed.incident.id
         await self._save(ctx, "what", {"type": playbook.key}, number)
-        steps, steps_html = first_steps_text(playbook)
-        thanks, thanks_html = thanks_text(
+        steps = first_steps_text(playbook)
+        thanks = thanks_text(
             number, filed.paged, ctx.services.rooms.triage is not None, more_questions=True
         )
         question = QUESTIONS["what"]
-        text = f"{steps}\n\n{thanks}\n\n{question}"
-        return text, f"{steps_html}{thanks_html}<p>{escape(question)}</p>", number
+        return f"{steps}\n\n{thanks}\n\n{md.escape(question)}", number
 
     async def _save(
         self, ctx: CommandContext, step: str, answers: dict, incident_id: int | None
@@ -270,8 +252,8 @@ class Intake:
             playbook = self.playbooks.match(answer)
             if playbook is None:
                 return Reply("I didn't recognise that type. " + type_question(self.playbooks))
-            text, html, _ = await self._open(ctx, playbook)
-            return Reply(text, html)
+            text, _ = await self._open(ctx, playbook)
+            return Reply(text, markdown=True)
         value: str | None = None
         if step == "what":
             if word in SKIP_WORDS:
