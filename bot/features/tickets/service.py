@@ -214,10 +214,9 @@ async def send_to_reporter(
     return txn
 
 
-def announce(
-    ctx: CommandContext, text: str, html: str | None = None, *, ticket: Ticket | None = None
-) -> None:
-    """Post to the triage room (when it is known); unlinkably for an anonymous ticket."""
+def announce(ctx: CommandContext, text: str, *, ticket: Ticket | None = None) -> None:
+    """Post Markdown ``text`` to the triage room (when it is known); unlinkably for an
+    anonymous ticket."""
     if not ctx.services.rooms.triage:
         return
     key = None
@@ -229,7 +228,11 @@ def announce(
     # reporter's own message.
     ctx.send(
         Outbound(
-            text, html, room_id=ctx.services.rooms.triage, txn_key=key, private=key is not None
+            text,
+            room_id=ctx.services.rooms.triage,
+            txn_key=key,
+            private=key is not None,
+            markdown=True,
         )
     )
 
@@ -288,7 +291,7 @@ async def file_ticket(ctx: CommandContext) -> Reply:
     confirmation = texts.filed_message(ticket, team_list(ctx), prefix, not direct)
     if claim_code is not None:
         confirmation = texts.claim_code_message(ticket, claim_code, prefix, not direct)
-    announce(ctx, *texts.announcement(ticket, prefix), ticket=ticket)
+    announce(ctx, texts.announcement(ticket), ticket=ticket)
     if direct:
         if claim_code is None:
             txn = txn_id_for(ctx.message.event_id, 0)
@@ -362,10 +365,9 @@ async def reporter_comment(ctx: CommandContext, ticket: Ticket, text: str) -> Re
     author = None if ticket.anonymous else ctx.sender
     actor = reporter_actor(ctx, ticket)
     await add_comment(ctx, ticket, text, kind="comment", author=author, actor=actor)
-    prefix = ctx.services.settings.bot.command_prefix
     announce(
         ctx,
-        f"{ticket.ref}: the reporter added a comment. {prefix}show {ticket.ref} to read it.",
+        f"{ticket.ref}: the reporter added a comment. `{{prefix}}show {ticket.ref}` to read it.",
         ticket=ticket,
     )
     if ticket.state == "waiting":

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.commands.context import escape
 from bot.features.tickets.models import Ticket
+from bot.messaging.md import escape
 
 STATE_LABELS = {
     "new": "new",
@@ -165,23 +165,16 @@ def public_ack(ticket: Ticket, sender: str) -> str:
     )
 
 
-def announcement(ticket: Ticket, prefix: str) -> tuple[str, str]:
-    """The triage room's post about a new ticket."""
+def announcement(ticket: Ticket) -> str:
+    """The triage room's post about a new ticket (Markdown, ``{prefix}`` for the prefix)."""
     kind = KIND_LABELS.get(ticket.kind, ticket.kind)
     tags = tags_text(ticket)
     head = f"New ticket {ticket.ref} — {kind}" + (f", {tags}" if tags else "")
-    who = reporter_label(ticket)
-    plain = (
-        f"{head}\nFrom: {who}\nSummary: {summary(ticket)}\n"
-        f"{prefix}claim {ticket.ref} to take it, {prefix}show {ticket.ref} for everything."
+    return (
+        f"**{escape(head)}**\nFrom: {escape(reporter_label(ticket))}\n"
+        f"Summary: {escape(summary(ticket))}\n"
+        f"`{{prefix}}claim {ticket.ref}` to take it, `{{prefix}}show {ticket.ref}` for everything."
     )
-    html = (
-        f"<strong>{escape(head)}</strong><br/>From: {escape(who)}<br/>"
-        f"Summary: {escape(summary(ticket))}<br/>"
-        f"<code>{escape(prefix)}claim {ticket.ref}</code> to take it, "
-        f"<code>{escape(prefix)}show {ticket.ref}</code> for everything."
-    )
-    return plain, html
 
 
 def list_line(ticket: Ticket) -> str:
