@@ -15,6 +15,7 @@ from bot.features.incidents.clocks import clock_rows
 from bot.features.incidents.export import export_incident, parse_ref, render_markdown
 from bot.features.incidents.intake import Intake
 from bot.features.incidents.models import OPEN_STATUSES, SEVERITIES, STATUSES, Incident
+from bot.features.incidents.service import ref
 from bot.features.incidents.severity import label as severity_label
 from bot.messaging import md
 from bot.services import Services
@@ -38,7 +39,7 @@ def require_private(ctx: CommandContext, command: str) -> None:
 async def load(ctx: CommandContext, number: int) -> Incident:
     incident = await repo.get_incident(ctx.session, number=number)
     if incident is None:
-        raise UserError(f"There is no incident INC-{number}.")
+        raise UserError(f"There is no incident {ref(number)}.")
     return incident
 
 
@@ -72,14 +73,14 @@ class IncidentKind:
         if user_id != ctx.sender:
             ctx.send(
                 Outbound(
-                    f"You have been assigned incident INC-{number} "
+                    f"You have been assigned incident {ref(number)} "
                     f"({md.escape(incident.type_name)}) by {md.mention(ctx.sender)}. See it "
-                    f"with `{{prefix}}show INC-{number}` in the triage room.",
+                    f"with `{{prefix}}show {ref(number)}` in the triage room.",
                     dm_user_id=user_id,
                     markdown=True,
                 )
             )
-        return Reply(f"INC-{number} is assigned to {user_id}.")
+        return Reply(f"{ref(number)} is assigned to {user_id}.")
 
     async def set_status(self, ctx: CommandContext, number: int, state: str, rest: str) -> Reply:
         if state not in STATUSES:
@@ -97,7 +98,7 @@ class IncidentKind:
         )
         if state != old:
             await reporter.tell_state(ctx.services, ctx.session, incident, state)
-        return Reply(f"INC-{number} is now {state}.")
+        return Reply(f"{ref(number)} is now {state}.")
 
     async def reporter_status(self, ctx: CommandContext, number: int) -> Reply:
         """``!status INC-N`` asked by someone outside the team: only their own incident."""
@@ -132,91 +133,101 @@ def register(router: Router, intake: Intake) -> None:
     router.intercept("incident-thread", record_thread_message)
     router.on_reaction(on_pin)
 
-    @router.command(
+    router.command(
         "incidents", summary="List incidents", usage="incidents [open|all]", permission=team,
         group=group,
-    )  # fmt: skip
-    async def incidents(ctx: CommandContext) -> Reply:
-        require_private(ctx, "incidents")
-        scope = (ctx.argv or ["open"])[0].lower()
-        if scope not in ("open", "all"):
-            raise UsageError("Say open or all.")
-        rows = await repo.list_incidents(ctx.session, open_only=scope == "open")
-        if not rows:
-            return Reply("No open incidents." if scope == "open" else "No incidents yet.")
-        lines = [
-            f"INC-{i.id} [{i.status}] {i.type_name}, severity {severity_label(i)}, "
-            f"reported {i.created_at:%Y-%m-%d %H:%M} by {i.reporter}"
-            + (f", assigned {i.assignee}" if i.assignee else "")
-            for i in rows
-        ]
-        return Reply("\n".join(lines))
+    )(incidents)  # fmt: skip
 
-    @router.command(
+    router.command(
         "ack", summary="Acknowledge an incident (stops escalation)", usage="ack INC-N",
         permission=team, group=group,
-    )  # fmt: skip
-    async def ack(ctx: CommandContext) -> Reply:
-        number = _number((ctx.argv or [None])[0])
-        incident = await load(ctx, number)
-        if not await service.acknowledge(ctx.session, incident, by=ctx.sender, now=ctx.now):
-            return Reply(f"INC-{number} was already acknowledged by {incident.acked_by}.")
-        await reporter.tell_acknowledged(ctx.services, ctx.session, incident, ctx.sender)
-        return Reply(f"INC-{number} acknowledged by {ctx.sender}; escalation stopped.")
+    )(ack)  # fmt: skip
 
-    @router.command(
+    router.command(
         "sev", summary="Set an incident's severity", usage="sev INC-N <low|medium|high|critical>",
         permission=team, group=group,
-    )  # fmt: skip
-    async def sev(ctx: CommandContext) -> Reply:
-        if len(ctx.argv) != 2 or ctx.argv[1].lower() not in SEVERITIES:
-            raise UsageError("Give an incident id and low, medium, high or critical.")
-        number = _number(ctx.argv[0])
-        incident = await load(ctx, number)
-        paged = await service.set_severity(
-            ctx.services, ctx.session, incident, ctx.argv[1].lower(), by=ctx.sender, now=ctx.now
-        )
-        extra = f"; paged {', '.join(paged)}" if paged else ""
-        return Reply(f"INC-{number} severity is {incident.severity}{extra}.")
+    )(sev)  # fmt: skip
 
-    @router.command(
+    router.command(
         "update", summary="Send the reporter an update (kept in the timeline)",
         usage="update INC-N <text>", permission=team, group=group,
-    )  # fmt: skip
-    async def update(ctx: CommandContext) -> Reply:
-        # Its answer names the reporter: never in the public room.
-        require_private(ctx, "update")
-        parts = ctx.args.split(maxsplit=1)
-        if len(parts) != 2:
-            raise UsageError("Give an incident id and the update.")
-        number = _number(parts[0])
-        incident = await load(ctx, number)
-        text = parts[1].strip()
-        incident.last_update_at = ctx.now
-        await repo.add_event(
-            ctx.session, incident_id=number, at=ctx.now, author=ctx.sender, kind="update", text=text
-        )
-        ctx.send(
-            Outbound(
-                f"Update on your report INC-{number} from the security team:\n{text}",
-                f"<p>Update on your report <strong>INC-{number}</strong> from the security "
-                f"team:</p><p>{escape(text)}</p>",
-                dm_user_id=incident.reporter,
-            )
-        )
-        return Reply(f"Sent to {incident.reporter} and added to the timeline of INC-{number}.")
+    )(update)  # fmt: skip
 
-    @router.command(
+    router.command(
         "export", summary="Markdown report of an incident (for the review)",
         usage="export INC-N", permission=team, group=group,
-    )  # fmt: skip
-    async def export(ctx: CommandContext) -> Reply:
-        require_private(ctx, "export")
-        number = _number((ctx.argv or [None])[0])
-        report = await export_incident(ctx.session, number, by=ctx.sender, now=ctx.now)
-        if report is None:
-            raise UserError(f"There is no incident INC-{number}.")
-        return Reply(report, f"<pre><code>{escape(report)}</code></pre>")
+    )(export)  # fmt: skip
+
+
+async def incidents(ctx: CommandContext) -> Reply:
+    require_private(ctx, "incidents")
+    scope = (ctx.argv or ["open"])[0].lower()
+    if scope not in ("open", "all"):
+        raise UsageError("Say open or all.")
+    rows = await repo.list_incidents(ctx.session, open_only=scope == "open")
+    if not rows:
+        return Reply("No open incidents." if scope == "open" else "No incidents yet.")
+    lines = [
+        f"{ref(i.id)} [{i.status}] {i.type_name}, severity {severity_label(i)}, "
+        f"reported {i.created_at:%Y-%m-%d %H:%M} by {i.reporter}"
+        + (f", assigned {i.assignee}" if i.assignee else "")
+        for i in rows
+    ]
+    return Reply("\n".join(lines))
+
+
+async def ack(ctx: CommandContext) -> Reply:
+    number = _number((ctx.argv or [None])[0])
+    incident = await load(ctx, number)
+    if not await service.acknowledge(ctx.session, incident, by=ctx.sender, now=ctx.now):
+        return Reply(f"{ref(number)} was already acknowledged by {incident.acked_by}.")
+    await reporter.tell_acknowledged(ctx.services, ctx.session, incident, ctx.sender)
+    return Reply(f"{ref(number)} acknowledged by {ctx.sender}; escalation stopped.")
+
+
+async def sev(ctx: CommandContext) -> Reply:
+    if len(ctx.argv) != 2 or ctx.argv[1].lower() not in SEVERITIES:
+        raise UsageError("Give an incident id and low, medium, high or critical.")
+    number = _number(ctx.argv[0])
+    incident = await load(ctx, number)
+    paged = await service.set_severity(
+        ctx.services, ctx.session, incident, ctx.argv[1].lower(), by=ctx.sender, now=ctx.now
+    )
+    extra = f"; paged {', '.join(paged)}" if paged else ""
+    return Reply(f"{ref(number)} severity is {incident.severity}{extra}.")
+
+
+async def update(ctx: CommandContext) -> Reply:
+    # Its answer names the reporter: never in the public room.
+    require_private(ctx, "update")
+    parts = ctx.args.split(maxsplit=1)
+    if len(parts) != 2:
+        raise UsageError("Give an incident id and the update.")
+    number = _number(parts[0])
+    incident = await load(ctx, number)
+    text = parts[1].strip()
+    incident.last_update_at = ctx.now
+    await repo.add_event(
+        ctx.session, incident_id=number, at=ctx.now, author=ctx.sender, kind="update", text=text
+    )
+    ctx.send(
+        Outbound(
+            f"Update on your report {ref(number)} from the security team:\n{text}",
+            f"<p>Update on your report <strong>{ref(number)}</strong> from the security "
+            f"team:</p><p>{escape(text)}</p>",
+            dm_user_id=incident.reporter,
+        )
+    )
+    return Reply(f"Sent to {incident.reporter} and added to the timeline of {ref(number)}.")
+
+
+async def export(ctx: CommandContext) -> Reply:
+    require_private(ctx, "export")
+    number = _number((ctx.argv or [None])[0])
+    report = await export_incident(ctx.session, number, by=ctx.sender, now=ctx.now)
+    if report is None:
+        raise UserError(f"There is no incident {ref(number)}.")
+    return Reply(report, f"<pre><code>{escape(report)}</code></pre>")
 
 
 async def record_thread_message(ctx: CommandContext) -> Reply | None:
