@@ -1,85 +1,18 @@
-"""``!owner`` (ask, and for the security team: edit) and ``!owners`` (list, team, gaps).
-
-Edit syntax (area names may contain spaces):
-
-* ``!owner set <area> @user...`` / ``!owner backup <area> @user...``: the area is
-  everything before the first user id (or mention pill).
-* ``!owner alias|describe|contact <area> <text>``: put the area in quotes
-  (``"Release signing"``), or give it bare: the longest leading run of words that is a
-  known name or alias is the area, the rest is the text.
-* ``!owner verify <area>``, ``!owner remove <area>`` (then ``--confirm``): the rest is
-  the area.
-
-Areas are found by exact name or alias only: an edit never guesses.
-"""
+"""``!owner`` (ask; the team's edits are in :mod:`.edits`) and ``!owners`` (list, team, gaps)."""
 
 from __future__ import annotations
 
-import html
-import re
 from functools import partial
 
-from bot.commands.context import CommandContext, Reply, RoomKind, escape
+from bot.commands.context import CommandContext, Reply, RoomKind
 from bot.commands.errors import UsageError, UserError
 from bot.commands.registry import Arg, ArgKind
 from bot.commands.router import Permission, Router
 from bot.features.ownership import asking, misses, reconfirm, replies
-from bot.features.ownership.matching import name_key
+from bot.features.ownership.edits import EDIT_REFUSAL, EDITS, PILL, MapEdits, done
 from bot.features.ownership.phrasing import match_owner_question, match_situation
 from bot.features.ownership.service import OwnershipService
-from bot.ids import is_number, is_user_id
-
-# The team's edits of the map: ``!owner <verb> ...`` (summary, argument shape).
-EDITS = {
-    "set": ("Set the owners of an area", "<area> @user:server [@user...]"),
-    "backup": ("Set the backups of an area", "<area> @user:server [@user...]"),
-    "alias": ("Add another name for an area", "<area> <alias>"),
-    "describe": ("Describe what an area covers", "<area> <text>"),
-    "contact": ("Say how to reach an area's owners", "<area> <text>"),
-    "verify": ("Mark an area as checked today", "<area>"),
-    "remove": ("Delete an area from the map", "<area>"),
-}
-EDIT_REFUSAL = (
-    "Sorry, changing the responsibilities map is for the security team. "
-    "If something in it looks wrong, tell them with {prefix}ticket. "
-    'To ask who owns something: {prefix}owner <thing>, or just ask "who owns X?"'
-)
-_PILL = re.compile(r'<a\s+href="https://matrix\.to/#/(@[^"/?]+)[^"]*"[^>]*>.*?</a>', re.I | re.S)
-_TAG = re.compile(r"<[^>]+>")
-_QUOTED = re.compile(r'^\s*["“”\'](?P<area>[^"“”\']+)["“”\']\s*(?P<rest>.*)$', re.S)
-CONFIRM = "--confirm"
-
-
-def _args_with_pills(ctx: CommandContext) -> str:
-    """The sub-command's arguments, with mention pills (shown by name) turned into user ids."""
-    formatted = ctx.message.formatted_body
-    if not formatted or not _PILL.search(formatted) or not ctx.subcommand:
-        return ctx.args
-    text = html.unescape(_TAG.sub("", _PILL.sub(lambda m: f" {m[1]} ", formatted)))
-    text = " ".join(text.split())
-    # Start after the sub-verb after "owner" (a pill addressing the bot may come first).
-    found = re.search(rf"\bowner\s+{re.escape(ctx.subcommand)}\b", text, re.IGNORECASE)
-    return text[found.end() :].strip() if found else ctx.args
-
-
-def _strip_quotes(text: str) -> str:
-    found = _QUOTED.match(text)
-    return found["area"].strip() if found and not found["rest"] else text.strip()
-
-
-def split_area(rest: str, known: set[str]) -> tuple[str, str]:
-    """Split ``<area> <text>``: quoted area, else the longest known leading name."""
-    found = _QUOTED.match(rest)
-    if found:
-        return found["area"].strip(), found["rest"].strip()
-    parts = rest.split()
-    for n in range(len(parts) - 1, 0, -1):
-        if name_key(" ".join(parts[:n])) in known:
-            return " ".join(parts[:n]), " ".join(parts[n:])
-    raise UserError(
-        "I can't tell where the area's name ends: put it in quotes, "
-        'e.g. "Release signing" followed by the text.'
-    )
+from bot.ids import is_number
 
 
 def register(router: Router, service: OwnershipService) -> None:
@@ -123,9 +56,7 @@ def register(router: Router, service: OwnershipService) -> None:
             raise UsageError("What are you looking for the owner of?")
         return await ask(ctx, asking.of_command(ctx.args))
 
-    async def edit(ctx: CommandContext) -> Reply:
-        return await _edit(ctx, ctx.subcommand, _args_with_pills(ctx))
-
+    edits = MapEdits(service)
     for verb, (summary, shape) in EDITS.items():
         missing = "Which area?" if shape == "<area>" else "Which area, and what should it say?"
         router.subcommand(
@@ -135,74 +66,7 @@ def register(router: Router, service: OwnershipService) -> None:
             args=(Arg("text", ArgKind.TEXT, missing=missing, shape=shape),),
             permission=Permission.SECURITY_TEAM,
             refusal=EDIT_REFUSAL,
-        )(edit)
-
-    async def _edit(ctx: CommandContext, verb: str, rest: str) -> Reply:
-        who, now, s = ctx.sender, ctx.now, ctx.session
-        if verb in ("set", "backup"):
-            words = rest.split()
-            first = next((i for i, w in enumerate(words) if w.startswith("@")), None)
-            if first is None or first == 0:
-                raise UsageError(f"Usage: {p}owner {verb} <area> @user:server [@user...]")
-            users = words[first:]
-            bad = [u for u in users if not is_user_id(u)]
-            if bad:
-                raise UserError(f"{bad[0]!r} is not a Matrix user id like @name:example.org.")
-            area_ref = _strip_quotes(" ".join(words[:first]))
-            column = "owners" if verb == "set" else "backups"
-            area, old = await service.edit(s, area_ref, column, users, actor=who, now=now)
-            label = "Owners" if verb == "set" else "Backups"
-            return _done(f"{label} of {area.name}: {', '.join(old) or 'none'} → {', '.join(users)}")
-        if verb == "verify":
-            # The map keeps dates (as the YAML file does), so an export round-trips.
-            today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            area, _ = await service.edit(
-                s, _strip_quotes(rest), "last_verified", today, actor=who, now=now
-            )
-            area.verified_by = who
-            return _done(f"{area.name} marked as verified today.")
-        if verb == "remove":
-            confirmed = rest.endswith(CONFIRM)
-            ref = _strip_quotes(rest.removesuffix(CONFIRM).strip())
-            name = await service.resolve_name(s, ref)
-            if name is None:
-                raise UserError(f"There is no area called {ref!r}.")
-            if not confirmed:
-                cmd = f'{p}owner remove "{name}" {CONFIRM}'
-                return Reply(
-                    f"This deletes the area {name!r} from the map. To go ahead, send: {cmd}",
-                    f"This deletes the area <strong>{escape(name)}</strong> from the map. "
-                    f"To go ahead, send: <code>{escape(cmd)}</code>",
-                )
-            await service.remove(s, ref, actor=who, now=now)
-            return _done(f"Removed {name} from the map.")
-        area_ref, text = split_area(rest, await service.known_keys(s))
-        if not text:
-            raise UsageError(f"Usage: {p}owner {verb} <area> <text>")
-        column = {"alias": "aliases", "describe": "description", "contact": "contact"}[verb]
-        area, _ = await service.edit(s, area_ref, column, text, actor=who, now=now)
-        what = {"aliases": "New alias", "description": "Description", "contact": "Contact"}
-        return _done(f"{what[column]} of {area.name} saved: {text}")
-
-    async def reconfirm_reply(ctx: CommandContext) -> Reply | None:
-        """An owner answering "reply with who" in the DM: record the proposed owner."""
-        if ctx.message.room_kind is not RoomKind.DIRECT or not (
-            "@" in ctx.message.body or "matrix.to" in (ctx.message.formatted_body or "")
-        ):
-            return None
-        # Element's mention pill shows a display name in the body: take the id from its link
-        pills = _PILL.findall(ctx.message.formatted_body or "")
-        text = " ".join([*pills, ctx.message.body])
-        area = await reconfirm.on_reply(
-            ctx.session, ctx.sender, text, ctx.now,
-            room_id=ctx.message.room_id, in_reply_to=ctx.message.in_reply_to,
-        )  # fmt: skip
-        if area is None:
-            return None
-        return Reply(
-            f"Thanks: recorded as a proposed owner of {area}. "
-            "The security team will confirm the change."
-        )
+        )(edits.handler(verb))
 
     router.intercept("ownership-reconfirm-reply", reconfirm_reply)
     router.on_reaction(reconfirm.on_reaction(service))
@@ -270,7 +134,7 @@ def _register_owners(router: Router, service: OwnershipService) -> None:
     async def accept(ctx: CommandContext) -> Reply:
         who, now = ctx.sender, ctx.now
         number = ctx.params["number"]
-        return _done(await reconfirm.accept(ctx.session, service, number, actor=who, now=now))
+        return done(await reconfirm.accept(ctx.session, service, number, actor=who, now=now))
 
     @sub(
         "learn",
@@ -281,11 +145,28 @@ def _register_owners(router: Router, service: OwnershipService) -> None:
     async def learn(ctx: CommandContext) -> Reply:
         who, now = ctx.sender, ctx.now
         number = ctx.params["number"]
-        done = await misses.learn(
+        learned = await misses.learn(
             ctx.session, service, number, actor=who, now=now, prefix=router.prefix
         )
-        return _done(done)
+        return done(learned)
 
 
-def _done(text: str) -> Reply:
-    return Reply(f"✅ {text}")
+async def reconfirm_reply(ctx: CommandContext) -> Reply | None:
+    """An owner answering "reply with who" in the DM: record the proposed owner."""
+    if ctx.message.room_kind is not RoomKind.DIRECT or not (
+        "@" in ctx.message.body or "matrix.to" in (ctx.message.formatted_body or "")
+    ):
+        return None
+    # Element's mention pill shows a display name in the body: take the id from its link
+    pills = PILL.findall(ctx.message.formatted_body or "")
+    text = " ".join([*pills, ctx.message.body])
+    area = await reconfirm.on_reply(
+        ctx.session, ctx.sender, text, ctx.now,
+        room_id=ctx.message.room_id, in_reply_to=ctx.message.in_reply_to,
+    )  # fmt: skip
+    if area is None:
+        return None
+    return Reply(
+        f"Thanks: recorded as a proposed owner of {area}. "
+        "The security team will confirm the change."
+    )
