@@ -13,8 +13,10 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from bot.commands.arguments import parse_args
 from bot.commands.context import CommandContext, IncomingMessage, Outbound, Reply, RoomKind
 from bot.commands.errors import UserError
+from bot.commands.permissions import check_permission
 from bot.commands.replies import queue_outbound
 from bot.commands.router import Permission, Router
 from bot.logs import log_unexpected
@@ -34,24 +36,29 @@ class Outcome:
 async def run_command(router: Router, user_id: str, name: str, args: str) -> Outcome:
     """Run ``!name args`` as ``user_id`` from the web; the handler's answer is returned."""
     services = router.services
-    command = router.lookup(name)
-    if command is None:
+    message = _message(services, router.prefix, user_id, name, args)
+    # Parsed as the chat message would be: the same sub-command and declared arguments.
+    route = router.route(message)
+    if route is None or route.command is None or route.handler is None:
         raise ValueError(f"unknown command {name!r}")
     team = services.is_security_team(user_id)
-    if command.permission is Permission.SECURITY_TEAM and not team:
+    if route.command.permission is Permission.SECURITY_TEAM and not team:
         return Outcome(False, "That is for the security team.")
-    message = _message(services, router.prefix, user_id, name, args)
     try:
         async with services.db.sessions.begin() as session:
             ctx = CommandContext(
                 message=message,
-                command=name,
-                args=args,
+                command=route.name,
+                args=route.args,
                 session=session,
                 services=services,
                 is_security_team=team,
+                subcommand=route.sub.name if route.sub else "",
             )
-            reply = await command.handler(ctx)
+            check_permission(ctx, route.command, route.sub, router.prefix)
+            declared = route.sub.args if route.sub else route.command.args
+            ctx.params = parse_args(declared, route.args, router.prefix) if declared else {}
+            reply = await route.handler(ctx)
             if reply is not None and reply.text and services.rooms.triage:
                 ctx.send(_announcement(user_id, reply, message.room_id))
             # Queued exactly as the router queues a chat command's further messages.
