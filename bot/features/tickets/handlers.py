@@ -118,7 +118,7 @@ async def comment(ctx: CommandContext) -> Reply:
         raise UserError("To keep it private, send your comment to me in a direct message.")
     number = parse_ref(ctx.params["ticket"])
     found = await repo.get_ticket(ctx.session, number=number)
-    if found is None or not await service.is_reporter(ctx, found, ctx.sender):
+    if found is None or not await service.is_reporter(ctx.session, ctx.services, found, ctx.sender):
         if found is not None and ctx.is_security_team:
             raise UserError(f"Only the reporter comments; use {p}reply or {p}note.")
         raise UserError(f"I can't find a ticket T-{number} of yours.")
@@ -126,7 +126,7 @@ async def comment(ctx: CommandContext) -> Reply:
 
 
 async def tickets(ctx: CommandContext) -> Reply:
-    service.require_private_room(ctx)
+    service.require_private_room(ctx.message.room_kind)
     which = (ctx.argv[0].lower() if ctx.argv else "open").strip()
     if which not in _FILTERS:
         raise UsageError(f"Choose one of: {', '.join(_FILTERS)}.")
@@ -156,7 +156,7 @@ async def dm_reply(ctx: CommandContext) -> Reply | None:
         return None
     names = (txn, message_key(ctx.services, txn))
     found = await repo.ticket_for_message(ctx.session, names=names)
-    if found is None or not await service.is_reporter(ctx, found, ctx.sender):
+    if found is None or not await service.is_reporter(ctx.session, ctx.services, found, ctx.sender):
         return None
     text = service.strip_reply_fallback(msg.body)
     if not text:

@@ -62,8 +62,8 @@ class TicketKind:
         return await repo.get_ticket(session, number=number) is not None
 
     async def _open(self, ctx: CommandContext, number: int) -> Ticket:
-        service.require_private_room(ctx)
-        return await service.load(ctx, number)
+        service.require_private_room(ctx.message.room_kind)
+        return await service.load(ctx.session, number)
 
     async def show(self, ctx: CommandContext, number: int) -> Reply:
         ticket = await self._open(ctx, number)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import CommandContext, Outbound, Reply, RoomKind
 from bot.commands.errors import UsageError, UserError
@@ -18,6 +21,9 @@ from bot.features.tickets.anonymity import reporter_hash
 from bot.features.tickets.models import Ticket, TicketComment, TicketEvent
 from bot.features.tickets.redaction import source_hash
 from bot.outbox import to_the_hour, txn_id_for
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -94,34 +100,34 @@ def strip_reply_fallback(body: str) -> str:
     return "\n".join(lines).strip()
 
 
-def team_list(ctx: CommandContext) -> list[str]:
-    return sorted(ctx.services.security_team())
+def team_list(services: Services) -> list[str]:
+    return sorted(services.security_team())
 
 
-def require_private_room(ctx: CommandContext) -> None:
+def require_private_room(room_kind: RoomKind) -> None:
     """Triage commands only in the triage room or a DM: ticket details never go public."""
-    if ctx.message.room_kind not in (RoomKind.TRIAGE, RoomKind.DIRECT):
+    if room_kind not in (RoomKind.TRIAGE, RoomKind.DIRECT):
         raise UserError(
             "For the reporters' privacy, ticket commands work only in the triage room or in "
             "a direct message with me."
         )
 
 
-async def load(ctx: CommandContext, number: int) -> Ticket:
-    ticket = await repo.get_ticket(ctx.session, number=number)
+async def load(session: AsyncSession, number: int) -> Ticket:
+    ticket = await repo.get_ticket(session, number=number)
     if ticket is None:
         raise UserError(f"There is no ticket T-{number}.")
     return ticket
 
 
-def reporter_actor(ctx: CommandContext, ticket: Ticket) -> str:
+def reporter_actor(ticket: Ticket, reporter: str) -> str:
     """How the audit trail names the reporter (never by id when anonymous)."""
-    return ANONYMOUS_ACTOR if ticket.anonymous else ctx.sender
+    return ANONYMOUS_ACTOR if ticket.anonymous else reporter
 
 
-def stamp(ctx: CommandContext, ticket: Ticket) -> datetime:
-    """Now; to the hour for an anonymous ticket (its times must not match a message's)."""
-    return to_the_hour(ctx.now) if ticket.anonymous else ctx.now
+def stamp(ticket: Ticket, now: datetime) -> datetime:
+    """``now``; to the hour for an anonymous ticket (its times must not match a message's)."""
+    return to_the_hour(now) if ticket.anonymous else now
 
 
 async def audit(
@@ -129,7 +135,7 @@ async def audit(
 ) -> None:
     """Record who (default: the sender) did what to ``ticket``, and when."""
     actor = actor or ctx.sender
-    at = stamp(ctx, ticket)
+    at = stamp(ticket, ctx.now)
     ticket.updated_at = at
     await repo.add_event(
         ctx.session,
@@ -139,12 +145,14 @@ async def audit(
     )
 
 
-async def is_reporter(ctx: CommandContext, ticket: Ticket, user_id: str) -> bool:
+async def is_reporter(
+    session: AsyncSession, services: Services, ticket: Ticket, user_id: str
+) -> bool:
     if ticket.reporter_id is not None:
         return ticket.reporter_id == user_id
     if ticket.reporter_hash is None:
         return False
-    return ticket.reporter_hash == await reporter_hash(ctx.session, ctx.services, user_id)
+    return ticket.reporter_hash == await reporter_hash(session, services, user_id)
 
 
 def has_route(ticket: Ticket) -> bool:
@@ -279,7 +287,9 @@ async def file_ticket(ctx: CommandContext) -> Reply:
         ticket.reporter_id = ctx.sender
         ticket.reporter_room_id = ctx.message.room_id if direct else None
     await repo.add_ticket(ctx.session, ticket=ticket)
-    await audit(ctx, ticket, "filed", f"{kind}, {len(text)} chars", reporter_actor(ctx, ticket))
+    await audit(
+        ctx, ticket, "filed", f"{kind}, {len(text)} chars", reporter_actor(ticket, ctx.sender)
+    )
     log.info(
         "ticket %s filed: kind=%s tags=%d anonymous=%s length=%d",
         ticket.ref,
@@ -288,7 +298,7 @@ async def file_ticket(ctx: CommandContext) -> Reply:
         anonymous,
         len(text),
     )
-    confirmation = texts.filed_message(ticket, team_list(ctx), prefix, not direct)
+    confirmation = texts.filed_message(ticket, team_list(ctx.services), prefix, not direct)
     if claim_code is not None:
         confirmation = texts.claim_code_message(ticket, claim_code, prefix, not direct)
     announce(ctx, texts.announcement(ticket), ticket=ticket)
@@ -317,7 +327,7 @@ async def change_state(
         return
     ticket.state = state
     if state == "closed":
-        ticket.closed_at = stamp(ctx, ticket)
+        ticket.closed_at = stamp(ticket, ctx.now)
     elif old == "closed":
         ticket.closed_at = None
         ticket.resolution = None
@@ -347,7 +357,7 @@ async def add_comment(
             kind=kind,
             author=author,
             text=text,
-            created_at=stamp(ctx, ticket),
+            created_at=stamp(ticket, ctx.now),
             source_hash=source_hash(ctx.services, ctx.message.event_id),
         ),
     )
@@ -363,7 +373,7 @@ async def reporter_comment(ctx: CommandContext, ticket: Ticket, text: str) -> Re
             "again is always fine."
         )
     author = None if ticket.anonymous else ctx.sender
-    actor = reporter_actor(ctx, ticket)
+    actor = reporter_actor(ticket, ctx.sender)
     await add_comment(ctx, ticket, text, kind="comment", author=author, actor=actor)
     announce(
         ctx,
