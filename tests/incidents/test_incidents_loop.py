@@ -427,3 +427,14 @@ async def test_incidents_lead_and_merge_read_their_declared_arguments(harness: H
     refused = await h.team("!merge INC-1")
     assert "Give the duplicate and the incident to merge it into." in refused
     assert "Usage: !merge INC-M INC-N" in refused
+
+
+async def test_incidents_ack_and_sev_usage_errors_come_from_their_declarations(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.say(PHISHED)
+    assert (await h.team("!ack")).startswith("Give an incident id like INC-12.\nUsage: !ack INC-N")
+    wrong = await h.team("!sev INC-1 extreme")
+    assert wrong.startswith("Give an incident id and low, medium, high or critical.")
+    assert "severity is low" in await h.team("!sev inc1 LOW")

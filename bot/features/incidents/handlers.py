@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import CommandContext, Outbound, Reaction, Reply, RoomKind, escape
 from bot.commands.errors import UsageError, UserError
+from bot.commands.registry import Arg
 from bot.commands.router import Permission, Router
 from bot.features.incidents import loop_handlers, reporter, service
 from bot.features.incidents import repository as repo
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 
 PIN_KEYS = ("📌", "📍")
 PRIVATE_ROOMS = (RoomKind.TRIAGE, RoomKind.DIRECT)
+
+
+GIVE_INCIDENT = "Give an incident id like INC-12."
+GIVE_SEVERITY = "Give an incident id and low, medium, high or critical."
 
 
 def require_private(ctx: CommandContext, command: str) -> None:
@@ -115,7 +120,7 @@ class IncidentKind:
 def _number(ref: str | None) -> int:
     number = parse_ref(ref) if ref else None
     if number is None:
-        raise UsageError("Give an incident id like INC-12.")
+        raise UsageError(GIVE_INCIDENT)
     return number
 
 
@@ -140,12 +145,13 @@ def register(router: Router, intake: Intake) -> None:
 
     router.command(
         "ack", summary="Acknowledge an incident (stops escalation)", usage="ack INC-N",
-        permission=team, group=group,
+        permission=team, group=group, args=(Arg("incident", missing=GIVE_INCIDENT),),
     )(ack)  # fmt: skip
 
     router.command(
         "sev", summary="Set an incident's severity", usage="sev INC-N <low|medium|high|critical>",
         permission=team, group=group,
+        args=(Arg("incident", missing=GIVE_SEVERITY), Arg("severity", missing=GIVE_SEVERITY)),
     )(sev)  # fmt: skip
 
     router.command(
@@ -177,7 +183,8 @@ async def incidents(ctx: CommandContext) -> Reply:
 
 
 async def ack(ctx: CommandContext) -> Reply:
-    number = _number((ctx.argv or [None])[0])
+    """``!ack INC-N``: stops the escalation; the reporter hears it."""
+    number = _number(ctx.params["incident"])
     incident = await load(ctx, number)
     if not await service.acknowledge(ctx.session, incident, by=ctx.sender, now=ctx.now):
         return Reply(f"{ref(number)} was already acknowledged by {incident.acked_by}.")
@@ -186,12 +193,14 @@ async def ack(ctx: CommandContext) -> Reply:
 
 
 async def sev(ctx: CommandContext) -> Reply:
-    if len(ctx.argv) != 2 or ctx.argv[1].lower() not in SEVERITIES:
-        raise UsageError("Give an incident id and low, medium, high or critical.")
-    number = _number(ctx.argv[0])
+    """``!sev INC-N <low|medium|high|critical>``."""
+    level = ctx.params["severity"].lower()
+    if level not in SEVERITIES:
+        raise UsageError(GIVE_SEVERITY)
+    number = _number(ctx.params["incident"])
     incident = await load(ctx, number)
     paged = await service.set_severity(
-        ctx.services, ctx.session, incident, ctx.argv[1].lower(), by=ctx.sender, now=ctx.now
+        ctx.services, ctx.session, incident, level, by=ctx.sender, now=ctx.now
     )
     extra = f"; paged {', '.join(paged)}" if paged else ""
     return Reply(f"{ref(number)} severity is {incident.severity}{extra}.")
