@@ -69,50 +69,45 @@ def to_plain(text: str) -> str:
     """A chat message's Markdown as plain text: markup dropped, escapes undone.
 
     Links keep their target in brackets, list items start with "• " (or, indented, their
-    number),
-    code blocks and headings keep their text; blocks are separated by a blank line and
-    list items by a line break.
+    number), code blocks, headings and table rows keep their text. Blocks are separated
+    as in the source: by a line break where they were on consecutive lines, by a blank
+    line where the source had one.
     """
-    out = ""
+    out, end = "", 0
     marker: str | None = None
-    first_item = False
     row: list[str] | None = None
+    span = (0, 0)
     for tok in _chat.parse(text):
         if tok.type == "tr_open":
-            row = []
+            row, span = [], _span(tok, end)
             continue
         if tok.type == "inline" and row is not None:
             row.append(_inline_plain(tok.children or []))
             continue
-        if tok.type == "tr_close" and row is not None:
-            if not any(row):  # a table without a header row still has one, empty
-                row = None
-                continue
-            line = "| " + " | ".join(row) + " |"
-            separator = "\n" if out.endswith(" |") else "\n\n"  # rows of one table: one line each
-            out = f"{out}{separator if out else ''}{line}"
-            row = None
-            continue
-        if tok.type in ("bullet_list_open", "ordered_list_open"):
-            first_item = True
-            continue
         if tok.type == "list_item_open":
             marker = f"  {tok.info}{tok.markup} " if tok.info else "• "
             continue
-        if tok.type == "inline":
-            block = _inline_plain(tok.children or [])
-        elif tok.type in ("fence", "code_block"):
-            block = tok.content.rstrip("\n")
-        elif tok.type == "hr":
-            block = "———"
+        if tok.type == "tr_close" and row is not None:
+            block, row = "| " + " | ".join(row) + " |", None
+            if block.strip("| ") == "":  # a table without a header row still has one, empty
+                continue
+        elif tok.type == "inline":
+            block, span = _inline_plain(tok.children or []), _span(tok, end)
+        elif tok.type in ("fence", "code_block", "hr"):
+            block = tok.content.rstrip("\n") if tok.type != "hr" else "———"
+            span = _span(tok, end)
         else:
             continue
-        # Items of one list go on consecutive lines; other blocks get a blank line.
-        separator = "\n" if marker is not None and not first_item else "\n\n"
-        out = f"{out}{separator if out else ''}{marker or ''}{block}"
-        first_item = first_item and marker is None
-        marker = None
+        if out:
+            out += "\n" if span[0] <= end else "\n\n"
+        out += (marker or "") + block
+        marker, end = None, span[1]
     return out
+
+
+def _span(tok: Token, default: int) -> tuple[int, int]:
+    """The source lines ``[start, end)`` a block token came from."""
+    return (tok.map[0], tok.map[1]) if tok.map else (default, default)
 
 
 def render(text: str) -> tuple[str, str]:

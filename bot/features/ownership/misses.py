@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.context import Reply, escape
+from bot.commands.context import Reply
 from bot.commands.errors import UserError
 from bot.features.ownership import repository
 from bot.features.ownership.models import Area, Miss
 from bot.features.ownership.text import name_key
-from bot.matrix.content import message_content
+from bot.messaging import Message, Messenger, ToRoom
+from bot.messaging.md import code, escape
 from bot.storage.models import KeyValue
 
 if TYPE_CHECKING:
@@ -72,17 +73,11 @@ def render(groups: list[MissGroup], prefix: str, title: str) -> Reply:
     """The list with a suggestion and its one-command acceptance for each subject."""
     if not groups:
         return Reply(f"{title}: none. Every question found its area.")
-    text = [f"{title} (subject words only, most asked first):"]
-    rich = [f"<p>{escape(title)} (subject words only, most asked first):</p><ol>"]
+    text = [f"{escape(title)} (subject words only, most asked first):"]
     for g in groups:
-        cmd = f"{prefix}owners learn {g.number}"
-        text.append(f"• {g.subject!r} ×{g.count}: {g.suggestion} → {cmd}")
-        rich.append(
-            f"<li><em>{escape(g.subject)}</em> ×{g.count}: {escape(g.suggestion)} → "
-            f"<code>{escape(cmd)}</code></li>"
-        )
-    rich.append("</ol>")
-    return Reply("\n".join(text), "".join(rich))
+        cmd = code(f"{prefix}owners learn {g.number}")
+        text.append(f"- {escape(repr(g.subject))} ×{g.count}: {escape(g.suggestion)} → {cmd}")
+    return Reply("\n".join(text), markdown=True)
 
 
 async def learn(
@@ -147,12 +142,8 @@ async def digest_due(services: Services, service: OwnershipService, prefix: str)
         if not groups:
             return False
         reply = render(groups, prefix, "Weekly digest: questions the map could not answer")
-        await services.outbox.add(
-            session,
-            txn_key=f"ownership-digest:{now:%Y%m%dT%H%M}",
-            room_id=room,
-            content=message_content(reply.text, reply.html),
-        )
+        key = f"ownership-digest:{now:%Y%m%dT%H%M}"
+        await Messenger.post(session, Message(reply.text, to=ToRoom(room), key=key))
     log.info("ownership: misses digest posted (%d subjects)", len(groups))
     services.outbox.wake()
     return True
