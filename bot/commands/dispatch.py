@@ -191,11 +191,7 @@ class Dispatcher:
                 f"I don't know {route.name!r}. Send {self.prefix}help to see what I can do."
             )
         if route.command is not None:
-            check_permission(ctx, route.command, route.sub, self.prefix)
-            args = route.sub.args if route.sub else route.command.args
-            ctx.params = parse_args(args, route.args, self.prefix) if args else {}
-            assert route.handler is not None
-            reply = await route.handler(ctx)
+            reply = await invoke(ctx, route, self.prefix)
             self.metrics.commands.labels(route.command.name, "ok").inc()
             return reply
         assert route.handler is not None
@@ -297,6 +293,16 @@ class Dispatcher:
             return False
         self.metrics.messages.labels("redaction").inc()
         return True
+
+
+async def invoke(ctx: CommandContext, route: Route, prefix: str) -> Reply | None:
+    """Run a command route: its permission, its declared arguments (``ctx.params``), its
+    handler. Chat messages and the web board's actions both come through here."""
+    assert route.command is not None and route.handler is not None
+    check_permission(ctx, route.command, route.sub, prefix)
+    declared = route.sub.args if route.sub else route.command.args
+    ctx.params = parse_args(declared, route.args, prefix) if declared else {}
+    return await route.handler(ctx)
 
 
 def _is_database_error(exc: BaseException) -> bool:

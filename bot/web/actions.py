@@ -13,10 +13,9 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from bot.commands.arguments import parse_args
 from bot.commands.context import CommandContext, IncomingMessage, Outbound, Reply, RoomKind
+from bot.commands.dispatch import invoke
 from bot.commands.errors import UserError
-from bot.commands.permissions import check_permission
 from bot.commands.replies import queue_outbound
 from bot.commands.router import Permission, Router
 from bot.logs import log_unexpected
@@ -55,10 +54,7 @@ async def run_command(router: Router, user_id: str, name: str, args: str) -> Out
                 is_security_team=team,
                 subcommand=route.sub.name if route.sub else "",
             )
-            check_permission(ctx, route.command, route.sub, router.prefix)
-            declared = route.sub.args if route.sub else route.command.args
-            ctx.params = parse_args(declared, route.args, router.prefix) if declared else {}
-            reply = await route.handler(ctx)
+            reply = await invoke(ctx, route, router.prefix)
             if reply is not None and reply.text and services.rooms.triage:
                 ctx.send(_announcement(user_id, reply, message.room_id))
             # Queued exactly as the router queues a chat command's further messages.
