@@ -13,67 +13,21 @@ from typing import Any
 from bot.commands.context import CommandContext, Outbound, Reply, RoomKind
 from bot.features.incidents import guard, intake_incident, service
 from bot.features.incidents import repository as repo
-from bot.features.incidents.models import SEVERITIES
+from bot.features.incidents.intake_questions import (
+    CANCEL_WORDS,
+    QUESTIONS,
+    first_steps_text,
+    next_step,
+    question_for,
+    read_answer,
+    thanks_text,
+    type_question,
+)
+from bot.features.incidents.models import IncidentIntake
 from bot.features.incidents.playbooks import Playbook, Playbooks
 from bot.messaging import md
 
 log = logging.getLogger(__name__)
-
-CANCEL_WORDS = frozenset({"cancel", "stop", "abort", "quit"})
-SKIP_WORDS = frozenset({"skip", "-", "don't know", "dont know", "not sure", "unknown", "n/a"})
-STEPS = ("type", "what", "question", "when", "affected", "severity")
-YES_WORDS = frozenset({"yes", "y", "yeah", "yep", "i did", "yes i did", "oui", "ja"})
-NO_WORDS = frozenset({"no", "n", "nope", "i didn't", "i did not", "no i didn't"})
-QUESTIONS = {
-    "what": "What happened? A few sentences are enough.",
-    "when": "When did it happen, roughly? (Send skip if you don't know.)",
-    "affected": "What is affected: devices, accounts, keys, repositories, funds? "
-    "(Send skip if unsure.)",
-    "severity": "How bad does it look: low, medium, high or critical? "
-    "(Send skip if you can't tell.)",
-}
-
-
-def type_question(playbooks: Playbooks) -> str:
-    return "\n".join(
-        [
-            "What kind of incident is it? Answer with a number or a word:",
-            *playbooks.menu(),
-            "(As soon as you tell me the type, I alert the security team and give you the "
-            "first steps. Send cancel to stop.)",
-        ]
-    )
-
-
-def first_steps_text(playbook: Playbook) -> str:
-    """The first steps (Markdown)."""
-    steps = [f"{i}. {md.escape(s)}" for i, s in enumerate(playbook.first_steps, start=1)]
-    return "\n".join([f"⚠ **{md.escape(playbook.name)} — do these now:**", "", *steps])
-
-
-def _alerted(paged: list[str], triage: bool) -> str:
-    who = ["the security team (in its private triage room)"] if triage else []
-    if paged:
-        people = ", ".join(md.mention(u) for u in paged)
-        who.append(f"the on-call responder {people} (by direct message)")
-    return " and ".join(who) or "the security team"
-
-
-def thanks_text(
-    number: int, paged: list[str], triage: bool, *, more_questions: bool = False
-) -> str:
-    """Thank the reporter without blame and say who has been alerted (Markdown)."""
-    ref = service.ref(number)
-    then = (
-        "A few more questions help them; they will contact you here, so keep this chat open."
-        if more_questions
-        else "They will contact you here; keep this chat open."
-    )
-    return (
-        f"Thank you — your report is **{ref}**. Reporting quickly is exactly the right thing "
-        f"to do, and nobody will blame you for it. I have alerted {_alerted(paged, triage)}. "
-        f"{then}"
-    )
 
 
 class Intake:
@@ -246,33 +200,23 @@ class Intake:
         word = answer.lower().lstrip(ctx.services.settings.bot.command_prefix).strip()
         if word in CANCEL_WORDS:
             return await self._cancel(ctx, number)
-        answers = dict(intake.answers)
-        step = intake.step
-        if step == "type":
+        if intake.step == "type":
             playbook = self.playbooks.match(answer)
             if playbook is None:
                 return Reply("I didn't recognise that type. " + type_question(self.playbooks))
             text, _ = await self._open(ctx, playbook)
             return Reply(text, markdown=True)
-        value: str | None = None
-        if step == "what":
-            if word in SKIP_WORDS:
-                return Reply("I need at least a sentence about what happened. " + QUESTIONS["what"])
-            value = answer
-        elif step == "question":
-            if word in YES_WORDS:
-                value = "yes"
-            elif word in NO_WORDS:
-                value = "no"
-            elif word not in SKIP_WORDS:
-                return Reply("Please answer yes, no, or skip if you are not sure.")
-        elif step == "severity":
-            if word not in SKIP_WORDS:
-                value = _severity(word)
-                if value is None:
-                    return Reply("Please answer low, medium, high, critical or skip.")
-        elif word not in SKIP_WORDS:  # when, affected
-            value = answer
+        value, problem = read_answer(intake.step, answer, word)
+        if problem is not None:
+            return Reply(problem)
+        return await self._record(ctx, intake, value)
+
+    async def _record(
+        self, ctx: CommandContext, intake: IncidentIntake, value: str | None
+    ) -> Reply:
+        """Keep the answer, then ask the next question or end the intake."""
+        number, step = intake.incident_id, intake.step
+        answers = dict(intake.answers)
         if value is not None:
             answers[step] = value
         incident = await repo.get_incident(ctx.session, number=number) if number else None
@@ -285,22 +229,10 @@ class Intake:
             )  # fmt: skip
         if paged:
             answers["paged"] = sorted(set(answers.get("paged", [])) | set(paged))
-        next_step = STEPS[STEPS.index(step) + 1] if step != STEPS[-1] else None
-        if next_step == "question" and (playbook is None or not playbook.question):
-            next_step = "when"  # this type has no key question
-        if next_step is not None:
-            await self._save(ctx, next_step, answers, number)
-            question = (
-                playbook.question if next_step == "question" and playbook else None
-            ) or QUESTIONS[next_step]
-            if next_step == "question":
-                question += " (yes / no / skip)"
-            if paged:
-                question = (
-                    f"That makes it urgent: I have paged the on-call responder "
-                    f"{', '.join(paged)}.\n\n{question}"
-                )
-            return Reply(question)
+        following = next_step(step, playbook)
+        if following is not None:
+            await self._save(ctx, following, answers, number)
+            return Reply(question_for(following, playbook, paged))
         await repo.delete_intake(ctx.session, user_id=ctx.sender)
         if incident is None:
             # An intake begun before incidents were filed at the type: file it now.
@@ -349,13 +281,6 @@ class Intake:
                 ctx.services, ctx.session, incident, "expired", now=ctx.now
             )
         return Reply(intake_incident.expired_text(incident.id, minutes), markdown=True)
-
-
-def _severity(word: str) -> str | None:
-    for severity in SEVERITIES:
-        if word in (severity, severity[0]):
-            return severity
-    return {"med": "medium", "crit": "critical", "bad": "high", "very bad": "critical"}.get(word)
 
 
 def _who(ctx: CommandContext) -> dict[str, Any]:
