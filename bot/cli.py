@@ -8,7 +8,7 @@ import inspect
 import sys
 from collections.abc import Sequence
 
-from bot.config import ConfigError
+from bot.configfile import ConfigError
 from bot.features import plugin_classes
 from bot.matrix.cli import add_crypto_cli
 from bot.settings import Settings, load_config

@@ -3,19 +3,18 @@
 The tree is :class:`bot.settings.Settings`: the foundation's sections here
 (:class:`CoreSettings`) plus each feature's own section model (``bot/features/<name>/
 settings.py``); this module imports no feature. Loaded once by
-:func:`bot.settings.load_config` (from ``--config PATH``, else ``$HELPDESK_CONFIG``,
-else ``config/config.yaml``) and passed down; nothing reads configuration globally.
+:func:`bot.settings.load_config` (reading the file: :mod:`bot.configfile`) and passed
+down; nothing reads configuration globally.
 An environment variable ``HELPDESK_<SECTION>__<KEY>`` overrides the file
 (pydantic-settings, nested delimiter ``__``), so containers can keep secrets out of files.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,7 +22,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -32,11 +30,6 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from bot.durations import Duration, hours, minutes
 from bot.ids import check_user_ids
 from bot.limits import LimitsSettings
-from bot.yamlio import Problem, YamlDocument, YamlSyntaxError, parse_yaml, problems
-
-DEFAULT_CONFIG_PATH = Path("config/config.yaml")
-ENV_CONFIG_PATH = "HELPDESK_CONFIG"
-
 
 UserId = Annotated[str, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
 
@@ -227,80 +220,3 @@ class CoreSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file arrives as init kwargs; the environment must win over it.
         return (env_settings, init_settings)
-
-
-S = TypeVar("S", bound=CoreSettings)
-UNKNOWN_KEY = "unknown key (check the spelling against config/config.example.yaml)"
-
-
-class ConfigError(Exception):
-    """A configuration problem, already worded for the operator (key and problem)."""
-
-    def __init__(self, problems: list[str], source: str):
-        self.problems = problems
-        self.source = source
-        super().__init__("; ".join(problems))
-
-    def __str__(self) -> str:
-        lines = [f"configuration error in {self.source}:"]
-        lines += [f"  - {p}" for p in self.problems]
-        return "\n".join(lines)
-
-
-def resolve_config_path(explicit: str | os.PathLike[str] | None) -> tuple[Path, bool]:
-    """Where the config file is, and whether the operator named it explicitly."""
-    if explicit:
-        return Path(explicit), True
-    env = os.environ.get(ENV_CONFIG_PATH)
-    if env:
-        return Path(env), True
-    return DEFAULT_CONFIG_PATH, False
-
-
-def _read_yaml(path: Path, explicit: bool) -> YamlDocument | None:
-    if not path.exists():
-        if explicit:
-            raise ConfigError([f"config file {path} does not exist"], str(path))
-        return None  # environment-only configuration (containers)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            [f"config file {path} cannot be read: {exc.strerror}"], str(path)
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigError([f"config file {path} is not UTF-8 text"], str(path)) from None
-    try:
-        doc = parse_yaml(text)
-    except YamlSyntaxError as exc:
-        raise ConfigError(
-            [f"config file {path} is not valid YAML{exc.where()}: {exc.problem}"], str(path)
-        ) from None
-    if doc.data is not None and not isinstance(doc.data, dict):
-        raise ConfigError([f"config file {path} must be a mapping of sections"], str(path))
-    return doc
-
-
-def _describe(problem: Problem) -> str:
-    where = f" (line {problem.line})" if problem.line else ""
-    return f"{problem.key}{where}: {problem.message}" if problem.key else problem.message
-
-
-def load_settings(model: type[S], path: str | os.PathLike[str] | None) -> S:
-    """Load and validate the configuration into ``model``.
-
-    Args:
-        model: the settings tree (``bot.settings.Settings``: the foundation and every feature).
-        path: the file named by ``--config``; ``None`` falls back to ``$HELPDESK_CONFIG``
-            and then ``config/config.yaml``.
-
-    Raises:
-        ConfigError: naming each offending key (with its line when it is in the file).
-    """
-    resolved, explicit = resolve_config_path(path)
-    doc = _read_yaml(resolved, explicit)
-    try:
-        return model(**(doc.data if doc is not None and doc.data else {}))
-    except ValidationError as exc:
-        found = problems(exc, doc, unknown=UNKNOWN_KEY)
-        raise ConfigError([_describe(p) for p in found], str(resolved)) from None

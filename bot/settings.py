@@ -11,7 +11,8 @@ import os
 
 from pydantic import Field
 
-from bot.config import CoreSettings, load_settings
+from bot.config import CoreSettings
+from bot.configfile import load_settings
 from bot.features.incidents.settings import IncidentsSettings
 from bot.features.ownership.settings import OwnershipSettings
 from bot.features.tickets.settings import TicketsSettings
@@ -30,7 +31,7 @@ class Settings(CoreSettings):
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
-    """Load and validate the configuration (see :func:`bot.config.load_settings`).
+    """Load and validate the configuration (see :func:`bot.configfile.load_settings`).
 
     Raises:
         ConfigError: naming each offending key and its problem.

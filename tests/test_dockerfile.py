@@ -16,7 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 from bot.cli import build_parser, cmd_run
-from bot.config import ENV_CONFIG_PATH
+from bot.configfile import ENV_CONFIG_PATH
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from bot.cli import build_parser, main
 from bot.commands.context import RoomKind
-from bot.config import ConfigError
+from bot.configfile import ConfigError
 from bot.features.incidents import repository as repo
 from bot.features.incidents.clocks import remind_clocks
 from bot.features.incidents.escalation import escalate_due

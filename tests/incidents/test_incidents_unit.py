@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.commands.context import IncomingMessage, RoomKind
-from bot.config import ConfigError
+from bot.configfile import ConfigError
 from bot.features.incidents import repository as repo
 from bot.features.incidents.escalation import escalate_due
 from bot.features.incidents.intake_incident import expire_intakes

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.config import ConfigError
+from bot.configfile import ConfigError
 from bot.settings import Settings, load_config
 
 REPO = Path(__file__).resolve().parents[2]

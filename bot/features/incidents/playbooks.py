@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.config import ConfigError
+from bot.configfile import ConfigError
 from bot.features.incidents.severity import normalise
 from bot.ids import is_number
 from bot.paths import resolve_data_file
