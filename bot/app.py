@@ -24,7 +24,7 @@ from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.outbox.queue import STALE_FENCE
 from bot.paths import set_private_umask
-from bot.privacy import privacy_registry
+from bot.privacy import PrivacyRegistry
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.settings import Settings
@@ -44,14 +44,24 @@ JOIN_WAIT_SECONDS = 30.0
 
 
 def build_router(
-    services: Services, plugins: Sequence[Plugin] | None = None, *, web: bool = True
+    services: Services,
+    plugins: Sequence[Plugin] | None = None,
+    *,
+    web: bool = True,
+    privacy: PrivacyRegistry | None = None,
 ) -> Router:
-    """The router with the built-in commands and each plugin's (default: every feature's)."""
+    """The router with the built-in commands and each plugin's (default: every feature's).
+
+    Args:
+        privacy: the registry behind ``!privacy`` and ``!forget me``, which gets each
+            plugin's providers (default: a new one, only reachable through those commands).
+    """
     router = Router(services)
+    privacy = privacy or PrivacyRegistry(services)
+    privacy.register(router)
     builtin.register(router)
     if web:
         web_commands.register(router)
-    privacy = privacy_registry(router)
     for plugin in default_plugins(services) if plugins is None else plugins:
         plugin.register(router)
         for provider in plugin.privacy_providers():
@@ -86,7 +96,8 @@ class App:
             settings=settings, db=self.db, outbox=self.outbox, scheduler=self.scheduler, clock=clock
         )
         self.plugins: list[Plugin] = default_plugins(self.services)
-        self.router = build_router(self.services, self.plugins)
+        self.privacy = PrivacyRegistry(self.services)
+        self.router = build_router(self.services, self.plugins, privacy=self.privacy)
         self.matrix = MatrixBot(settings, self.services, self.router)
         self.services.directory = self.matrix
         self.matrix.on_ready.append(self._joined)

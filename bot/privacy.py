@@ -1,10 +1,10 @@
 """``!privacy`` and ``!forget me``: each feature says what it keeps about a person.
 
-A feature adds a :class:`PrivacyProvider` to the router's registry
-(``privacy_registry(router).add(...)``); ``!privacy`` asks every provider for its part
-of the summary, ``!forget me`` asks every provider to erase what its retention rules
-allow and to say what it must keep (and why). The foundation's own part — the DM room,
-handled marks, the outbox — is :class:`CoreProvider`.
+The app holds one :class:`PrivacyRegistry` and adds each plugin's providers to it
+(``Plugin.privacy_providers()``, see ``bot.app.build_router``); ``!privacy`` asks every
+provider for its part of the summary, ``!forget me`` asks every provider to erase what
+its retention rules allow and to say what it must keep (and why). The foundation's own
+part — the DM room, handled marks, the outbox — is :class:`CoreProvider`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bot.commands.errors import UsageError, UserError
 from bot.storage.models import DirectRoom, KeyValue
 
 if TYPE_CHECKING:
-    from bot.commands.router import Router
+    from bot.commands.registry import Registry
     from bot.services import Services
 
 
@@ -47,19 +47,16 @@ class PrivacyProvider(Protocol):
 
 
 class PrivacyRegistry:
-    """The providers, in registration order, and the two commands."""
+    """The providers, in registration order, and the two commands (:meth:`register`)."""
 
-    def __init__(self, router: Router):
-        self.router = router
-        self.providers: list[PrivacyProvider] = [CoreProvider(router.services)]
-        self._register_commands()
+    def __init__(self, services: Services):
+        self.providers: list[PrivacyProvider] = [CoreProvider(services)]
 
     def add(self, provider: PrivacyProvider) -> None:
         """Make ``provider`` part of ``!privacy`` and ``!forget me``."""
         self.providers.append(provider)
 
-    async def summary(self, session: AsyncSession, user_id: str) -> str:
-        p = self.router.prefix
+    async def summary(self, session: AsyncSession, user_id: str, prefix: str) -> str:
         lines = [f"What I store about you ({user_id}):"]
         for provider in self.providers:
             part = await provider.privacy_summary(session, user_id)
@@ -69,7 +66,7 @@ class PrivacyRegistry:
         lines += [
             "Who can see it: the security team sees tickets and incidents; the people who run "
             "this bot can read its database (anonymous tickets stay unlinked to you there).",
-            f"To delete it: send {p}forget me to me in a direct message. I erase what my "
+            f"To delete it: send {prefix}forget me to me in a direct message. I erase what my "
             "retention rules allow and tell you what I must keep.",
         ]
         return "\n".join(lines)
@@ -86,8 +83,8 @@ class PrivacyRegistry:
             lines += ["Kept, and why:", *(f"  - {k}" for k in kept)]
         return "\n".join(lines)
 
-    def _register_commands(self) -> None:
-        router = self.router
+    def register(self, router: Registry) -> None:
+        """Add ``!privacy`` and ``!forget me`` to ``router``."""
         p = router.prefix
 
         @router.command(
@@ -97,7 +94,7 @@ class PrivacyRegistry:
             group="Privacy",
         )
         async def privacy(ctx: CommandContext) -> Reply:
-            text = await self.summary(ctx.session, ctx.sender)
+            text = await self.summary(ctx.session, ctx.sender, p)
             if ctx.message.is_direct:
                 return Reply(text)
             ctx.send(Outbound(text, dm_user_id=ctx.sender, private=True))
@@ -115,16 +112,6 @@ class PrivacyRegistry:
             if not ctx.message.is_direct:
                 raise UserError(f"To be sure it is you, send {p}forget me in a direct message.")
             return Reply(await self.forget(ctx.session, ctx.sender))
-
-
-def privacy_registry(router: Router) -> PrivacyRegistry:
-    """The router's privacy registry, created (with its commands) on first use."""
-    registry = router.shared.get("privacy")
-    if registry is None:
-        registry = PrivacyRegistry(router)
-        router.shared["privacy"] = registry
-    assert isinstance(registry, PrivacyRegistry)
-    return registry
 
 
 class CoreProvider:

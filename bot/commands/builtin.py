@@ -10,10 +10,7 @@ INTRO = "I'm the security helpdesk bot. There is no judgement here: ask anything
 
 
 def register(router: Router) -> None:
-    """Add ``!help``, ``!ping``, ``!whoami``, ``!privacy`` and ``!forget me`` to ``router``."""
-    from bot.privacy import privacy_registry
-
-    privacy_registry(router)  # features add their part (see bot/privacy.py)
+    """Add ``!help``, ``!ping`` and ``!whoami`` to ``router`` (``!privacy``: bot/privacy.py)."""
 
     @router.command(
         "help",

@@ -140,8 +140,6 @@ class Registry:
         self._interceptors: list[Interceptor] = []
         self._reaction_handlers: list[ReactionHandler] = []
         self._redaction_handlers: list[RedactionHandler] = []
-        # Objects features share through the registry (e.g. the triage verbs registry).
-        self.shared: dict[str, object] = {}
 
     def command(
         self,

@@ -214,14 +214,17 @@ async def test_tips_privacy_and_forget_me_through_the_commands(
     from bot.app import build_router
     from bot.features.tips import TipsPlugin
     from bot.features.tips.privacy import TipsPrivacy
-    from bot.privacy import privacy_registry
+    from bot.privacy import PrivacyRegistry
 
     clock = ManualClock(utc(2026, 12, 1, 8, 1))
     services = make_services(db, tips_file, clock)
-    wired = build_router(services, [TipsPlugin(services)])  # the plugin's part of !privacy
-    assert any(isinstance(p, TipsPrivacy) for p in privacy_registry(wired).providers)
+    wired = PrivacyRegistry(services)
+    build_router(services, [TipsPlugin(services)], privacy=wired)  # the plugin's part
+    assert any(isinstance(p, TipsPrivacy) for p in wired.providers)
     router, tips = make_router(services)
-    privacy_registry(router).add(TipsPrivacy(tips))
+    privacy = PrivacyRegistry(services)
+    privacy.register(router)
+    privacy.add(TipsPrivacy(tips))
     await posted_days(db, router, tips, clock, [1, 2])
     await react(router, ALICE, "$tip1", 1)
     await react(router, ALICE, "$tip2", 2)
