@@ -1,4 +1,4 @@
-"""Dispatch: claim the event, run the handler, the one error boundary, queue the replies.
+"""Dispatch: claim the message, run the handler, the one error boundary, queue the replies.
 
 Every message that reaches the bot goes through :meth:`Dispatcher.handle`, which claims the
 event in the database, runs the handler in that same transaction, and commits the
@@ -13,43 +13,26 @@ import logging
 import secrets
 import time
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.arguments import parse_args, usage_line
+from bot.commands.claims import AlreadyHandled, claim, error_reference_text, is_database_error
 from bot.commands.context import (
     CommandContext,
     IncomingMessage,
-    Outbound,
-    Reaction,
-    Redaction,
     Reply,
 )
 from bot.commands.errors import RateLimited, UsageError, UserError
 from bot.commands.parsing import Parser, Route
 from bot.commands.permissions import check_permission, team_places_text
 from bot.commands.registry import Registry
-from bot.commands.replies import queue_outbound, queue_reply, queue_text_reply
+from bot.commands.replies import queue_reply
 from bot.logs import log_unexpected
 from bot.messaging import md
 from bot.metrics import Metrics
 from bot.services import Services
-from bot.storage.errors import is_transient
-from bot.storage.models import HandledEvent
 
 log = logging.getLogger(__name__)
-
-
-def error_reference_text(ref: str) -> str:
-    """What a person is told when handling their message failed (never the cause)."""
-    return (
-        f"Sorry, something went wrong on my side (ref: {ref}). "
-        "The security team can look it up with that reference."
-    )
-
-
-class AlreadyHandled(Exception):
-    """Another process (or an earlier run) already handled this event."""
 
 
 class Dispatcher:
@@ -111,7 +94,7 @@ class Dispatcher:
                 self.metrics.commands.labels(route.command.name, "refused").inc()
             outcome = "user_error"
         except Exception as exc:
-            if _is_database_error(exc):
+            if is_database_error(exc):
                 raise
             ref = secrets.token_hex(4)
             log_unexpected(
@@ -130,18 +113,7 @@ class Dispatcher:
         return outcome
 
     async def _claim(self, session: AsyncSession, event_id: str, room_id: str) -> None:
-        """Record ``event_id`` as handled in this transaction; the unique key is the claim.
-
-        A concurrent replica inserting the same id waits for this transaction and then
-        fails, so only one of them ever handles an event.
-        """
-        session.add(
-            HandledEvent(event_id=event_id, room_id=room_id, handled_at=self.services.clock())
-        )
-        try:
-            await session.flush()
-        except IntegrityError:
-            raise AlreadyHandled(event_id) from None
+        await claim(session, event_id, room_id, self.services.clock())
 
     def _context(
         self, msg: IncomingMessage, route: Route | None, session: AsyncSession
@@ -209,91 +181,6 @@ class Dispatcher:
         usage = f"{self.prefix}{usage_line(route.command, route.sub)}"
         return f"{exc.message}\nUsage: {md.escape(usage) if exc.markdown else usage}"
 
-    async def handle_unreadable(self, *, event_id: str, room_id: str, text: str | None) -> bool:
-        """Record an event the bot could not read; reply ``text`` to it (if any), once.
-
-        Used for encrypted messages whose key the bot never received. Returns False if
-        the event had been handled already.
-        """
-        async with self.services.db.sessions.begin() as session:
-            try:
-                await self._claim(session, event_id, room_id)
-            except AlreadyHandled:
-                self.metrics.messages.labels("duplicate").inc()
-                return False
-            if text is not None:
-                await queue_text_reply(
-                    self.services, session, event_id=event_id, room_id=room_id, text=text
-                )
-        self.metrics.messages.labels("unreadable").inc()
-        self.services.outbox.wake()
-        return True
-
-    async def give_up(self, *, event_id: str, room_id: str, reason: str, reply: bool) -> bool:
-        """Stop retrying an event that kept failing: mark it handled, answer a reference.
-
-        Called by the dispatcher after ``bot.max_event_attempts`` (handler timeouts or
-        unexpected failures), so the person hears about it instead of silence. Returns
-        False if the event had been handled meanwhile.
-        """
-        ref = secrets.token_hex(4)
-        log.error("giving up on event %s in %s after %s ref=%s", event_id, room_id, reason, ref)
-        async with self.services.db.sessions.begin() as session:
-            try:
-                await self._claim(session, event_id, room_id)
-            except AlreadyHandled:
-                return False
-            if reply:
-                text = error_reference_text(ref)
-                await queue_text_reply(
-                    self.services, session, event_id=event_id, room_id=room_id, text=text
-                )
-        self.metrics.messages.labels("gave_up").inc()
-        self.services.outbox.wake()
-        return True
-
-    async def handle_reaction(self, reaction: Reaction) -> bool:
-        """Give a reaction to every reaction handler, exactly once."""
-        if not self.registry.reaction_handlers:
-            return False
-        try:
-            async with self.services.db.sessions.begin() as session:
-                try:
-                    await self._claim(session, reaction.event_id, reaction.room_id)
-                except AlreadyHandled:
-                    return False
-                outbound: list[Outbound] = []
-                for handler in self.registry.reaction_handlers:
-                    outbound.extend(await handler(reaction, session, self.services) or [])
-                await queue_outbound(self.services, session, reaction.event_id, outbound)
-        except Exception as exc:
-            if _is_database_error(exc):
-                raise
-            log_unexpected(log, exc, "reaction handler failed for %s", reaction.event_id)
-            return False
-        self.services.outbox.wake()
-        return True
-
-    async def handle_redaction(self, redaction: Redaction) -> bool:
-        """Give a redaction to every redaction handler, exactly once."""
-        try:
-            async with self.services.db.sessions.begin() as session:
-                try:
-                    await self._claim(session, redaction.event_id, redaction.room_id)
-                except AlreadyHandled:
-                    return False
-                # Copies of what the redacted message caused are emptied too.
-                await self.services.outbox.scrub_caused_by(session, redaction.redacts)
-                for handler in self.registry.redaction_handlers:
-                    await handler(redaction, session, self.services)
-        except Exception as exc:
-            if _is_database_error(exc):
-                raise
-            log_unexpected(log, exc, "redaction handler failed for %s", redaction.event_id)
-            return False
-        self.metrics.messages.labels("redaction").inc()
-        return True
-
 
 async def invoke(ctx: CommandContext, route: Route, prefix: str) -> Reply | None:
     """Run a command route: its permission, its declared arguments (``ctx.params``), its
@@ -303,12 +190,3 @@ async def invoke(ctx: CommandContext, route: Route, prefix: str) -> Reply | None
     declared = route.sub.args if route.sub else route.command.args
     ctx.params = parse_args(declared, route.args, prefix) if declared else {}
     return await route.handler(ctx)
-
-
-def _is_database_error(exc: BaseException) -> bool:
-    """A transient database failure must propagate (the event is retried), not be answered.
-
-    Permanent database errors (a constraint, a bad value) become an error reference like
-    any other defect: retrying would only repeat them.
-    """
-    return is_transient(exc)

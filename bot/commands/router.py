@@ -4,7 +4,9 @@ What each part does lives in its own module:
 
 * :mod:`bot.commands.registry` - declared commands, natural routes, interceptors, handlers;
 * :mod:`bot.commands.parsing` - what a message is for (prefix, mention, natural question);
-* :mod:`bot.commands.dispatch` - claim, run, the one error boundary, reactions/redactions;
+* :mod:`bot.commands.dispatch` - claim a message, run it, the one error boundary;
+* :mod:`bot.commands.reactions` - reactions and redactions to the features' handlers;
+* :mod:`bot.commands.unanswered` - unreadable events, and events the bot gave up on;
 * :mod:`bot.commands.replies` - replies turned into outbox rows.
 
 Features register on a :class:`Router` (it *is* a :class:`Registry`); the Matrix side
@@ -13,9 +15,11 @@ calls its ``handle*`` methods.
 
 from __future__ import annotations
 
+from bot.commands.claims import AlreadyHandled, error_reference_text
 from bot.commands.context import IncomingMessage, Reaction, Redaction
-from bot.commands.dispatch import AlreadyHandled, Dispatcher, error_reference_text
+from bot.commands.dispatch import Dispatcher
 from bot.commands.parsing import Parser, Route
+from bot.commands.reactions import ReactionDispatch
 from bot.commands.registry import (
     TEAM_PLACES,
     Command,
@@ -28,6 +32,7 @@ from bot.commands.registry import (
     RedactionHandler,
     Registry,
 )
+from bot.commands.unanswered import Unanswered
 from bot.metrics import Metrics
 from bot.services import Services
 
@@ -60,6 +65,8 @@ class Router(Registry):
         self.metrics = metrics or services.outbox.metrics
         self.parser = Parser(self, services.settings)
         self.dispatcher = Dispatcher(services, self, self.parser, metrics=self.metrics)
+        self.reactions = ReactionDispatch(services, self, metrics=self.metrics)
+        self.unanswered = Unanswered(services, metrics=self.metrics)
 
     def route(self, msg: IncomingMessage) -> Route | None:
         """Decide what ``msg`` is for, without side effects (None: not for the bot)."""
@@ -70,24 +77,24 @@ class Router(Registry):
         return await self.dispatcher.handle(msg)
 
     async def handle_unreadable(self, *, event_id: str, room_id: str, text: str | None) -> bool:
-        """Record an event the bot could not read (see :meth:`Dispatcher.handle_unreadable`)."""
-        return await self.dispatcher.handle_unreadable(
+        """Record an event the bot could not read (see :meth:`Unanswered.handle_unreadable`)."""
+        return await self.unanswered.handle_unreadable(
             event_id=event_id, room_id=room_id, text=text
         )
 
     async def give_up(self, *, event_id: str, room_id: str, reason: str, reply: bool) -> bool:
-        """Stop retrying an event that kept failing (see :meth:`Dispatcher.give_up`)."""
-        return await self.dispatcher.give_up(
+        """Stop retrying an event that kept failing (see :meth:`Unanswered.give_up`)."""
+        return await self.unanswered.give_up(
             event_id=event_id, room_id=room_id, reason=reason, reply=reply
         )
 
     async def handle_reaction(self, reaction: Reaction) -> bool:
         """Give a reaction to every reaction handler, exactly once."""
-        return await self.dispatcher.handle_reaction(reaction)
+        return await self.reactions.handle_reaction(reaction)
 
     async def handle_redaction(self, redaction: Redaction) -> bool:
         """Give a redaction to every redaction handler, exactly once."""
-        return await self.dispatcher.handle_redaction(redaction)
+        return await self.reactions.handle_redaction(redaction)
 
     def team_places_text(self) -> str:
         """The one refusal for a team command outside the triage room and DMs."""
