@@ -115,11 +115,20 @@ class EventHandling:
         if await self.e2ee.may_command(msg.room_id, event):
             return True
         log.warning("refusing a triage message from an unsigned device of %s", msg.sender)
-        if msg.body.lstrip().startswith(self.command_prefix) or msg.mentions_bot or msg.in_reply_to:
+        if self.for_the_bot(msg):
             await self.router.handle_unreadable(
                 event_id=msg.event_id, room_id=msg.room_id, text=UNSIGNED_DEVICE_NOTICE
             )
         return False
+
+    def for_the_bot(self, msg: IncomingMessage) -> bool:
+        """Whether a refused message was meant for the bot: a command, a reply, or
+        addressed to it by the router's own rule (a mention at the start, not a pill or
+        the bot's name further on)."""
+        if msg.body.lstrip().startswith(self.command_prefix) or msg.in_reply_to:
+            return True
+        addressed, _ = self.router.parser.addressed(msg)
+        return addressed
 
     async def on_unreadable(self, room_id: str, kind: RoomKind, event: dict[str, Any]) -> None:
         """An event we hold no key for: ask for the key, and (in a DM) for a resend.

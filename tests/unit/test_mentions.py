@@ -7,12 +7,15 @@ address it; the bot's name as a bare word ("helpdesk is down again") does not.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
 from bot.commands.parsing import leading_pill
+from bot.matrix.handling import EventHandling
 from bot.storage import Database
-from tests.support.desk import Desk
+from tests.support.desk import LEAD, Desk
 
 BOT = "@helpdesk:test"  # display name "Security Helpdesk" (the default)
 PILL = '<a href="https://matrix.to/#/@helpdesk:test">Security Helpdesk</a>'
@@ -93,3 +96,56 @@ def test_mentions_leading_pill_reads_the_pill_text() -> None:
     other = '<a href="https://matrix.to/#/@alice:test">Alice</a>: hi'
     assert leading_pill(other, BOT) is None
     assert leading_pill(None, BOT) is None
+
+
+class _Untrusted:
+    """An E2EE stand-in: no device may command (as an unsigned device in triage)."""
+
+    async def may_command(self, room_id: str, event: dict[str, object]) -> bool:
+        return False
+
+
+def _unsigned_handling(desk: Desk) -> EventHandling:
+    return EventHandling(
+        client=cast(Any, None),
+        router=desk.router,
+        e2ee=cast(Any, _Untrusted()),
+        directory=cast(Any, SimpleNamespace(bot_user_id=BOT)),
+        dispatcher=cast(Any, None),
+        command_prefix="!",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ("!ping", {}),
+        ("helpdesk: ping", {}),
+        ("@helpdesk:test ping", {}),
+        ("Security Helpdesk: ping", {"mentions_bot": True, "formatted_body": f"{PILL}: ping"}),
+        ("ok", {"in_reply_to": "$earlier"}),
+    ],
+)
+async def test_mentions_unsigned_device_refused_when_addressed(
+    desk: Desk, body: str, fields: dict[str, Any]
+) -> None:
+    msg = desk.message(body, sender=LEAD, room="triage", **fields)
+    assert not await _unsigned_handling(desk).signed_sender(msg, {})
+    rows = await desk.from_event(msg.event_id)
+    assert len(rows) == 1 and "cross-signed" in rows[0].content["body"]
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ("helpdesk is down again", {}),
+        # A pill further on (with m.mentions, as Element sends it) talks *about* the bot.
+        ("ping Security Helpdesk", {"mentions_bot": True, "formatted_body": f"ping {PILL}"}),
+    ],
+)
+async def test_mentions_unsigned_device_silent_when_not_addressed(
+    desk: Desk, body: str, fields: dict[str, Any]
+) -> None:
+    msg = desk.message(body, sender=LEAD, room="triage", **fields)
+    assert not await _unsigned_handling(desk).signed_sender(msg, {})
+    assert await desk.rows() == []
