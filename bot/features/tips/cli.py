@@ -11,6 +11,7 @@ from bot.features.tips.lint import tip_warnings
 from bot.features.tips.loader import CampaignFileError, load_campaigns
 from bot.features.tips.render import tip_message
 from bot.features.tips.schedule import local_today
+from bot.messaging import Message, ToRoom, content_for, md
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -44,7 +45,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    """Print the post of one day exactly as it will appear (plain body; ``--html`` too)."""
+    """Print the post of one day as it will be sent (its Markdown; ``--html``: the HTML too)."""
     prefix = "!"
     if args.file:
         path = Path(args.file)
@@ -68,11 +69,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
         return 1
     run = campaign.current_or_next(local_today(campaign, datetime.now(UTC)))
     when = run[0] + timedelta(days=args.day - 1) if run else None
-    text, html = tip_message(campaign, campaign.tips[args.day - 1], prefix, when=when)
+    text = md.with_prefix(tip_message(campaign, campaign.tips[args.day - 1], when=when), prefix)
     print(text)
     if args.html:
         print("\n--- HTML ---")
-        print(html)
+        print(content_for(Message(text, to=ToRoom("!preview"), key="preview"))["formatted_body"])
     return 0
 
 

@@ -7,7 +7,7 @@ from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.commands.context import CommandContext, Reply, escape
+from bot.commands.context import CommandContext, Reply
 from bot.commands.errors import UsageError, UserError
 from bot.commands.registry import Arg, ArgKind
 from bot.commands.router import Permission, Router
@@ -18,6 +18,7 @@ from bot.features.tips.schedule import local_instant, local_today, next_slot_dat
 from bot.features.tips.service import TipsService
 from bot.features.tips.tracking import expired_until, shown
 from bot.ids import is_number
+from bot.messaging import md
 
 
 def _fmt(day: date) -> str:
@@ -91,16 +92,15 @@ class TipCommands:
         today = local_today(campaign, ctx.now)
         tip = campaign.tip_for(today)
         if tip is not None:
-            text, html = tip_message(campaign, tip, self.p, when=today, post=False)
-            return Reply(text, html)
+            return Reply(tip_message(campaign, tip, when=today, post=False), markdown=True)
         nxt = next_slot_date(campaign, ctx.now)
         if nxt is None:
             raise UserError(f"{campaign.title} is over. Thanks to everyone who took part!")
         tip = campaign.tip_for(nxt)
         assert tip is not None
         intro = f"No tip today. The next one comes on {_fmt(nxt)} at {_when(campaign)}:"
-        text, html = tip_message(campaign, tip, self.p, when=nxt, with_footer=False)
-        return Reply(f"{intro}\n\n{text}", f"<p>{escape(intro)}</p>{html}")
+        text = tip_message(campaign, tip, when=nxt, with_footer=False)
+        return Reply(f"{md.escape(intro)}\n\n{text}", markdown=True)
 
     def day(self, ctx: CommandContext, number: int, name: str | None) -> Reply:
         campaign = self._pick(ctx, name)
@@ -114,8 +114,8 @@ class TipCommands:
                 f"Day {number} of {campaign.title} comes on {_fmt(when)} — no spoilers yet. "
                 f"Today's tip: {self.p}tip"
             )
-        text, html = tip_message(campaign, campaign.tips[number - 1], self.p, when=when, post=False)
-        return Reply(text, html)
+        text = tip_message(campaign, campaign.tips[number - 1], when=when, post=False)
+        return Reply(text, markdown=True)
 
     # -- !tips --------------------------------------------------------------------
 
@@ -129,20 +129,13 @@ class TipCommands:
             f"{campaign.title}: {_fmt(run[0])} to {_fmt(run[1])}, "
             f"one tip a day at {_when(campaign)}"
         )
-        plain, rich = [head], [f"<p><strong>{escape(head)}</strong></p><ul>"]
+        text = [f"**{md.escape(head)}**", ""]
         for tip in campaign.tips:
             when = run[0] + timedelta(days=tip.day - 1)
-            mark = " ← today" if when == today else ""
-            line = f"{when.strftime('%a %d %b')} — day {tip.day}: {tip.title}{mark}"
-            plain.append(f"  {line}")
-            rich.append(
-                f"<li>{'<strong>' if mark else ''}{escape(line)}{'</strong>' if mark else ''}</li>"
-            )
-        rich.append("</ul>")
-        foot = f"Read any past day with {self.p}tip <day>."
-        plain.append(foot)
-        rich.append(f"<p>{escape(foot)}</p>")
-        return Reply("\n".join(plain), "".join(rich))
+            line = md.escape(f"{when.strftime('%a %d %b')} — day {tip.day}: {tip.title}")
+            text.append(f"- **{line} ← today**" if when == today else f"- {line}")
+        text += ["", "Read any past day with `{prefix}tip <day>`."]
+        return Reply("\n".join(text), markdown=True)
 
     # -- team tools ---------------------------------------------------------------
 
@@ -151,9 +144,9 @@ class TipCommands:
         number = ctx.params["day"]
         if not 1 <= number <= campaign.length:
             raise UserError(f"{campaign.title} has days 1 to {campaign.length}.")
-        text, html = tip_message(campaign, campaign.tips[number - 1], self.p)
-        note = f"Preview of day {number}, exactly as it will be posted:"
-        return Reply(f"{note}\n\n{text}", f"<p><em>{escape(note)}</em></p>{html}")
+        text = tip_message(campaign, campaign.tips[number - 1])
+        note = f"*Preview of day {number}, exactly as it will be posted:*"
+        return Reply(f"{note}\n\n{text}", markdown=True)
 
     async def skip(self, ctx: CommandContext) -> Reply:
         campaign = self._pick(ctx, ctx.params["campaign"])
@@ -235,14 +228,9 @@ class TipCommands:
             notes.append("Counting is off: no tips.marker_key and no Matrix secret to derive one.")
         if expired_until(campaign, today, settings.keep_days) == run[1]:
             notes.append(f"The marks of this run were deleted {settings.keep_days} days after it.")
-        plain = "\n".join([head, *lines, *notes])
-        rich = (
-            f"<p><strong>{escape(head)}</strong></p><ul>"
-            + "".join(f"<li>{escape(line)}</li>" for line in lines)
-            + "</ul>"
-            + "".join(f"<p>{escape(n)}</p>" for n in notes)
-        )
-        return Reply(plain, rich)
+        text = [f"**{md.escape(head)}**", "", *(f"- {md.escape(line)}" for line in lines)]
+        text += [f"\n{md.escape(n)}" for n in notes]
+        return Reply("\n".join(text), markdown=True)
 
     async def progress(self, ctx: CommandContext) -> Reply:
         if not ctx.message.is_direct:

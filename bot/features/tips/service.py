@@ -25,7 +25,7 @@ from bot.features.tips.models import MISSED, POSTED, SKIPPED
 from bot.features.tips.render import tip_message
 from bot.features.tips.schedule import Slot, campaign_rooms, local_today, plan_posts, slot_for
 from bot.features.tips.tracking import DONE_KEYS, DayStats, Tracker
-from bot.matrix.content import message_content
+from bot.messaging import Message, ToRoom, content_for, md
 from bot.outbox import txn_id_for
 from bot.services import Services
 
@@ -128,22 +128,25 @@ class TipsService:
             if self.source.good_digest
             else "No tips are posted until it is fixed."
         )
+        every = self.services.settings.tips.check_interval.total_seconds()
         lines = [
-            f"⚠️ The tips campaigns file {self.source.path} has "
+            f"⚠️ The tips campaigns file {md.escape(str(self.source.path))} has "
             f"{len(change.problems)} problem(s). {kept}",
-            *(f"- {p}" for p in change.problems),
-            f"Fix it and save; I pick it up within "
-            f"{self.services.settings.tips.check_interval.total_seconds():g} s "
-            f"(or say {self.services.settings.bot.command_prefix}tip reload).",
+            "",
+            *(f"- {md.escape(p)}" for p in change.problems),
+            "",
+            f"Fix it and save; I pick it up within {every:g} s (or say `{{prefix}}tip reload`).",
         ]
+        prefix = self.services.settings.bot.command_prefix
+        key = f"tips-file:{change.digest}"
         try:
             async with self.services.db.sessions.begin() as session:
                 # Keyed by the broken version: told once, whatever the replicas or restarts.
                 await self.services.outbox.add(
                     session,
-                    txn_key=f"tips-file:{change.digest}",
+                    txn_key=key,
                     room_id=triage,
-                    content=message_content("\n".join(lines)),
+                    content=_content("\n".join(lines), triage, prefix, key),
                 )
         except IntegrityError:
             return  # another replica queued the same notice at the same moment
@@ -212,8 +215,8 @@ class TipsService:
 
     async def _post(self, slot: Slot) -> bool:
         prefix = self.services.settings.bot.command_prefix
-        text, html = tip_message(slot.campaign, slot.tip, prefix)
-        if not await self._claim(slot, POSTED, message_content(text, html)):
+        content = _content(tip_message(slot.campaign, slot.tip), slot.room_id, prefix, slot.txn_key)
+        if not await self._claim(slot, POSTED, content):
             log.info("tip %s already claimed elsewhere; not posting", slot.txn_key)
             return False
         log.info("tip %s queued (day %d)", slot.txn_key, slot.day)
@@ -282,3 +285,8 @@ class TipsService:
     async def forget(self, session: AsyncSession, user_id: str) -> str:
         """Delete every tips mark of ``user_id``, for ``!privacy``; says what went."""
         return await self.tracker.forget(session, user_id)
+
+
+def _content(body: str, room_id: str, prefix: str, key: str) -> dict[str, Any]:
+    """A room message's content from its Markdown ``body`` (``{prefix}`` filled in)."""
+    return content_for(Message(md.with_prefix(body, prefix), to=ToRoom(room_id), key=key))

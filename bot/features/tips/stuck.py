@@ -22,6 +22,7 @@ from bot.features.tips.campaigns import Campaign
 from bot.features.tips.models import POSTED
 from bot.features.tips.schedule import local_instant, local_today
 from bot.features.tips.service import TipsService
+from bot.messaging import md
 
 log = logging.getLogger(__name__)
 _ANON = ("anonymous", "anon", "anonymously")
@@ -59,7 +60,8 @@ async def open_stuck_ticket(
         f"Stuck on day {day} of {campaign.title} ({tip.title})? That is what we are here for. "
         f"I opened a no-judgement ticket about this tip, tagged {words}."
     )
-    return dataclasses.replace(reply, text=f"{head}\n{reply.text}", html=None)
+    text = f"{md.escape(head) if reply.markdown else head}\n{reply.text}"
+    return dataclasses.replace(reply, text=text, html=None)
 
 
 def latest_posted(campaign: Campaign, now: datetime) -> date | None:
