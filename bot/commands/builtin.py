@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bot.commands.arguments import usage_line
-from bot.commands.context import CommandContext, Reply, escape
+from bot.commands.context import CommandContext, Reply
 from bot.commands.router import Permission, Router
+from bot.messaging import md
 
 INTRO = "I'm the security helpdesk bot. There is no judgement here: ask anything."
 
@@ -60,14 +61,14 @@ def command_help(router: Router, ctx: CommandContext, argv: list[str]) -> Reply:
         if not rows:
             return Reply(f"I don't know {' '.join(argv[:2])!r}. Send {p}help {name}.")
     (usage, summary), more = rows[0], rows[1:]
-    plain = [usage, summary, *(f"  {u} — {s}" for u, s in more)]
-    rich = f"<code>{escape(usage)}</code><br/>{escape(summary)}"
+    text = [md.code(usage), md.escape(summary)]
     if more:
-        rich += "<ul>" + "".join(
-            f"<li><code>{escape(u)}</code> — {escape(s)}</li>" for u, s in more
-        )
-        rich += "</ul>"
-    return Reply("\n".join(plain), rich)
+        text += ["", *(_item(u, s) for u, s in more)]
+    return Reply("\n".join(text), markdown=True)
+
+
+def _item(usage: str, summary: str) -> str:
+    return f"- {md.code(usage)} — {md.escape(summary)}"
 
 
 def overview(router: Router, ctx: CommandContext) -> Reply:
@@ -75,15 +76,9 @@ def overview(router: Router, ctx: CommandContext) -> Reply:
     groups: dict[str, list[tuple[str, str]]] = {}
     for cmd in router.visible_commands(ctx.sender):
         groups.setdefault(cmd.group, []).extend(_rows(router, ctx, cmd.name) or [])
-    plain = [INTRO, ""]
-    rich = [f"<p>{INTRO}</p>"]
+    text = [md.escape(INTRO)]
     for group, rows in groups.items():
-        plain.append(f"{group}:")
-        plain += [f"  {usage} — {summary}" for usage, summary in rows]
-        rich.append(f"<p><strong>{escape(group)}</strong></p><ul>")
-        rich += [f"<li><code>{escape(u)}</code> — {escape(s)}</li>" for u, s in rows]
-        rich.append("</ul>")
+        text += ["", f"**{md.escape(group)}:**", "", *(_item(u, s) for u, s in rows)]
     if ctx.message.is_direct:
-        plain.append("In this DM you can skip the prefix.")
-        rich.append("<p>In this DM you can skip the prefix.</p>")
-    return Reply("\n".join(plain), "".join(rich))
+        text += ["", "In this DM you can skip the prefix."]
+    return Reply("\n".join(text), markdown=True)

@@ -26,6 +26,13 @@ def code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def code_block(text: str) -> str:
+    """``text`` as a fenced code block, shown exactly as written (user text allowed)."""
+    longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=2)
+    fence = "`" * (longest + 1)
+    return f"{fence}\n{text}\n{fence}"
+
+
 def mention(user_id: str) -> str:
     """A mention pill for ``user_id`` (also list it in the message's ``mentions``)."""
     return f"[{escape(user_id)}](https://matrix.to/#/{user_id})"

@@ -61,8 +61,8 @@ async def test_ownership_reconfirm_one_dm_per_stale_area_then_thumbs(bot: Harnes
     assert await reconfirm.send_due(bot.services, service) == 0  # once per period
     dms = await bot.to_dm(OLD)
     assert sorted(dms) == [
-        "Still the owner of *Build runners*? 👍 yes · 👎 no · reply with who",
-        "Still the owner of *Release signing*? 👍 yes · 👎 no · reply with who",
+        "Still the owner of Build runners? 👍 yes · 👎 no · reply with who",
+        "Still the owner of Release signing? 👍 yes · 👎 no · reply with who",
     ]
     assert await bot.to_dm(FRESH) == []
     await bot.mark_sent()

@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.context import CommandContext, Outbound, Reaction, Reply, RoomKind, escape
+from bot.commands.context import CommandContext, Outbound, Reaction, Reply, RoomKind
 from bot.commands.errors import UsageError, UserError
 from bot.commands.registry import Arg
 from bot.commands.router import Permission, Router
@@ -221,10 +221,9 @@ async def update(ctx: CommandContext) -> Reply:
     )
     ctx.send(
         Outbound(
-            f"Update on your report {ref(number)} from the security team:\n{text}",
-            f"<p>Update on your report <strong>{ref(number)}</strong> from the security "
-            f"team:</p><p>{escape(text)}</p>",
+            f"Update on your report **{ref(number)}** from the security team:\n{md.escape(text)}",
             dm_user_id=incident.reporter,
+            markdown=True,
         )
     )
     return Reply(f"Sent to {incident.reporter} and added to the timeline of {ref(number)}.")
@@ -236,7 +235,7 @@ async def export(ctx: CommandContext) -> Reply:
     report = await export_incident(ctx.session, number, by=ctx.sender, now=ctx.now)
     if report is None:
         raise UserError(f"There is no incident {ref(number)}.")
-    return Reply(report, f"<pre><code>{escape(report)}</code></pre>")
+    return Reply(md.code_block(report), markdown=True)
 
 
 async def record_thread_message(ctx: CommandContext) -> Reply | None:

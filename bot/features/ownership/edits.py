@@ -18,12 +18,13 @@ from __future__ import annotations
 import html
 import re
 
-from bot.commands.context import CommandContext, Reply, escape
+from bot.commands.context import CommandContext, Reply
 from bot.commands.errors import UsageError, UserError
 from bot.commands.registry import Handler
 from bot.features.ownership.matching import name_key
 from bot.features.ownership.service import OwnershipService
 from bot.ids import is_user_id
+from bot.messaging import md
 
 # The team's edits of the map: ``!owner <verb> ...`` (summary, argument shape).
 EDITS = {
@@ -133,11 +134,11 @@ class MapEdits:
         if name is None:
             raise UserError(f"There is no area called {ref!r}.")
         if not confirmed:
-            cmd = f'{p}owner remove "{name}" {CONFIRM}'
+            cmd = md.code(f'{p}owner remove "{name}" {CONFIRM}')
             return Reply(
-                f"This deletes the area {name!r} from the map. To go ahead, send: {cmd}",
-                f"This deletes the area <strong>{escape(name)}</strong> from the map. "
-                f"To go ahead, send: <code>{escape(cmd)}</code>",
+                f"This deletes the area **{md.escape(name)}** from the map. "
+                f"To go ahead, send: {cmd}",
+                markdown=True,
             )
         await self.service.remove(ctx.session, ref, actor=ctx.sender, now=ctx.now)
         return done(f"Removed {name} from the map.")

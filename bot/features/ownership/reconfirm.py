@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.context import Reaction, escape
+from bot.commands.context import Reaction
 from bot.features.ownership.models import Area, Reconfirmation
-from bot.matrix.content import message_content
+from bot.messaging import Message, ToPerson, content_for, md
 from bot.storage.models import OutboxMessage
 
 if TYPE_CHECKING:
@@ -34,11 +34,9 @@ NO = ("👎", "👎️", "👎🏻", "👎🏼", "👎🏽", "👎🏾", "👎�
 OPEN = ("no", "proposed")  # answered, waiting for the security team
 
 
-def question_text(area: str) -> tuple[str, str]:
-    """The DM, plain and HTML."""
-    plain = f"Still the owner of *{area}*? 👍 yes · 👎 no · reply with who"
-    html = f"Still the owner of <strong>{escape(area)}</strong>? 👍 yes · 👎 no · reply with who"
-    return plain, html
+def question_text(area: str) -> str:
+    """The DM, in Markdown (the area's name in bold)."""
+    return f"Still the owner of **{md.escape(area)}**? 👍 yes · 👎 no · reply with who"
 
 
 async def send_due(services: Services, service: OwnershipService) -> int:
@@ -74,12 +72,10 @@ async def send_due(services: Services, service: OwnershipService) -> int:
                 )
                 session.add(row)
                 await session.flush()
-                plain, html = question_text(view.name)
+                key = f"ownership-reconfirm:{row.id}"
+                question = Message(question_text(view.name), to=ToPerson(owner), key=key)
                 row.txn_id = await services.outbox.add(
-                    session,
-                    txn_key=f"ownership-reconfirm:{row.id}",
-                    dm_user_id=owner,
-                    content=message_content(plain, html),
+                    session, txn_key=key, dm_user_id=owner, content=content_for(question)
                 )
                 sent += 1
     if sent:
