@@ -70,6 +70,22 @@ async def test_ownership_ambiguous_lists_candidates_without_owners(bot: Harness)
     assert ":example.org" not in reply["body"]
 
 
+@pytest.mark.parametrize(
+    "question", ["Helpdesk is down again, who owns it?", "the wiki is down, who manages this?"]
+)
+async def test_ownership_pronoun_question_asks_which_thing(bot: Harness, question: str) -> None:
+    reply = await bot.say(question)
+    assert reply is not None
+    assert reply["body"].startswith("Which thing do you mean?")
+    assert "no owner for" not in reply["body"] and "owns" not in reply["body"]
+    assert FALLBACK in reply["body"] and "!owner <thing>" in reply["body"]
+
+
+async def test_ownership_pronoun_question_with_a_clear_subject_is_answered(bot: Harness) -> None:
+    reply = await bot.say("I lost my laptop, who handles that?")
+    assert reply is not None and reply["body"].startswith("Lost or stolen devices:")
+
+
 async def test_ownership_generic_word_gets_fallback_with_hints_no_owner(bot: Harness) -> None:
     # "security" is generic: it cannot carry a match alone (issue 13)
     reply = await bot.say("!owner security")

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.features.ownership import asking
 from bot.features.ownership.matching import AreaView, MapIndex, words
-from bot.features.ownership.phrasing import match_owner_question
+from bot.features.ownership.phrasing import match_owner_question, situation_of
 from tests.ownership.evaluation import evaluate, index_from_file
 from tests.ownership.helpers import EXAMPLE_MAP
 
@@ -244,3 +245,31 @@ def test_ownership_no_intrusion_without_an_intruder(index: MapIndex, message: st
     result = asking.search(index, question)
     named = result.best.area.name if result.kind == "answer" and result.best else None
     assert named != "Incident response"
+
+
+@pytest.mark.parametrize(
+    ("message", "situation", "refers_back"),
+    [
+        ("Helpdesk is down again, who owns it?", "Helpdesk is down again", True),
+        ("the wiki is down, who manages this?", "the wiki is down", True),
+        ("my laptop was stolen, who is responsible for that?", "my laptop was stolen", True),
+        ("DNS is down, who owns DNS?", "DNS is down DNS", False),
+        ("I left my phone in a taxi, who can help?", "I left my phone in a taxi", False),
+        ("my laptop was stolen, who can restore it?", "my laptop was stolen restore", True),
+    ],
+)
+def test_ownership_situation_never_keeps_the_question_verb(
+    message: str, situation: str, refers_back: bool
+) -> None:
+    found = situation_of(message)
+    assert found is not None
+    assert (found.text, found.refers_back) == (situation, refers_back)
+
+
+@pytest.mark.parametrize(
+    "message", ["Helpdesk is down again, who owns it?", "the wiki is down, who manages this?"]
+)
+def test_ownership_pronoun_question_names_no_owner(index: MapIndex, message: str) -> None:
+    question = asking.recognise(message)
+    assert question is not None and question.refers_back
+    assert asking.search(index, question).kind == "none"

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from bot.features.ownership.matching import MapIndex, SearchResult
-from bot.features.ownership.phrasing import match_owner_question, match_situation
+from bot.features.ownership.phrasing import match_owner_question, situation_of
 
 _CLAUSE = re.compile(r"\b(?:i|i'm|my|me|we|someone|somebody|if|when|got)\b", re.IGNORECASE)
 
@@ -27,13 +27,16 @@ _CLAUSE = re.compile(r"\b(?:i|i'm|my|me|we|someone|somebody|if|when|got)\b", re.
 class Question:
     thing: str
     situational: bool
+    # Asked about "it"/"this"/"that" after the situation: with no confident match the
+    # answer asks which thing, instead of quoting the question back as a subject.
+    refers_back: bool = False
 
 
 def recognise(message: str) -> Question | None:
     """The question a plain chat message asks, if it asks the map anything."""
-    situation = match_situation(message)
+    situation = situation_of(message)
     if situation is not None:
-        return Question(situation, True)
+        return Question(situation.text, True, situation.refers_back)
     thing = match_owner_question(message)
     return Question(thing, False) if thing is not None else None
 

@@ -10,7 +10,7 @@ from bot.commands.registry import Arg, ArgKind
 from bot.commands.router import Permission, Router
 from bot.features.ownership import asking, misses, reconfirm, replies
 from bot.features.ownership.edits import EDIT_REFUSAL, EDITS, PILL, MapEdits, done
-from bot.features.ownership.phrasing import match_owner_question, match_situation
+from bot.features.ownership.phrasing import match_owner_question, match_situation, situation_of
 from bot.features.ownership.service import OwnershipService
 from bot.ids import is_number
 
@@ -33,10 +33,13 @@ def register(router: Router, service: OwnershipService) -> None:
         await service.record_miss(ctx.session, result, ctx.now)
         if result.kind == "ambiguous":
             return replies.ambiguous(thing, result, p)
+        if question.refers_back:
+            return replies.which_thing(settings.fallback_contact, p)
         return replies.fallback(thing, result, settings.fallback_contact, p)
 
     async def situation(ctx: CommandContext) -> Reply:
-        return await ask(ctx, asking.Question(ctx.args, True))
+        found = situation_of(ctx.message.body)
+        return await ask(ctx, asking.Question(ctx.args, True, bool(found and found.refers_back)))
 
     async def natural(ctx: CommandContext) -> Reply:
         return await ask(ctx, asking.Question(ctx.args, False))

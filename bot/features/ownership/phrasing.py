@@ -9,6 +9,7 @@ asked about. "does anyone know who handles X?" works because the search finds
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from bot.features.ownership.text import words
 
@@ -72,11 +73,26 @@ _SITUATION_THEN_WHO = re.compile(
     rf"(?P<tail>{_ASKING_TAIL}[^,.;:]*)$",
     re.IGNORECASE,
 )
+# The who-part's own words: never part of the situation ("..., who owns it?" asks about
+# the clause, not about "owns").
 _TAIL_NOISE = frozenset(
     "can could should would will do does did i we me us help tell call ask contact talk to "
-    "about fix fixes handle handles deal deals with that this it report give handles".split()
+    "about fix fixes handle handles deal deals with that this it report give handles "
+    "own owns owner owners manage manages maintain maintains run runs know knows look looks "
+    "after take takes care of is responsible in charge the right person for these those them"
+    "".split()
 )
+# A who-part whose thing is only one of these refers back to the clause before it.
+_PRONOUNS = frozenset("it this that these those them".split())
 _CLAUSE_START = re.compile(r"^(?:i|i'm|im|my|we|we're|our|someone|somebody|the|a|an|it|there)\b")
+
+
+@dataclass(frozen=True)
+class Situation:
+    text: str  # what happened, plus any content word of the who-part
+    # The who-part names its thing only by a pronoun ("..., who owns it?"): the person
+    # means something in the clause, but which thing is a guess.
+    refers_back: bool = False
 
 
 def match_situation(text: str) -> str | None:
@@ -84,8 +100,15 @@ def match_situation(text: str) -> str | None:
 
     "I left my phone in a taxi, who can help?" -> "I left my phone in a taxi";
     "who do I contact if I lost my laptop" -> "I lost my laptop". Any content word of
-    the who-part ("who can restore it?") is kept. None if it is not such a question.
+    the who-part ("who can restore it?") is kept, its verb never ("..., who owns it?").
+    None if it is not such a question.
     """
+    found = situation_of(text)
+    return found.text if found is not None else None
+
+
+def situation_of(text: str) -> Situation | None:
+    """:func:`match_situation`, and whether the who-part only says "it"/"this"/"that"."""
     text = _normalise(text)
     if len(text) > 300:
         return None
@@ -93,13 +116,15 @@ def match_situation(text: str) -> str | None:
     found = _WHO_IF.search(body)
     if found:
         clause = found["clause"].strip()
-        return clause if words(clause) else None
+        return Situation(clause) if words(clause) else None
     found = _SITUATION_THEN_WHO.match(body)
     if not found:
         return None
     clause = found["clause"].strip()
     if not _CLAUSE_START.match(clause.lower()) and len(words(clause)) < 2:
         return None  # "hey, who deals with spam?": a greeting, not a situation
+    tail = found["tail"].lower().split()
     extra = [w for w in found["tail"].split() if w.lower() not in _TAIL_NOISE]
-    situation = " ".join([clause, *extra])
-    return situation if words(clause) else None
+    if not words(clause):
+        return None
+    return Situation(" ".join([clause, *extra]), bool(tail) and tail[-1] in _PRONOUNS)

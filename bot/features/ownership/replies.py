@@ -120,6 +120,16 @@ def fallback(thing: str, result: SearchResult, contact: str, prefix: str) -> Rep
     return Reply(text, markdown=True)
 
 
+def which_thing(contact: str, prefix: str) -> Reply:
+    """A question about "it"/"this"/"that" with no confident match: ask which thing."""
+    text = (
+        f"Which thing do you mean? Ask me again with its name, e.g. "
+        f"{code(prefix + 'owner <thing>')}. If you are not sure, please ask "
+        f"{escape(contact)}, or open a private ticket with {code(prefix + 'ticket')}."
+    )
+    return Reply(text, markdown=True)
+
+
 def area_list(views: list[AreaView], title: str, page: int, pages: int, footer: str) -> Reply:
     text = [f"**{escape(title)}** (page {page}/{pages}):", ""]
     for v in views:
