@@ -41,6 +41,7 @@ from bot.outbox.store import (
     PENDING,
     SCRUBBED_CONTENT,
     STALE_FENCE,
+    insert_once,
     to_the_hour,
 )
 from bot.storage import Database
@@ -136,29 +137,25 @@ class Outbox(Delivery):
         if (room_id is None) == (dm_user_id is None):
             raise ValueError("give exactly one of room_id or dm_user_id")
         txn_id = txn_id_for(txn_key, seq)
-        existing = await session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.txn_id == txn_id)
-        )
-        if existing is None:
-            kind = kind or kind_for(txn_key)
-            session.add(
-                OutboxMessage(
-                    txn_id=txn_id,
-                    source_event_id=source_event_id,
-                    room_id=room_id,
-                    dm_user_id=dm_user_id,
-                    destination=room_id or dm_user_id,
-                    event_type=event_type,
-                    content=content,
-                    attempts=0,
-                    kind=kind,
-                    priority=priority_for(kind),
-                    state=PENDING,
-                    private=private or dm_user_id is not None,
-                    subject=subject,
-                    preview=preview[:500] if preview is not None else None,
-                )
-            )
+        kind = kind or kind_for(txn_key)
+        row = {
+            "txn_id": txn_id,
+            "source_event_id": source_event_id,
+            "room_id": room_id,
+            "dm_user_id": dm_user_id,
+            "destination": room_id or dm_user_id,
+            "event_type": event_type,
+            "content": content,
+            "attempts": 0,
+            "kind": kind,
+            "priority": priority_for(kind),
+            "state": PENDING,
+            "private": private or dm_user_id is not None,
+            "subject": subject,
+            "preview": preview[:500] if preview is not None else None,
+        }
+        # One statement: the unique txn_id makes a second add of the same key a no-op.
+        await session.execute(insert_once(session).values(row))
         return txn_id
 
     @staticmethod

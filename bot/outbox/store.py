@@ -8,6 +8,8 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.storage.models import ACTIVE_LEASE, LeaderLease, OutboxMessage
@@ -64,6 +66,16 @@ def fenced(token: int | None) -> ColumnElement[bool]:
         return true()
     current = select(LeaderLease.fence).where(LeaderLease.name == ACTIVE_LEASE).scalar_subquery()
     return current == token
+
+
+def insert_once(session: AsyncSession) -> Any:
+    """An INSERT of one outbox row that does nothing if its ``txn_id`` is already queued.
+
+    ``ON CONFLICT (txn_id) DO NOTHING`` on both dialects: one statement instead of a read
+    then a write, and two transactions adding the same key never fail on the constraint.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["txn_id"])
 
 
 @cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -103,6 +104,27 @@ async def test_outbox_add_same_key_twice_is_noop(db: Database) -> None:
     # A different seq is a different message.
     await queue(db, "$ev", "follow-up", seq=1)
     assert len(await rows(db)) == 2
+
+
+async def test_outbox_add_same_key_in_concurrent_transactions(db: Database) -> None:
+    """Two transactions queueing one key (a replayed event): one row, neither fails."""
+
+    async def add_in_own_transaction(text: str, started: asyncio.Event) -> str:
+        async with db.sessions.begin() as session:
+            txn = await Outbox.add(
+                session, txn_key="$same", content=message_content(text), room_id=ROOM
+            )
+            started.set()
+            await asyncio.sleep(0.05)
+            return txn
+
+    first_started = asyncio.Event()
+    first = asyncio.create_task(add_in_own_transaction("first", first_started))
+    await first_started.wait()
+    second = await add_in_own_transaction("second", asyncio.Event())
+    assert await first == second
+    stored = await rows(db)
+    assert [row.content["body"] for row in stored] in (["first"], ["second"])
 
 
 class Now:
