@@ -11,6 +11,8 @@ from sqlalchemy import select
 from bot.matrix.events import event_time, own_membership
 from bot.matrix.membership import RoomState
 from bot.storage import Database
+from bot.storage.base import utcnow
+from bot.storage.dialect import insert_for
 from bot.storage.models import DirectRoom, KeyValue, RoomMembership
 
 if TYPE_CHECKING:
@@ -34,12 +36,10 @@ async def save_sync_token(db: Database, user_id: str, token: str) -> None:
     Relaxed durability: a token lost at a power cut only replays events whose handled
     marks are durable (see :attr:`Database.relaxed_sessions`).
     """
+    values = {"value": token, "updated_at": utcnow()}
     async with db.relaxed_sessions.begin() as session:
-        row = await session.get(KeyValue, _token_key(user_id))
-        if row is None:
-            session.add(KeyValue(key=_token_key(user_id), value=token))
-        else:
-            row.value = token
+        upsert = insert_for(session, KeyValue).values(key=_token_key(user_id), **values)
+        await session.execute(upsert.on_conflict_do_update(index_elements=["key"], set_=values))
 
 
 def is_own_join(event: dict[str, Any], bot_user_id: str) -> bool:

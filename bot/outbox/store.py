@@ -8,10 +8,10 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.storage.dialect import insert_for
 from bot.storage.models import ACTIVE_LEASE, LeaderLease, OutboxMessage
 
 PENDING, SENT, DEAD, DROPPED = "pending", "sent", "dead", "dropped"
@@ -74,8 +74,7 @@ def insert_once(session: AsyncSession) -> Any:
     ``ON CONFLICT (txn_id) DO NOTHING`` on both dialects: one statement instead of a read
     then a write, and two transactions adding the same key never fail on the constraint.
     """
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["txn_id"])
+    return insert_for(session, OutboxMessage).on_conflict_do_nothing(index_elements=["txn_id"])
 
 
 @cache
