@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+GAUGE_SECONDS = 5.0  # how often helpdesk_outbox_pending/_dead are counted while running
+
 
 class Delivery(Retries):
     """The sending half of :class:`bot.outbox.Outbox` (its state is set up there)."""
@@ -45,7 +47,6 @@ class Delivery(Retries):
     fence: Callable[[], int | None]
     _holds: set[str]
     _busy: set[str]
-    _gauges_at: float
     _claims: int
     _wake: asyncio.Event
     idle: asyncio.Event
@@ -190,13 +191,20 @@ class Delivery(Retries):
         finally:
             self._busy.discard(destination)
 
-    async def _refresh_gauges(self, *, at_most_every: float = 0.0) -> None:
-        now = time.monotonic()
-        if now - self._gauges_at < at_most_every:
-            return
-        self._gauges_at = now
+    async def _refresh_gauges(self) -> None:
         self.metrics.outbox_pending.set(await self.pending_count())
         self.metrics.outbox_dead.set(await self.dead_count())
+
+    async def _gauges_every(self, seconds: float) -> None:
+        """Refresh the outbox gauges on a timer (two ``count(*)``), not per message sent."""
+        while True:
+            try:
+                await self._refresh_gauges()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log_unexpected(log, exc, "counting the outbox failed")
+            await asyncio.sleep(seconds)
 
     async def flush(self, transport: Transport) -> bool:
         """Send everything due now, every destination at once (tests, shutdown).
@@ -222,6 +230,7 @@ class Delivery(Retries):
         ``outbox.concurrency`` at once; woken by new rows, finished workers and retry times.
         """
         workers: dict[str, asyncio.Task[bool]] = {}
+        gauges = asyncio.create_task(self._gauges_every(GAUGE_SECONDS), name="outbox:gauges")
         try:
             while True:
                 self._wake.clear()
@@ -239,7 +248,6 @@ class Delivery(Retries):
                             self.idle.set()
                         else:
                             self.idle.clear()
-                        await self._refresh_gauges(at_most_every=1.0)  # not per message
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -261,7 +269,7 @@ class Delivery(Retries):
                         if not task.cancelled() and task.exception() is not None:
                             log_unexpected(log, task.exception(), "outbox worker failed")
         finally:
+            gauges.cancel()
             for task in workers.values():
                 task.cancel()
-            if workers:
-                await asyncio.gather(*workers.values(), return_exceptions=True)
+            await asyncio.gather(gauges, *workers.values(), return_exceptions=True)

@@ -101,7 +101,6 @@ class Outbox(Delivery):
         self.on_auth_error: Callable[[], None] | None = None
         self._holds: set[str] = set()
         self._busy: set[str] = set()
-        self._gauges_at = 0.0
         self._claims = 0  # rows claimed so far (flush stops when a round claims none)
         self._wake = asyncio.Event()
         self.idle = asyncio.Event()

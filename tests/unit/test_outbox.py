@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.config import OutboxSettings
@@ -373,3 +374,30 @@ def test_outbox_txn_id_is_deterministic_and_differs_by_seq() -> None:
     weird = txn_id_for("tip/2026-11-22 #room:ü?&", 3)
     assert re.fullmatch(r"[A-Za-z0-9.]+", weird)
     assert len(weird) <= 50
+
+
+async def test_outbox_gauges_counted_on_a_timer(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The running sender counts pending rows at start and then every few seconds."""
+    monkeypatch.setattr("bot.outbox.delivery.GAUGE_SECONDS", 0.05)
+    outbox = Outbox(db)
+    outbox.hold("test")
+    await queue(db, "$g1", "one")
+    await queue(db, "$g2", "two")
+    transport = FakeTransport()
+    sender = asyncio.create_task(outbox.run(transport))
+
+    async def pending_gauge_reaches(value: float) -> None:
+        async with asyncio.timeout(10):
+            while outbox.metrics.outbox_pending._value.get() != value:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+
+    try:
+        await pending_gauge_reaches(2)
+        outbox.release("test")
+        await pending_gauge_reaches(0)
+        assert len(transport.sent) == 2
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
