@@ -12,9 +12,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import pygal
 from aiohttp import web
-from pygal.style import CleanStyle
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -204,7 +202,10 @@ async def all_charts(request: web.Request) -> list[Chart]:
 
 
 def svg(chart: Chart) -> bytes:
-    """The chart drawn by pygal, without any script."""
+    """The chart drawn by pygal, without any script (imported here: only a chart page needs it)."""
+    import pygal
+    from pygal.style import CleanStyle
+
     cls = pygal.Line if chart.kind == "line" else pygal.Bar
     drawing = cls(
         style=CleanStyle,

@@ -14,9 +14,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
 from bot.commands.router import Router
@@ -24,6 +23,9 @@ from bot.matrix.render import to_plain
 from bot.messaging import md
 from bot.services import Services
 from bot.web import auth
+
+if TYPE_CHECKING:
+    import jinja2
 
 log = logging.getLogger("bot.web.access")
 HERE = Path(__file__).parent
@@ -37,6 +39,28 @@ CSP = (
 SERVICES = web.AppKey("services", Services)
 ROUTER = web.AppKey("router", Router)
 LOGIN_LIMIT = web.AppKey("login_limit", dict)
+
+
+class Templates:
+    """The page templates, loaded when the first page is served: a bot whose board
+    nobody opens never imports jinja2."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._env: jinja2.Environment | None = None
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        if self._env is None:
+            import jinja2
+
+            self._env = jinja2.Environment(
+                loader=jinja2.FileSystemLoader(self.folder),
+                autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+            )
+        return self._env.get_template(name).render(context)
+
+
+TEMPLATES = web.AppKey("templates", Templates)
 VIEWER = web.RequestKey("viewer", object)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -71,7 +95,8 @@ def render(request: web.Request, template: str, context: dict, status: int = 200
     """A page, with the viewer and the CSRF token in its context."""
     who = viewer(request)
     base = {"viewer": who, "csrf": who.csrf if who else ""}
-    return aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status)
+    text = request.app[TEMPLATES].render(template, {**base, **context})
+    return web.Response(text=text, status=status, content_type="text/html")
 
 
 def message_page(request: web.Request, title: str, text: str, status: int) -> web.Response:
@@ -225,11 +250,7 @@ def setup_site(app: web.Application, services: Services, router: Router) -> None
     app[SERVICES] = services
     app[ROUTER] = router
     app[LOGIN_LIMIT] = {}
-    aiohttp_jinja2.setup(
-        app,
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
-        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-    )
+    app[TEMPLATES] = Templates(HERE / "templates")
     app.middlewares.extend([headers_middleware, session_middleware])
     app.router.add_static("/static", HERE / "static")
     app.router.add_get("/login/{token}", login_form)
