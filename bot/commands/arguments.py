@@ -9,12 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from bot.commands.errors import UsageError
-from bot.commands.registry import Arg, ArgKind, Command, SubCommand
+from bot.commands.registry import IGNORED, Arg, ArgKind, Command, SubCommand
 from bot.ids import CaseRef, UserId, parse_number
 
 
-def parse_args(spec: tuple[Arg, ...], text: str, prefix: str) -> dict[str, Any]:
-    """``text`` read as ``spec``: one value per declared argument (None when omitted)."""
+def parse_args(
+    spec: tuple[Arg, ...], text: str, prefix: str, extra: str | None = None
+) -> dict[str, Any]:
+    """``text`` read as ``spec``: one value per declared argument (None when omitted).
+
+    Words beyond ``spec`` are refused with ``extra`` (default "I didn't expect ..."),
+    or dropped when ``extra`` is ``IGNORED``.
+    """
     params: dict[str, Any] = {}
     rest = text.strip()
     for arg in spec:
@@ -28,12 +34,17 @@ def parse_args(spec: tuple[Arg, ...], text: str, prefix: str) -> dict[str, Any]:
             params[arg.name] = None
             continue
         params[arg.name] = _value(arg, word, prefix)
-    if rest:
-        raise UsageError(f"I didn't expect {rest!r} there.")
+    if rest and extra != IGNORED:
+        raise UsageError(_text(extra, prefix) or f"I didn't expect {rest!r} there.")
     return params
 
 
 def _value(arg: Arg, word: str, prefix: str) -> Any:
+    if arg.choices:
+        if word.lower() not in arg.choices:
+            default = f"Choose one of: {', '.join(arg.choices)}."
+            raise UsageError(_text(arg.invalid, prefix, word) or default)
+        return word.lower()
     try:
         if arg.kind is ArgKind.NUMBER:
             number = parse_number(word.removeprefix("#"))
@@ -45,12 +56,14 @@ def _value(arg: Arg, word: str, prefix: str) -> Any:
         if arg.kind is ArgKind.USER:
             return UserId.parse(word)
     except ValueError as exc:
-        raise UsageError(_text(arg.invalid, prefix) or str(exc).rstrip(".") + ".") from None
+        raise UsageError(_text(arg.invalid, prefix, word) or str(exc).rstrip(".") + ".") from None
     return word
 
 
-def _text(template: str | None, prefix: str) -> str | None:
-    return template.replace("{prefix}", prefix) if template else None
+def _text(template: str | None, prefix: str, word: str = "") -> str | None:
+    if not template:
+        return None
+    return template.replace("{prefix}", prefix).replace("{word!r}", repr(word))
 
 
 def usage_line(command: Command, sub: SubCommand | None = None) -> str:

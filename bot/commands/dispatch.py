@@ -25,7 +25,7 @@ from bot.commands.context import (
 from bot.commands.errors import RateLimited, UsageError, UserError
 from bot.commands.parsing import Parser, Route
 from bot.commands.permissions import check_permission, team_places_text
-from bot.commands.registry import Registry
+from bot.commands.registry import TEAM_PLACES, ForOthers, Registry
 from bot.commands.replies import queue_reply
 from bot.logs import log_unexpected
 from bot.messaging import md
@@ -185,8 +185,28 @@ class Dispatcher:
 async def invoke(ctx: CommandContext, route: Route, prefix: str) -> Reply | None:
     """Run a command route: its permission, its declared arguments (``ctx.params``), its
     handler. Chat messages and the web board's actions both come through here."""
-    assert route.command is not None and route.handler is not None
-    check_permission(ctx, route.command, route.sub, prefix)
-    declared = route.sub.args if route.sub else route.command.args
-    ctx.params = parse_args(declared, route.args, prefix) if declared else {}
+    command = route.command
+    assert command is not None and route.handler is not None
+    if command.others and route.sub is None and not ctx.is_security_team:
+        reply = await _for_others(ctx, command.others, route.args, prefix)
+        if reply is not None:
+            return reply
+    check_permission(ctx, command, route.sub, prefix)
+    declared, extra = (
+        (route.sub.args, route.sub.extra) if route.sub else (command.args, command.extra)
+    )
+    ctx.params = parse_args(declared, route.args, prefix, extra) if declared else {}
     return await route.handler(ctx)
+
+
+async def _for_others(
+    ctx: CommandContext, others: ForOthers, args: str, prefix: str
+) -> Reply | None:
+    """A team-only command's answer to someone outside the team (None: refuse them)."""
+    if ctx.message.room_kind not in TEAM_PLACES:
+        return None  # the same refusal for everyone outside the team's places
+    try:
+        ctx.params = parse_args(others.args, args, prefix)
+    except UsageError:
+        return None
+    return await others.handler(ctx)

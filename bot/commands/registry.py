@@ -34,6 +34,10 @@ class Permission(StrEnum):
 TEAM_PLACES = frozenset({RoomKind.TRIAGE, RoomKind.DIRECT})
 
 
+# ``extra=IGNORED``: words beyond the declared arguments are dropped, not refused.
+IGNORED = ""
+
+
 class ArgKind(StrEnum):
     WORD = "word"  # one word, as typed
     TEXT = "text"  # the rest of the message (last argument only)
@@ -47,7 +51,8 @@ class Arg:
     """One declared argument; its parsed value is ``ctx.params[name]`` (None if omitted).
 
     ``missing`` and ``invalid`` are the friendly texts a person gets when it is absent or
-    malformed (``{prefix}`` is replaced by the command prefix).
+    malformed (``{prefix}`` is replaced by the command prefix, ``{word!r}`` by the word
+    typed, quoted). ``choices``: a word that must be one of these (lower-cased).
     """
 
     name: str
@@ -56,6 +61,7 @@ class Arg:
     missing: str | None = None
     invalid: str | None = None
     shape: str = ""  # what usage lines show instead of <name> (e.g. "<area> <text>")
+    choices: tuple[str, ...] = ()
 
     @property
     def usage(self) -> str:
@@ -80,9 +86,23 @@ class SubCommand:
     permission: Permission = Permission.EVERYONE
     aliases: tuple[str, ...] = ()
     refusal: str | None = None
+    extra: str | None = None  # see Command.extra
 
     def matches(self, word: str) -> bool:
         return word.lower() in (self.name, *self.aliases)
+
+
+@dataclass(frozen=True)
+class ForOthers:
+    """What a team-only command does for someone outside the team, instead of refusing.
+
+    Only in the team's places (elsewhere everyone gets the same refusal), e.g. a
+    reporter's ``!status INC-3`` about their own case in a DM. When the text does not
+    read as ``args``, or ``handler`` returns None, the person gets the usual refusal.
+    """
+
+    handler: Handler
+    args: tuple[Arg, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +117,10 @@ class Command:
     # Declared sub-commands (``!tip preview 5``); ``handler`` runs when none matches.
     subcommands: tuple[SubCommand, ...] = ()
     args: tuple[Arg, ...] = ()
+    # The usage error for words beyond ``args`` ({prefix} replaced); IGNORED drops them;
+    # None: "I didn't expect ... there."
+    extra: str | None = None
+    others: ForOthers | None = None  # a team-only command's answer to the others
 
     def subcommand(self, args: str) -> tuple[SubCommand | None, str]:
         """The sub-command named by the first word of ``args``, and the words after it."""
@@ -151,12 +175,14 @@ class Registry:
         aliases: tuple[str, ...] = (),
         group: str = "General",
         args: tuple[Arg, ...] = (),
+        extra: str | None = None,
+        others: ForOthers | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated coroutine as ``!name``."""
 
         def decorate(handler: Handler) -> Handler:
             command = Command(name, handler, summary, usage, permission, aliases, group)
-            self.add(replace(command, args=args))
+            self.add(replace(command, args=args, extra=extra, others=others))
             return handler
 
         return decorate
@@ -171,11 +197,12 @@ class Registry:
         permission: Permission = Permission.EVERYONE,
         aliases: tuple[str, ...] = (),
         refusal: str | None = None,
+        extra: str | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated coroutine as ``!parent name`` (``parent`` declared first)."""
 
         def decorate(handler: Handler) -> Handler:
-            sub = SubCommand(name, handler, summary, args, permission, aliases, refusal)
+            sub = SubCommand(name, handler, summary, args, permission, aliases, refusal, extra)
             self.add_subcommand(parent, sub)
             return handler
 
@@ -227,9 +254,14 @@ class Registry:
         return self._commands.get(self._aliases.get(name, name))
 
     def visible_commands(self, user_id: str) -> list[Command]:
-        """Commands ``user_id`` may run, for ``!help``."""
+        """Commands ``user_id`` may run (or that answer them, see :class:`ForOthers`)."""
         team = self._is_security_team(user_id)
-        return [c for c in self._commands.values() if c.permission is Permission.EVERYONE or team]
+        everyone = Permission.EVERYONE
+        return [
+            c
+            for c in self._commands.values()
+            if c.permission is everyone or team or c.others is not None
+        ]
 
     def visible_subcommands(self, command: Command, user_id: str) -> list[SubCommand]:
         """Sub-commands of ``command`` that ``user_id`` may run, for ``!help``."""

@@ -14,9 +14,9 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import CommandContext, Reply
-from bot.commands.errors import PermissionDenied, UsageError, UserError
-from bot.commands.registry import Arg, ArgKind
-from bot.commands.router import TEAM_PLACES, Permission, Router
+from bot.commands.errors import UsageError, UserError
+from bot.commands.registry import Arg, ArgKind, ForOthers
+from bot.commands.router import Permission, Router
 from bot.features.plugin import Plugin
 from bot.ids import CaseRef
 
@@ -96,10 +96,17 @@ class TriageVerbs(Plugin):
             usage="assign T-N|INC-N @user", permission=team, group=group,
             args=(replace(case, missing=give_user), to_whom),
         )(self.assign)  # fmt: skip
+        give_state = "Give a case id and the new state."
         router.command(
             "status",
             summary="Change the state of a ticket or incident (reporters: see their incident)",
-            usage="status T-N|INC-N <state>", group=group,
+            usage="status T-N|INC-N <state>", permission=team, group=group,
+            args=(
+                replace(case, missing=give_state), Arg("state", missing=give_state),
+                Arg("rest", ArgKind.TEXT, optional=True),
+            ),
+            # A reporter may ask about their own case (kinds that offer it), in a DM.
+            others=ForOthers(self.reporter_status, (Arg("case", ArgKind.CASE),)),
         )(self.status)  # fmt: skip
         router.command(
             "note", summary="Add an internal note (never shown to the reporter)",
@@ -121,37 +128,20 @@ class TriageVerbs(Plugin):
         return await kind.assign(ctx, number, user)
 
     async def status(self, ctx: CommandContext) -> Reply:
-        """``!status T-N|INC-N <state>``; a reporter's ``!status INC-N`` in a DM."""
-        parts = ctx.args.split(maxsplit=1)
-        if ctx.message.room_kind not in TEAM_PLACES:
-            # Open to reporters (their own case, in a DM), but like every triage verb
-            # it answers nothing about cases in a group room: the same refusal for all.
-            raise PermissionDenied(self.router.team_places_text())
-        if not ctx.is_security_team:
-            # A reporter may ask about their own case (kinds that offer it).
-            case = _case(parts[0]) if len(parts) == 1 else None
-            kind = self.kinds.get(case.kind or "") if case else None
-            if case and kind is not None and hasattr(kind, "reporter_status"):
-                return await kind.reporter_status(ctx, case.number)
-            p = self.router.prefix
-            raise PermissionDenied(
-                f"Sorry, {p}status is for the security team. If you need their help, "
-                f"{p}ticket reaches them privately."
-            )
-        if len(parts) != 2:
-            raise UsageError("Give a case id and the new state.")
-        kind, number = await self.resolve(ctx, parts[0])
-        state, _, rest = parts[1].strip().partition(" ")
-        return await kind.set_status(ctx, number, state.lower(), rest.strip())
+        """``!status T-N|INC-N <state> [text]`` (security team)."""
+        kind, number = await self.resolve(ctx, ctx.params["case"])
+        state, rest = ctx.params["state"], ctx.params["rest"] or ""
+        return await kind.set_status(ctx, number, state.lower(), rest)
+
+    async def reporter_status(self, ctx: CommandContext) -> Reply | None:
+        """A reporter's ``!status INC-N`` (None: refused like any team command)."""
+        case: CaseRef = ctx.params["case"]
+        kind = self.kinds.get(case.kind or "")
+        if kind is None or not hasattr(kind, "reporter_status"):
+            return None
+        return await kind.reporter_status(ctx, case.number)
 
     async def note(self, ctx: CommandContext) -> Reply:
         """``!note T-N|INC-N <text>``: internal, never shown to the reporter."""
         kind, number = await self.resolve(ctx, ctx.params["case"])
         return await kind.note(ctx, number, ctx.params["text"])
-
-
-def _case(ref: str) -> CaseRef | None:
-    try:
-        return CaseRef.parse(ref)
-    except ValueError:
-        return None

@@ -9,7 +9,16 @@ import pytest
 from bot.commands.arguments import parse_args, usage_line
 from bot.commands.context import CommandContext, Reply
 from bot.commands.errors import UsageError
-from bot.commands.registry import Arg, ArgKind, Command, Permission, Registry, SubCommand
+from bot.commands.registry import (
+    IGNORED,
+    Arg,
+    ArgKind,
+    Command,
+    ForOthers,
+    Permission,
+    Registry,
+    SubCommand,
+)
 from bot.ids import CaseRef
 from bot.storage import Database
 from tests.support.desk import ALICE, LEAD, Desk
@@ -97,6 +106,56 @@ def test_registry_parse_errors_are_friendly() -> None:
         parse_args((day,), "5 extra", "!")
     with pytest.raises(UsageError, match=r"^Give the who\.$"):
         parse_args((Arg("who", ArgKind.USER),), " ", "!")
+
+
+def _refusal(spec: tuple[Arg, ...], text: str, prefix: str, extra: str | None = None) -> str:
+    with pytest.raises(UsageError) as refused:
+        parse_args(spec, text, prefix, extra)
+    return refused.value.message
+
+
+def test_registry_parse_args_extra_words_choices_and_the_word_typed() -> None:
+    page = Arg("page", ArgKind.NUMBER, optional=True, invalid="{word!r} is not a page.")
+    assert _refusal((page,), "x", "!") == "'x' is not a page."
+    extra = "Give one page, see {prefix}help."
+    assert _refusal((page,), "2 3", "?", extra) == "Give one page, see ?help."
+    assert parse_args((page,), "2 3 4", "!", IGNORED) == {"page": 2}
+    scope = Arg("scope", choices=("open", "all"), invalid="Say open or all.")
+    assert parse_args((scope,), "ALL", "!") == {"scope": "all"}
+    assert _refusal((scope,), "some", "!") == "Say open or all."
+
+
+async def _own_case(ctx: CommandContext) -> Reply | None:
+    case = ctx.params["case"]
+    return Reply(f"yours: {case}") if case.number == 1 else None
+
+
+def test_registry_help_lists_a_team_command_that_answers_others() -> None:
+    reg = registry()
+    reg.command("audit", summary="Team only", permission=Permission.SECURITY_TEAM)(nothing)
+    others = ForOthers(_own_case, (Arg("case", ArgKind.CASE),))
+    reg.command("state", summary="Team; others: own", permission=Permission.SECURITY_TEAM,
+                others=others)(nothing)  # fmt: skip
+    assert [c.name for c in reg.visible_commands(ALICE)] == ["case", "state"]
+    assert [c.name for c in reg.visible_commands(LEAD)] == ["case", "audit", "state"]
+
+
+async def test_registry_a_team_command_answers_others_only_in_team_places(db: Database) -> None:
+    desk = Desk(db)
+    others = ForOthers(_own_case, (Arg("case", ArgKind.CASE),))
+    team = Permission.SECURITY_TEAM
+    desk.router.command("state", summary="x", permission=team, others=others)(nothing)
+    try:
+        assert await body_of(desk, "!state T-1", ALICE, "dm") == "yours: T-1"
+        for text, room in [
+            ("!state T-2", "dm"),
+            ("!state T-1 x", "dm"),
+            ("!state T-1", "helpdesk"),
+        ]:
+            body = await body_of(desk, text, ALICE, room)
+            assert "security team" in body and "yours" not in body, (text, room)
+    finally:
+        await desk.close()
 
 
 # --- the real !tip: team tools are sub-commands, hidden from everyone else -----------------
