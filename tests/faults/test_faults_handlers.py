@@ -46,7 +46,10 @@ async def test_faults_handlers_a_stuck_handler_does_not_stop_another_room(
         ping = await bob.send(world.helpdesk, "!ping meanwhile")
         pong = await bob.wait_for(is_reply_from(world.bot_user_id, ping), 30)
         assert pong is not None, "a stuck handler in a DM stopped the helpdesk room"
-        assert len(calls) == 1  # bob was answered while alice's handler still hung
+        # bob was answered while alice's event was still unfinished: its handler may have
+        # timed out once under load (5 s), but it has not been given up on yet.
+        await alice.sync(timeout_ms=0)
+        assert not [e for e in alice.events if is_reply_from(world.bot_user_id, hang)(e)]
 
         reference = await alice.wait_for(is_reply_from(world.bot_user_id, hang), 30)
         assert reference is not None, "silence after the handler timed out"
