@@ -310,6 +310,33 @@ async def test_incidents_clock_reminds_at_50_90_and_deadline(harness: Harness) -
     assert "Regulatory clocks" in shown and "GDPR" in shown and "by @lead:test" in shown
 
 
+async def test_incidents_clock_arguments_keep_their_texts(harness: Harness) -> None:
+    h = harness
+    await h.say(PHISHED)
+    give = "Give an incident id and a clock (gdpr"
+    assert (await h.team("!clock")).startswith(give)
+    assert (await h.team("!clock INC-1 met gdpr now please")).startswith(give)
+    assert (await h.team("!clock T-1 gdpr")).startswith("Give an incident id like INC-12.")
+    assert (await h.team("!clock INC-1 met")).startswith("Which clock was met?")
+    assert "Usage: !clock INC-N <name> | clock INC-N met <name>" in await h.team("!clock")
+    assert "Started for INC-1" in await h.team("!clock inc1 GDPR now")  # a 3rd word: ignored
+    assert await h.team("!clock INC-1") != "INC-1 has no clocks running."
+
+
+async def test_incidents_team_commands_arguments_keep_their_texts(harness: Harness) -> None:
+    h = harness
+    await h.say(PHISHED)
+    assert (await h.team("!update INC-1")).startswith("Give an incident id and the update.")
+    assert (await h.team("!update x hello")).startswith("Give an incident id like INC-12.")
+    assert (await h.team("!export")).startswith("Give an incident id like INC-12.")
+    assert "INC-1" in await h.team("!export INC-1 for the review")  # extra words: ignored
+    assert (await h.team("!incidents some")).startswith("Say open or all.")
+    assert (await h.team("!incidents ALL")).startswith("INC-1 [")
+    # The privacy refusal comes before any usage error.
+    public = await h.say("!update", sender=LEAD, room=HELPDESK, kind=RoomKind.HELPDESK)
+    assert public.startswith("For the reporters' privacy")
+
+
 # -- 7. roles ---------------------------------------------------------------------------
 
 

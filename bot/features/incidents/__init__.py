@@ -42,7 +42,7 @@ class IncidentsPlugin(Plugin):
 
         register(router, self.intake)
         self.triage.add_kind(IncidentKind())
-        loop_handlers.register(router)
+        loop_handlers.register(router, self.services.settings.incidents.clocks)
         router.on_redaction(on_redaction)
 
     def privacy_providers(self) -> Sequence[PrivacyProvider]:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import CommandContext, Outbound, Reaction, Reply, RoomKind
 from bot.commands.errors import UsageError, UserError
-from bot.commands.registry import Arg
+from bot.commands.registry import IGNORED, Arg, ArgKind
 from bot.commands.router import Permission, Router
 from bot.features.incidents import loop_handlers, reporter, service
 from bot.features.incidents import repository as repo
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 PIN_KEYS = ("📌", "📍")
 PRIVATE_ROOMS = (RoomKind.TRIAGE, RoomKind.DIRECT)
-
 
 GIVE_INCIDENT = "Give an incident id like INC-12."
 GIVE_SEVERITY = "Give an incident id and low, medium, high or critical."
@@ -138,9 +137,10 @@ def register(router: Router, intake: Intake) -> None:
     router.intercept("incident-thread", record_thread_message)
     router.on_reaction(on_pin)
 
+    scope = Arg("scope", optional=True, choices=("open", "all"), invalid="Say open or all.")
     router.command(
         "incidents", summary="List incidents", usage="incidents [open|all]", permission=team,
-        group=group,
+        group=group, args=(scope,), extra=IGNORED,
     )(incidents)  # fmt: skip
 
     router.command(
@@ -154,22 +154,24 @@ def register(router: Router, intake: Intake) -> None:
         args=(Arg("incident", missing=GIVE_SEVERITY), Arg("severity", missing=GIVE_SEVERITY)),
     )(sev)  # fmt: skip
 
+    # Team commands: the triage-room-or-DM refusal comes before any usage error.
+    give_update = "Give an incident id and the update."
     router.command(
         "update", summary="Send the reporter an update (kept in the timeline)",
         usage="update INC-N <text>", permission=team, group=group,
+        args=(Arg("incident", missing=give_update), Arg("text", ArgKind.TEXT, missing=give_update)),
     )(update)  # fmt: skip
 
     router.command(
         "export", summary="Markdown report of an incident (for the review)",
         usage="export INC-N", permission=team, group=group,
+        args=(Arg("incident", missing=GIVE_INCIDENT),), extra=IGNORED,
     )(export)  # fmt: skip
 
 
 async def incidents(ctx: CommandContext) -> Reply:
     require_private(ctx, "incidents")
-    scope = (ctx.argv or ["open"])[0].lower()
-    if scope not in ("open", "all"):
-        raise UsageError("Say open or all.")
+    scope = ctx.params["scope"] or "open"
     rows = await repo.list_incidents(ctx.session, open_only=scope == "open")
     if not rows:
         return Reply("No open incidents." if scope == "open" else "No incidents yet.")
@@ -209,12 +211,9 @@ async def sev(ctx: CommandContext) -> Reply:
 async def update(ctx: CommandContext) -> Reply:
     # Its answer names the reporter: never in the public room.
     require_private(ctx, "update")
-    parts = ctx.args.split(maxsplit=1)
-    if len(parts) != 2:
-        raise UsageError("Give an incident id and the update.")
-    number = _number(parts[0])
+    number = _number(ctx.params["incident"])
     incident = await load(ctx, number)
-    text = parts[1].strip()
+    text = ctx.params["text"]
     incident.last_update_at = ctx.now
     await repo.add_event(
         ctx.session, incident_id=number, at=ctx.now, author=ctx.sender, kind="update", text=text
@@ -231,7 +230,7 @@ async def update(ctx: CommandContext) -> Reply:
 
 async def export(ctx: CommandContext) -> Reply:
     require_private(ctx, "export")
-    number = _number((ctx.argv or [None])[0])
+    number = _number(ctx.params["incident"])
     report = await export_incident(ctx.session, number, by=ctx.sender, now=ctx.now)
     if report is None:
         raise UserError(f"There is no incident {ref(number)}.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.commands.context import CommandContext, Outbound, Reply, RoomKind
 from bot.commands.errors import UsageError, UserError
 from bot.commands.registry import Arg, ArgKind
@@ -9,20 +11,12 @@ from bot.commands.router import Permission, Router
 from bot.features.incidents import reporter, roles
 from bot.features.incidents import repository as repo
 from bot.features.incidents.clocks import clock_rows, clock_summary, mark_met, start_clocks
-from bot.features.incidents.export import parse_ref
 from bot.features.incidents.models import Incident
 from bot.features.incidents.service import ref
 from bot.ids import INCIDENT, CaseRef
 
 GIVE_INCIDENT = "Give an incident id like INC-12."
 BOTH = "Give the duplicate and the incident to merge it into."
-
-
-def _number(text: str) -> int:
-    number = parse_ref(text)
-    if number is None:
-        raise UsageError(GIVE_INCIDENT)
-    return number
 
 
 async def _load(ctx: CommandContext, number: int) -> Incident:
@@ -122,36 +116,39 @@ async def merge_cmd(ctx: CommandContext) -> Reply:
 
 async def clock(ctx: CommandContext) -> Reply:
     """``!clock INC-N [<name> | met <name>]``: list, start, or record a clock met."""
-    names = ", ".join(sorted(ctx.services.settings.incidents.clocks)) or "none configured"
-    if not 1 <= len(ctx.argv) <= 3:
-        raise UsageError(f"Give an incident id and a clock ({names}).")
-    incident = await _load(ctx, _number(ctx.argv[0]))
+    names = _clock_names(ctx.services.settings.incidents.clocks)
+    incident = await _load(ctx, _number_of(ctx.params["incident"]))
     n = ref(incident.id)
-    args = [a.lower() for a in ctx.argv[1:]]
-    if not args:
+    verb = (ctx.params["clock"] or "").lower()
+    if not verb:
         rows = await clock_rows(ctx.session, incident.id)
         return Reply("\n".join(clock_summary(rows)) if rows else f"{n} has no clocks running.")
-    if args[0] == "met":
-        if len(args) != 2:
+    if verb == "met":
+        name = (ctx.params["name"] or "").lower()
+        if not name:
             raise UsageError("Which clock was met?")
-        if not await mark_met(ctx.session, incident.id, args[1], by=ctx.sender, now=ctx.now):
-            raise UserError(f"{n} has no open {args[1]} clock.")
-        return Reply(f"Recorded: {args[1]} met for {n}.")
-    if args[0] not in ctx.services.settings.incidents.clocks:
-        raise UserError(f"I don't know the clock {args[0]!r}; configured: {names}.")
+        if not await mark_met(ctx.session, incident.id, name, by=ctx.sender, now=ctx.now):
+            raise UserError(f"{n} has no open {name} clock.")
+        return Reply(f"Recorded: {name} met for {n}.")
+    if verb not in ctx.services.settings.incidents.clocks:
+        raise UserError(f"I don't know the clock {verb!r}; configured: {names}.")
     started = await start_clocks(
-        ctx.services, ctx.session, incident, args[0], by=ctx.sender, now=ctx.now
+        ctx.services, ctx.session, incident, verb, by=ctx.sender, now=ctx.now
     )
     if not started:
-        return Reply(f"The {args[0]} clock is already running for {n}.")
+        return Reply(f"The {verb} clock is already running for {n}.")
     return Reply(
         f"Started for {n} (from now, the moment of awareness):\n"
         + "\n".join(clock_summary(started))
     )
 
 
-def register(router: Router) -> None:
-    """Add ``!lead``, ``!merge`` and ``!clock`` (security team)."""
+def _clock_names(clocks: Iterable[str]) -> str:
+    return ", ".join(sorted(clocks)) or "none configured"
+
+
+def register(router: Router, clocks: Iterable[str]) -> None:
+    """Add ``!lead``, ``!merge`` and ``!clock`` (security team; ``clocks``: their names)."""
     team = Permission.SECURITY_TEAM
     group = "Incidents"
     lead_of = _incident("incident", "Give an incident id and, to hand over, a user id.")
@@ -166,7 +163,12 @@ def register(router: Router) -> None:
         usage="merge INC-M INC-N", permission=team, group=group,
         args=(_incident("duplicate", BOTH), _incident("incident", BOTH)),
     )(merge_cmd)  # fmt: skip
+    give_clock = f"Give an incident id and a clock ({_clock_names(clocks)})."
     router.command(
         "clock", summary="Start a regulatory clock (e.g. gdpr), or record it met",
         usage="clock INC-N <name> | clock INC-N met <name>", permission=team, group=group,
+        # A third word only counts after "met" ("!clock INC-1 gdpr now" starts gdpr).
+        args=(_incident("incident", give_clock), Arg("clock", optional=True),
+              Arg("name", optional=True)),
+        extra=give_clock,
     )(clock)  # fmt: skip
