@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -47,6 +47,7 @@ class Delivery(Retries):
     fence: Callable[[], int | None]
     _holds: set[str]
     _busy: set[str]
+    _hinted: set[str]
     _claims: int
     _wake: asyncio.Event
     idle: asyncio.Event
@@ -69,7 +70,10 @@ class Delivery(Retries):
         heads.sort(key=lambda h: (-h.priority, h.id))
         due, later = [], None
         for head in heads:
-            if head.destination is None or head.destination in self._busy:
+            if head.destination is None:
+                continue
+            if head.destination in self._busy:  # looked at again once its worker is done
+                self._hinted.add(head.destination)
                 continue
             if head.next_attempt_at is None or head.next_attempt_at <= now:
                 due.append(head.destination)
@@ -224,52 +228,3 @@ class Delivery(Retries):
                 break
         await self._refresh_gauges()
         return ok and not self._holds
-
-    async def run(self, transport: Transport) -> None:
-        """The sender (an owned task): one worker per due destination, at most
-        ``outbox.concurrency`` at once; woken by new rows, finished workers and retry times.
-        """
-        workers: dict[str, asyncio.Task[bool]] = {}
-        gauges = asyncio.create_task(self._gauges_every(GAUGE_SECONDS), name="outbox:gauges")
-        try:
-            while True:
-                self._wake.clear()
-                later: datetime | None = None
-                try:
-                    if not self._holds:
-                        due, later = await self._due()
-                        free = self.settings.concurrency - len(workers)
-                        for destination in [d for d in due if d not in workers][:free]:
-                            workers[destination] = asyncio.create_task(
-                                self._drain(transport, destination), name=f"outbox:{destination}"
-                            )
-                        if not due and not workers:
-                            self.last_progress = time.monotonic()
-                            self.idle.set()
-                        else:
-                            self.idle.clear()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log_unexpected(log, exc, "outbox scan failed")
-                    later = self.now() + timedelta(seconds=2)
-                timeout = 30.0
-                if later is not None:
-                    timeout = min(timeout, max((later - self.now()).total_seconds(), 0.05))
-                waker = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait(
-                    {waker, *workers.values()},
-                    timeout=timeout,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                waker.cancel()
-                for destination, task in list(workers.items()):
-                    if task.done():
-                        del workers[destination]
-                        if not task.cancelled() and task.exception() is not None:
-                            log_unexpected(log, task.exception(), "outbox worker failed")
-        finally:
-            gauges.cancel()
-            for task in workers.values():
-                task.cancel()
-            await asyncio.gather(gauges, *workers.values(), return_exceptions=True)

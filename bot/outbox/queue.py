@@ -25,6 +25,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, system_clock
 from bot.metrics import Metrics
-from bot.outbox.delivery import Delivery
 from bot.outbox.kinds import kind_for, priority_for
+from bot.outbox.running import Running
 from bot.outbox.store import (
     DEAD,
     LEASE,
@@ -55,6 +56,10 @@ __all__ = ["LEASE", "SCRUBBED_CONTENT", "STALE_FENCE", "Outbox", "to_the_hour", 
 log = logging.getLogger(__name__)
 
 
+# The destinations this task queued rows to since its last wake() (see Outbox.wake).
+_QUEUED: ContextVar[set[str] | None] = ContextVar("outbox_queued", default=None)
+
+
 def txn_id_for(key: str, seq: int = 0) -> str:
     """A transaction id derived from ``key`` (an event id or a scheduler key).
 
@@ -69,7 +74,7 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-class Outbox(Delivery):
+class Outbox(Running):
     """Queue messages inside a transaction; owned tasks send them, one per destination."""
 
     def __init__(
@@ -101,6 +106,8 @@ class Outbox(Delivery):
         self.on_auth_error: Callable[[], None] | None = None
         self._holds: set[str] = set()
         self._busy: set[str] = set()
+        self._hinted: set[str] = set()
+        self._rescan = True
         self._claims = 0  # rows claimed so far (flush stops when a round claims none)
         self._wake = asyncio.Event()
         self.idle = asyncio.Event()
@@ -155,6 +162,11 @@ class Outbox(Delivery):
         }
         # One statement: the unique txn_id makes a second add of the same key a no-op.
         await session.execute(insert_once(session).values(row))
+        queued = _QUEUED.get()
+        if queued is None:
+            queued = set()
+            _QUEUED.set(queued)
+        queued.add(room_id or dm_user_id or "")
         return txn_id
 
     @staticmethod
@@ -167,8 +179,19 @@ class Outbox(Delivery):
             .execution_options(synchronize_session=False)
         )
 
-    def wake(self) -> None:
-        """Tell the sender there is something new (call after committing)."""
+    def wake(self, *, scan: bool = False) -> None:
+        """Tell the sender there is something new (call after committing).
+
+        The destinations :meth:`add` queued to in this task are handed over, so the
+        sender starts them without scanning every queue; ``scan`` (or nothing queued in
+        this task) makes it look at every queue's head.
+        """
+        queued = _QUEUED.get()
+        if queued:
+            self._hinted.update(queued)
+            _QUEUED.set(None)
+        if scan or not queued:
+            self._rescan = True
         self._wake.set()
 
     # -- holding (leadership lost, session gone) -------------------------------------
@@ -185,7 +208,7 @@ class Outbox(Delivery):
             self._holds.discard(reason)
             log.info("outbox resumed (%s)", reason)
             self.last_progress = time.monotonic()
-            self.wake()
+            self.wake(scan=True)
 
     @property
     def held(self) -> frozenset[str]:

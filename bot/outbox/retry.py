@@ -61,7 +61,7 @@ class Retries:
     def hold(self, reason: str) -> None:  # pragma: no cover - defined by Outbox
         raise NotImplementedError
 
-    def wake(self) -> None:  # pragma: no cover - defined by Outbox
+    def wake(self, *, scan: bool = False) -> None:  # pragma: no cover - defined by Outbox
         raise NotImplementedError
 
     @staticmethod
@@ -145,4 +145,4 @@ class Retries:
         )
         self.metrics.dead_letters.inc()
         self.last_progress = time.monotonic()
-        self.wake()
+        self.wake(scan=True)

@@ -401,3 +401,84 @@ async def test_outbox_gauges_counted_on_a_timer(
     finally:
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
+
+
+@dataclass
+class GatedTransport(FakeTransport):
+    """Holds the first send until ``gate`` is set."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    first_started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send_event(
+        self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
+    ) -> str:
+        if not self.first_started.is_set():
+            self.first_started.set()
+            await self.gate.wait()
+        return await super().send_event(room_id, event_type, content, txn_id)
+
+
+@pytest.mark.parametrize("woken_from", ["same task", "another task"])
+async def test_run_sends_a_row_queued_while_its_destination_is_busy(
+    db: Database, woken_from: str
+) -> None:
+    """Handed over (same task) or found by a scan (another task's wake), a row queued
+    while its room's worker is sending goes out when that worker is done, not at the tick."""
+    outbox = Outbox(db)
+    transport = GatedTransport()
+    sender = asyncio.create_task(outbox.run(transport))
+    try:
+        async with asyncio.timeout(5):  # the sender's own tick is 30 s
+            await queue(db, "$b1", "one")
+            outbox.wake()
+            await transport.first_started.wait()
+            if woken_from == "same task":
+                await queue(db, "$b2", "two")
+                outbox.wake()
+            else:
+                await asyncio.create_task(queue(db, "$b2", "two"))
+                await asyncio.sleep(0.1)
+                outbox.wake()
+            await asyncio.sleep(0.1)  # the sender looks while the room is busy
+            transport.gate.set()
+            while len(transport.sent) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        assert [s.content["body"] for s in transport.sent] == ["one", "two"]
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+
+
+async def test_run_sends_a_row_queued_just_as_its_worker_finds_the_queue_empty(
+    db: Database,
+) -> None:
+    """The race: the worker has found its queue empty but not yet finished when another
+    task queues a row there and wakes the sender. It is sent now, not at the 30 s tick."""
+    outbox = Outbox(db)
+    transport = FakeTransport()
+    claim = outbox._claim_head
+    raced = False
+
+    async def claim_then_race(destination: str) -> Any:
+        nonlocal raced
+        item = await claim(destination)
+        if item is None and not raced:
+            raced = True
+            await asyncio.create_task(queue(db, "$r2", "two"))
+            outbox.wake()
+            await asyncio.sleep(0.1)  # the sender looks while this worker is still busy
+        return item
+
+    outbox._claim_head = claim_then_race  # type: ignore[method-assign]
+    sender = asyncio.create_task(outbox.run(transport))
+    try:
+        await queue(db, "$r1", "one")
+        outbox.wake()
+        async with asyncio.timeout(5):
+            while len(transport.sent) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        assert [s.content["body"] for s in transport.sent] == ["one", "two"]
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
