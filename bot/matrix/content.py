@@ -13,6 +13,9 @@ from typing import Any
 MAX_FIELD_BYTES = 20_000
 MAX_BODY_CHARS = MAX_FIELD_BYTES  # the old name: a field never has more characters than this
 TRUNCATED = "\n… (message shortened)"
+# An outbox row of a Markdown message keeps its Markdown under this key (no body yet):
+# it is rendered once, when sent. Rows without it hold the finished event (older rows).
+MARKDOWN_KEY = "io.helpdesk.markdown"
 
 
 def encoded_size(text: str) -> int:
@@ -20,7 +23,8 @@ def encoded_size(text: str) -> int:
     return len(json.dumps(text, ensure_ascii=True)) - 2
 
 
-def _clip(text: str, *, is_html: bool = False) -> str:
+def clip(text: str, *, is_html: bool = False) -> str:
+    """``text`` shortened to fit one field of an event (never ending inside an HTML tag)."""
     if encoded_size(text) <= MAX_FIELD_BYTES:
         return text
     budget = MAX_FIELD_BYTES - encoded_size(TRUNCATED)
@@ -65,13 +69,43 @@ def message_content(
     """
     content: dict[str, Any] = {
         "msgtype": "m.notice" if notice else "m.text",
-        "body": _clip(text),
+        "body": clip(text),
         "format": "org.matrix.custom.html",
-        "formatted_body": _clip(
+        "formatted_body": clip(
             html_body if html_body is not None else plain_to_html(text), is_html=True
         ),
-        "m.mentions": {"user_ids": sorted(set(mentions))} if mentions else {},
     }
+    return _with_relations(content, in_reply_to, thread_root, mentions)
+
+
+def markdown_content(
+    markdown: str,
+    *,
+    notice: bool = True,
+    in_reply_to: str | None = None,
+    thread_root: str | None = None,
+    mentions: tuple[str, ...] | list[str] = (),
+) -> dict[str, Any]:
+    """What an outbox row stores for a Markdown message (arguments as in `message_content`).
+
+    The event without its text fields: ``msgtype``, ``m.mentions``, ``m.relates_to``,
+    and the Markdown under :data:`MARKDOWN_KEY`. ``bot.matrix.render.event_content``
+    turns it into the event (plain ``body`` + HTML ``formatted_body``) when it is sent.
+    """
+    content: dict[str, Any] = {
+        "msgtype": "m.notice" if notice else "m.text",
+        MARKDOWN_KEY: markdown,
+    }
+    return _with_relations(content, in_reply_to, thread_root, mentions)
+
+
+def _with_relations(
+    content: dict[str, Any],
+    in_reply_to: str | None,
+    thread_root: str | None,
+    mentions: tuple[str, ...] | list[str],
+) -> dict[str, Any]:
+    content["m.mentions"] = {"user_ids": sorted(set(mentions))} if mentions else {}
     if thread_root:
         content["m.relates_to"] = {
             "rel_type": "m.thread",

@@ -9,9 +9,12 @@ tip file nor user text can inject markup into a room. Single line breaks are kep
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+
+from bot.matrix.content import MARKDOWN_KEY, clip
 
 _BETWEEN_TAGS = re.compile(r">\n+(?=<)")
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
@@ -113,3 +116,21 @@ def _span(tok: Token, default: int) -> tuple[int, int]:
 def render(text: str) -> tuple[str, str]:
     """``(plain, html)`` for a Markdown message."""
     return to_plain(text), to_html(text)
+
+
+def event_content(stored: dict[str, Any]) -> dict[str, Any]:
+    """The event to send for an outbox row's ``stored`` content.
+
+    A Markdown row (see ``bot.matrix.content.markdown_content``) is rendered here, once,
+    each text field clipped to fit an event; any other content (reactions, older rows
+    that hold the finished event) is returned as it is.
+    """
+    markdown = stored.get(MARKDOWN_KEY)
+    if not isinstance(markdown, str):
+        return stored
+    plain, html = render(markdown)
+    event = {key: value for key, value in stored.items() if key != MARKDOWN_KEY}
+    event["body"] = clip(plain)
+    event["format"] = "org.matrix.custom.html"
+    event["formatted_body"] = clip(html, is_html=True)
+    return event

@@ -26,6 +26,7 @@ from nio import (
 from nio.exceptions import EncryptionError, LocalProtocolError, SendRetryError
 
 from bot.matrix import direct
+from bot.matrix.render import event_content
 from bot.outbox import Failure, SendError, classify_http
 
 # Every event carries its transaction id, so a replica taking over can tell whether a
@@ -75,7 +76,11 @@ class NioTransport:
     async def send_event(
         self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
     ) -> str:
-        """Send one event; the homeserver de-duplicates a resend with the same ``txn_id``."""
+        """Send one event; the homeserver de-duplicates a resend with the same ``txn_id``.
+
+        A Markdown row's text is rendered here (``event_content``), once per send.
+        """
+        content = event_content(content)
         try:
             if self.client.olm is not None:
                 await self._prepare_encrypted(room_id)

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.matrix.content import message_content
-from bot.matrix.render import render
+from bot.matrix.content import markdown_content, message_content, reaction_content
+from bot.matrix.render import event_content, to_plain
 from bot.messaging.message import InThread, Message, ReplyTo, Subject, ToPerson, ToRoom
 from bot.outbox.queue import Outbox
 from bot.storage.models import OutboxMessage
@@ -25,18 +25,24 @@ class Sent:
     preview: str  # the start of its plain text ("" for a private message once sent)
 
 
-def content_for(message: Message) -> dict[str, Any]:
-    """The ``m.room.message`` content of ``message`` (Markdown rendered once, here)."""
-    plain, html = render(message.body)
-    in_reply_to = thread_root = None
+def _relations(message: Message) -> tuple[str | None, str | None]:
+    """``(in_reply_to, thread_root)`` of the message's target."""
     match message.to:
         case ReplyTo(event_id=event_id):
-            in_reply_to = event_id
+            return event_id, None
         case InThread(root_event_id=root, in_reply_to=answered):
-            thread_root, in_reply_to = root, answered
-    return message_content(
-        plain,
-        html,
+            return answered, root
+    return None, None
+
+
+def stored_content(message: Message) -> dict[str, Any]:
+    """What the outbox row of ``message`` stores: its Markdown, relations and mentions.
+
+    The text is rendered once, when the row is sent (``bot.matrix.render.event_content``).
+    """
+    in_reply_to, thread_root = _relations(message)
+    return markdown_content(
+        message.body,
         notice=message.notice,
         in_reply_to=in_reply_to,
         thread_root=thread_root,
@@ -44,8 +50,16 @@ def content_for(message: Message) -> dict[str, Any]:
     )
 
 
+def content_for(message: Message) -> dict[str, Any]:
+    """The ``m.room.message`` event ``message`` becomes when sent."""
+    return event_content(stored_content(message))
+
+
 class Messenger:
-    """Queue messages in the caller's transaction; answer what was sent about what."""
+    """Queue messages in the caller's transaction; answer what was sent about what.
+
+    The only writer of outbox rows outside ``bot.outbox`` (a test checks it).
+    """
 
     @staticmethod
     async def post(session: AsyncSession, message: Message, *, seq: int = 0) -> str:
@@ -59,24 +73,50 @@ class Messenger:
         Returns:
             The Matrix transaction id the message is (or was already) queued under.
         """
-        room_id = dm_user_id = None
-        match message.to:
-            case ToPerson(user_id=user_id):
-                dm_user_id = user_id
-            case ToRoom(room_id=rid) | ReplyTo(room_id=rid) | InThread(room_id=rid):
-                room_id = rid
-        content = content_for(message)
+        # The preview is a record for later (what a pinned post said), not the event.
+        preview = to_plain(message.body) if message.subject is not None else None
+        return await _queue(session, message, stored_content(message), seq=seq, preview=preview)
+
+    @staticmethod
+    async def post_pair(
+        session: AsyncSession, message: Message, html: str | None, *, seq: int = 0
+    ) -> str:
+        """Queue a text not written in Markdown yet: ``message.body`` is plain text and
+        ``html`` its HTML (user parts escaped; None: the plain text, escaped).
+
+        Transitional: goes away with ``Reply.html`` once every text is Markdown.
+        """
+        in_reply_to, thread_root = _relations(message)
+        content = message_content(
+            message.body,
+            html,
+            notice=message.notice,
+            in_reply_to=in_reply_to,
+            thread_root=thread_root,
+            mentions=message.mentions,
+        )
+        preview = message.body if message.subject is not None else None
+        return await _queue(session, message, content, seq=seq, preview=preview)
+
+    @staticmethod
+    async def react(
+        session: AsyncSession,
+        target: ReplyTo,
+        emoji: str,
+        *,
+        key: str,
+        private: bool = False,
+        source_event_id: str | None = None,
+    ) -> str:
+        """Queue a reaction ``emoji`` to ``target``'s event, under idempotency ``key``."""
         return await Outbox.add(
             session,
-            txn_key=message.key,
-            seq=seq,
-            content=content,
-            room_id=room_id,
-            dm_user_id=dm_user_id,
-            source_event_id=message.source_event_id,
-            private=message.private,
-            subject=str(message.subject) if message.subject is not None else None,
-            preview=content["body"][:PREVIEW_CHARS] if message.subject is not None else None,
+            txn_key=key,
+            room_id=target.room_id,
+            event_type="m.reaction",
+            content=reaction_content(target.event_id, emoji),
+            source_event_id=source_event_id,
+            private=private,
         )
 
     @staticmethod
@@ -100,6 +140,34 @@ class Messenger:
         return await _sent(session, OutboxMessage.txn_id == txn_id)
 
 
+async def _queue(
+    session: AsyncSession,
+    message: Message,
+    content: dict[str, Any],
+    *,
+    seq: int,
+    preview: str | None,
+) -> str:
+    room_id = dm_user_id = None
+    match message.to:
+        case ToPerson(user_id=user_id):
+            dm_user_id = user_id
+        case ToRoom(room_id=rid) | ReplyTo(room_id=rid) | InThread(room_id=rid):
+            room_id = rid
+    return await Outbox.add(
+        session,
+        txn_key=message.key,
+        seq=seq,
+        content=content,
+        room_id=room_id,
+        dm_user_id=dm_user_id,
+        source_event_id=message.source_event_id,
+        private=message.private,
+        subject=str(message.subject) if message.subject is not None else None,
+        preview=preview[:PREVIEW_CHARS] if preview is not None else None,
+    )
+
+
 async def _sent(session: AsyncSession, where: Any) -> Sent | None:
     query = select(OutboxMessage.subject, OutboxMessage.preview, OutboxMessage.content)
     row = (await session.execute(query.where(where).limit(1))).first()
@@ -107,5 +175,5 @@ async def _sent(session: AsyncSession, where: Any) -> Sent | None:
         return None
     preview = row.preview
     if preview is None and isinstance(row.content, dict):  # a row from before previews
-        preview = str(row.content.get("body", ""))[:PREVIEW_CHARS]
+        preview = str(event_content(row.content).get("body", ""))[:PREVIEW_CHARS]
     return Sent(subject=Subject.parse(row.subject) if row.subject else None, preview=preview or "")

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.dev.devserver import LocalSynapse
+from bot.matrix.render import event_content
 from bot.storage.models import OutboxMessage
 from tests.support.botworld import BotWorld, InProcessBot, wait_joined
 from tests.support.e2ee_user import E2EEUser
@@ -29,7 +30,7 @@ async def _reply_text(app, event_id: str, timeout: float = 30) -> str:
                 )
             ).all()
         if rows:
-            return rows[0].content["body"]
+            return event_content(rows[0].content)["body"]
         await asyncio.sleep(0.2)
     raise AssertionError(f"no reply queued for {event_id}")
 

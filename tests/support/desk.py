@@ -27,6 +27,7 @@ from bot.services import RoomIds, Services, StaticDirectory
 from bot.settings import Settings
 from bot.storage import Database
 from bot.storage.models import HandledEvent, OutboxMessage
+from tests.support.outbox_rows import rendered_rows
 
 BOT = "@bot:test"
 HELPDESK = "!helpdesk:test"
@@ -230,9 +231,11 @@ class Desk:
     # --- what the bot queued ---
 
     async def rows(self) -> list[OutboxMessage]:
-        """Every outbox row, oldest first."""
-        async with self.db.sessions() as session:
-            return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        """Every outbox row, oldest first, its content as it will be sent (Markdown rendered).
+
+        The rows are detached copies: changing them changes nothing in the database.
+        """
+        return await rendered_rows(self.db)
 
     async def from_event(self, event_id: str) -> list[OutboxMessage]:
         """Rows queued while handling ``event_id`` (the reply first, if any)."""

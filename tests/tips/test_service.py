@@ -16,6 +16,7 @@ from bot.features.tips.models import MISSED, POSTED, SKIPPED, TipMark, TipPost
 from bot.outbox import txn_id_for
 from bot.storage import Database
 from bot.storage.models import OutboxMessage
+from tests.support.outbox_rows import rendered_rows
 from tests.tips.helpers import (
     ALICE,
     HELPDESK,
@@ -41,8 +42,7 @@ async def rows(db: Database) -> list[TipPost]:
 
 
 async def outbox_rows(db: Database) -> list[OutboxMessage]:
-    async with db.sessions() as s:
-        return list(await s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    return await rendered_rows(db)
 
 
 async def test_tips_job_posts_once_at_local_time(db: Database, tips_file: Path) -> None:

@@ -16,6 +16,7 @@ from bot.features.tips.models import TipMark
 from bot.storage import Database
 from bot.storage.models import OutboxMessage
 from tests.support import desk
+from tests.support.outbox_rows import rendered_rows
 from tests.tips.helpers import (
     ALICE,
     HELPDESK,
@@ -45,8 +46,7 @@ def tips_file(tmp_path: Path) -> Path:
 
 async def last_body(db: Database, room: str | None = None) -> str:
     """The last queued message (to ``room``, when given)."""
-    async with db.sessions() as s:
-        rows = list(await s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    rows = await rendered_rows(db)
     return [r for r in rows if room is None or r.room_id == room][-1].content["body"]
 
 

@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from bot.cli import main
 from bot.clock import ManualClock
@@ -17,6 +16,7 @@ from bot.features.tips.loader import load_campaigns
 from bot.features.tips.tracking import expired_until, shown
 from bot.storage import Database
 from bot.storage.models import OutboxMessage
+from tests.support.outbox_rows import rendered_rows
 from tests.tips.helpers import (
     LEAD,
     TRIAGE,
@@ -32,8 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def outbox(db: Database) -> list[OutboxMessage]:
-    async with db.sessions() as s:
-        return list(await s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    return await rendered_rows(db)
 
 
 def test_tips_source_keeps_last_good_version(tmp_path: Path) -> None:

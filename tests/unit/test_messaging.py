@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.maintenance import PRUNED_CONTENT, prune
-from bot.matrix.render import render, to_html, to_plain
+from bot.matrix.content import (
+    MARKDOWN_KEY,
+    MAX_FIELD_BYTES,
+    encoded_size,
+    message_content,
+)
+from bot.matrix.render import event_content, render, to_html, to_plain
 from bot.messaging import (
     InThread,
     Message,
@@ -20,6 +26,7 @@ from bot.messaging import (
     content_for,
     md,
 )
+from bot.messaging.messenger import stored_content
 from bot.outbox import Outbox, txn_id_for
 from bot.storage import Database
 from bot.storage.models import OutboxMessage
@@ -113,8 +120,49 @@ async def test_messaging_post_is_idempotent_by_key(db: Database) -> None:
     async with db.sessions() as session:
         rows = list(await session.scalars(select(OutboxMessage)))
     assert len(rows) == 1
-    assert rows[0].content["body"] == "once"
-    assert rows[0].content["formatted_body"] == "<strong>once</strong>"
+    # The row keeps the Markdown; the text is rendered when sent.
+    assert rows[0].content[MARKDOWN_KEY] == "**once**"
+    assert "body" not in rows[0].content and "formatted_body" not in rows[0].content
+    event = event_content(rows[0].content)
+    assert event["body"] == "once"
+    assert event["formatted_body"] == "<strong>once</strong>"
+    assert MARKDOWN_KEY not in event
+
+
+def test_messaging_stored_content_keeps_relations_and_mentions() -> None:
+    message = Message(
+        "hi " + md.mention("@a:test"),
+        to=InThread(ROOM, "$root", in_reply_to="$q"),
+        key="k",
+        mentions=("@a:test",),
+        notice=False,
+    )
+    stored = stored_content(message)
+    assert stored["msgtype"] == "m.text"
+    assert stored["m.mentions"] == {"user_ids": ["@a:test"]}
+    assert stored["m.relates_to"]["event_id"] == "$root"
+    assert stored["m.relates_to"]["m.in_reply_to"] == {"event_id": "$q"}
+    event = event_content(stored)
+    assert event == content_for(message)
+    assert event["body"] == "hi @a:test"
+    assert {k: v for k, v in event.items() if k not in ("body", "format", "formatted_body")} == {
+        k: v for k, v in stored.items() if k != MARKDOWN_KEY
+    }
+
+
+def test_messaging_rendered_event_is_clipped_by_encoded_size() -> None:
+    stored = stored_content(Message("é" * 30_000, to=ToRoom(ROOM), key="big"))
+    assert stored[MARKDOWN_KEY] == "é" * 30_000  # the row keeps it whole
+    event = event_content(stored)
+    assert event["body"].endswith("(message shortened)")
+    assert encoded_size(event["body"]) <= MAX_FIELD_BYTES
+    assert encoded_size(event["formatted_body"]) <= MAX_FIELD_BYTES
+
+
+def test_messaging_rows_from_before_send_as_they_are() -> None:
+    older = message_content("already *rendered*", "<b>already</b>", in_reply_to="$e")
+    assert event_content(older) is older
+    assert event_content({"m.relates_to": {"key": "👍"}}) == {"m.relates_to": {"key": "👍"}}
 
 
 async def test_messaging_sent_event_and_subject_survive_housekeeping(db: Database) -> None:
@@ -157,6 +205,7 @@ async def test_messaging_private_message_keeps_no_preview_once_sent(
             return "!dm:test"
 
         async def send_event(self, room_id: str, event_type: str, content: dict, txn: str) -> str:
+            assert content[MARKDOWN_KEY] == "secret"  # the transport renders it
             return "$dm-event"
 
     outbox = Outbox(db)

@@ -21,7 +21,6 @@ from bot.features.ownership import repository as ownership_repo
 from bot.features.ownership.importer import import_map
 from bot.metrics import Metrics
 from bot.storage import Database
-from bot.storage.models import OutboxMessage
 from bot.web import WebServer, auth
 from bot.web.server import Probes
 from bot.web.site import LOGIN_COOKIE, SESSION_COOKIE
@@ -321,7 +320,6 @@ async def test_board_action_messages_are_queued_like_chat_ones(desk: Desk) -> No
         assert "T-1 is closed; !reopen it first" in page and "{prefix}" not in page
     finally:
         await client.close()
-    async with desk.db.sessions() as session:
-        rows = list(await session.scalars(select(OutboxMessage)))
+    rows = await desk.rows()
     [to_reporter] = [r for r in rows if r.content and "please reboot" in r.content["body"]]
     assert to_reporter.private and to_reporter.source_event_id is None
