@@ -17,8 +17,8 @@ from nio import AsyncClient, JoinedMembersResponse, RoomResolveAliasResponse
 from bot.backoff import Backoff
 from bot.commands.context import RoomKind
 from bot.matrix import rooms as room_store
-from bot.matrix.content import message_content
 from bot.matrix.membership import RoomStates
+from bot.messaging import Message, Messenger, ToRoom, md
 from bot.services import Services
 from bot.settings import Settings
 
@@ -236,10 +236,6 @@ class RoomDirectory:
             "'helpdesk-bot rooms repin'; if not, someone repointed the alias."
         )
         async with self.services.db.sessions.begin() as session:
-            await self.services.outbox.add(
-                session,
-                txn_key=f"rooms:alias-moved:{moved}",
-                room_id=room_id,
-                content=message_content(text),
-            )
+            message = Message(md.escape(text), ToRoom(room_id), key=f"rooms:alias-moved:{moved}")
+            await Messenger.post(session, message)
         self.services.outbox.wake()
