@@ -86,6 +86,13 @@ async def test_ownership_pronoun_question_with_a_clear_subject_is_answered(bot: 
     assert reply is not None and reply["body"].startswith("Lost or stolen devices:")
 
 
+async def test_ownership_owners_page_argument_keeps_its_texts(bot: Harness) -> None:
+    refused = await bot.say("!owners x")
+    assert refused is not None and refused["body"].startswith("'x' is not a page number.")
+    page2 = await bot.say("!owners 2 please")  # extra words: ignored
+    assert page2 is not None and "(page 2/" in page2["body"]
+
+
 async def test_ownership_generic_word_gets_fallback_with_hints_no_owner(bot: Harness) -> None:
     # "security" is generic: it cannot carry a match alone (issue 13)
     reply = await bot.say("!owner security")

@@ -319,3 +319,22 @@ async def test_tickets_triage_verbs_usage_errors_come_from_their_declarations(
     await desk.say(LEAD, "!note t1 first line\nsecond line", room="triage")
     shown = await desk.answer(await desk.say(LEAD, "!show T-1", room="triage"))
     assert "first line\nsecond line" in shown
+
+
+async def test_tickets_list_and_own_tickets_arguments_keep_their_texts(db: Database) -> None:
+    desk = Desk(db)
+    await desk.say(ALICE, f"!ticket {SECRET}")
+
+    async def said(user: str, text: str, room: str = "dm") -> str:
+        return await desk.answer(await desk.say(user, text, room=room))
+
+    assert (await said(LEAD, "!tickets some", "triage")).startswith(
+        "Choose one of: new, open, mine, all."
+    )
+    assert (await said(LEAD, "!tickets NEW please", "triage")).startswith("Tickets (new):")
+    assert "T-1" in await said(ALICE, "!mytickets t1 please")  # extra words: ignored
+    assert "can't find a ticket T-2" in await said(ALICE, "!mytickets T-2")
+    assert "claim code" in await said(ALICE, "!mytickets abcd efgh jkmn pqrs")
+    # The privacy refusal comes before reading the argument.
+    public = await said(ALICE, "!mytickets nonsense", "helpdesk")
+    assert public.startswith("To keep it private")

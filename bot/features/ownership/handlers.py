@@ -6,13 +6,12 @@ from functools import partial
 
 from bot.commands.context import CommandContext, Reply, RoomKind
 from bot.commands.errors import UsageError, UserError
-from bot.commands.registry import Arg, ArgKind
+from bot.commands.registry import IGNORED, Arg, ArgKind
 from bot.commands.router import Permission, Router
 from bot.features.ownership import asking, misses, reconfirm, replies
 from bot.features.ownership.edits import EDIT_REFUSAL, EDITS, PILL, MapEdits, done
 from bot.features.ownership.phrasing import match_owner_question, match_situation, situation_of
 from bot.features.ownership.service import OwnershipService
-from bot.ids import is_number
 
 
 def register(router: Router, service: OwnershipService) -> None:
@@ -80,18 +79,19 @@ def register(router: Router, service: OwnershipService) -> None:
 def _register_owners(router: Router, service: OwnershipService) -> None:
     """``!owners`` (the map, page by page or per team) and the team's sub-commands."""
     p, team = router.prefix, Permission.SECURITY_TEAM
+    page = Arg("page", ArgKind.NUMBER, optional=True, invalid="{word!r} is not a page number.")
 
     @router.command(
         "owners",
         summary="List the responsibilities map (owners [page] | owners team <team>)",
         usage="owners [page]",
         group="Responsibilities",
+        args=(page,),
+        extra=IGNORED,
     )
     async def owners(ctx: CommandContext) -> Reply:
-        page_arg = ctx.argv[0] if ctx.argv else "1"
-        if not is_number(page_arg):
-            raise UsageError(f"{page_arg!r} is not a page number.")
-        return await _area_list(ctx, None, int(page_arg))
+        number = ctx.params["page"]
+        return await _area_list(ctx, None, 1 if number is None else number)
 
     async def _area_list(ctx: CommandContext, team_name: str | None, page: int) -> Reply:
         views = await service.areas(ctx.session, team_name)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.commands.context import CommandContext, Reply, RoomKind
-from bot.commands.errors import UsageError, UserError
-from bot.commands.registry import Arg, ArgKind
+from bot.commands.errors import UserError
+from bot.commands.registry import IGNORED, Arg, ArgKind
 from bot.commands.router import Permission, Router
 from bot.features.tickets import redaction, service, texts, views
 from bot.features.tickets import repository as repo
@@ -37,6 +37,9 @@ def register(router: Router, kind: TicketKind) -> None:
         summary="Your own tickets and their states (or one in full, or by claim code)",
         usage="mytickets [T-N|claim code]",
         group=GROUP,
+        # A claim code may be typed with spaces: the whole text is read when it is one.
+        args=(Arg("ticket", optional=True),),
+        extra=IGNORED,
     )(mytickets)
 
     router.command(
@@ -53,6 +56,8 @@ def register(router: Router, kind: TicketKind) -> None:
         usage="tickets [new|open|mine|all]",
         permission=team,
         group=GROUP,
+        args=(Arg("which", optional=True, choices=_FILTERS),),  # "Choose one of: ..."
+        extra=IGNORED,
     )(tickets)
 
     which = Arg("ticket", missing="Which ticket?")
@@ -91,15 +96,16 @@ async def mytickets(ctx: CommandContext) -> Reply:
     p = ctx.services.settings.bot.command_prefix
     if not ctx.message.is_direct:
         raise UserError(f"To keep it private, send {p}mytickets to me in a direct message.")
-    if ctx.argv and not is_ticket_ref(ctx.argv[0]):
+    first = ctx.params["ticket"]
+    if first and not is_ticket_ref(first):
         # A claim code (a ticket filed without follow-up): works in any DM.
         found = await repo.ticket_by_hash(ctx.session, value=claim_hash(ctx.args))
         if found is None or found.reporter_route or found.reporter_id:
             raise UserError("I don't know that claim code. Check it and try again.")
         return views.reporter_view(found, await repo.comments(ctx.session, ticket_id=found.id))
     own = await _own_tickets(ctx)
-    if ctx.argv:
-        wanted = parse_ref(ctx.argv[0])
+    if first:
+        wanted = parse_ref(first)
         found = next((t for t in own if t.id == wanted), None)
         if found is None:
             raise UserError(f"I can't find a ticket T-{wanted} of yours.")
@@ -127,9 +133,7 @@ async def comment(ctx: CommandContext) -> Reply:
 
 async def tickets(ctx: CommandContext) -> Reply:
     service.require_private_room(ctx.message.room_kind)
-    which = (ctx.argv[0].lower() if ctx.argv else "open").strip()
-    if which not in _FILTERS:
-        raise UsageError(f"Choose one of: {', '.join(_FILTERS)}.")
+    which = ctx.params["which"] or "open"
     if which == "new":
         found = await repo.list_tickets(ctx.session, states=("new",))
     elif which == "mine":

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.commands.context import CommandContext, Reply
 from bot.commands.errors import UsageError, UserError
-from bot.commands.registry import Arg, ArgKind
+from bot.commands.registry import IGNORED, Arg, ArgKind
 from bot.commands.router import Permission, Router
 from bot.features.tips.campaigns import Campaign
 from bot.features.tips.models import MISSED, POSTED, SKIPPED
@@ -78,13 +78,13 @@ class TipCommands:
 
     async def tip(self, ctx: CommandContext) -> Reply:
         """``!tip``, ``!tip <day> [campaign]`` or ``!tip <campaign>`` (sub-commands aside)."""
-        argv = ctx.argv
-        if not argv:
+        first, campaign = ctx.params["day_or_campaign"], ctx.params["campaign"]
+        if first is None:
             return self.today(ctx)
-        if is_number(argv[0]):
-            return self.day(ctx, int(argv[0]), argv[1] if len(argv) > 1 else None)
-        if len(argv) == 1 and self.tips.campaign(argv[0]):
-            return self.today(ctx, argv[0])
+        if is_number(first):
+            return self.day(ctx, int(first), campaign)
+        if campaign is None and self.tips.campaign(first):
+            return self.today(ctx, first)
         raise UsageError("I didn't understand that.")
 
     def today(self, ctx: CommandContext, name: str | None = None) -> Reply:
@@ -120,7 +120,7 @@ class TipCommands:
     # -- !tips --------------------------------------------------------------------
 
     async def calendar(self, ctx: CommandContext) -> Reply:
-        campaign = self._pick(ctx, ctx.argv[0] if ctx.argv else None)
+        campaign = self._pick(ctx, ctx.params["campaign"])
         today = local_today(campaign, ctx.now)
         run = self._run(campaign, today)
         if run is None:
@@ -278,6 +278,8 @@ def register(router: Router, tips: TipsService) -> None:
         summary="Today's security tip (or: tip <day> to read a past day)",
         usage="tip [<day>] [campaign]",
         group="Security tips",
+        args=(Arg("day_or_campaign", optional=True), CAMPAIGN),
+        extra=IGNORED,
     )(commands.tip)
     sub = partial(router.subcommand, "tip")
     sub("progress", summary="Your own progress (in a DM)", args=(CAMPAIGN,))(commands.progress)
@@ -298,4 +300,6 @@ def register(router: Router, tips: TipsService) -> None:
         summary="The calendar of the current (or next) tip campaign",
         usage="tips [campaign]",
         group="Security tips",
+        args=(CAMPAIGN,),
+        extra=IGNORED,
     )(commands.calendar)
