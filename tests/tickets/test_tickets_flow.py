@@ -177,6 +177,26 @@ async def test_tickets_close_reasons(db: Database) -> None:
     assert (await _ticket(desk, 1)).state == "new"
 
 
+async def test_tickets_close_duplicate_reads_the_original_and_the_text(db: Database) -> None:
+    desk = Desk(db)
+    for text in ("first", "second", "third"):
+        await desk.say(ALICE, f"!ticket {text}")
+
+    async def close(text: str) -> str:
+        return await desk.answer(await desk.say(LEAD, text, room="triage"))
+
+    assert (await close("!close T-2 duplicate")).startswith(
+        "Duplicate of which ticket? !close T-2 duplicate T-N"
+    )
+    assert (await close("!close T-2 dup of x")).startswith("'x' is not a ticket id like T-12.")
+    assert "can't be the original" in await close("!close T-2 duplicate T-2")
+    ev = await desk.say(LEAD, "!close T-3 duplicate t1 same phish, handled there", room="triage")
+    assert "duplicate of T-1" in await desk.answer(ev)
+    told = " ".join(r.content["body"] for r in await desk.sent_after(ev))
+    assert "same phish, handled there" in told
+    assert (await _ticket(desk, 3)).duplicate_of == 1
+
+
 async def test_tickets_nudge_once_per_interval(db: Database) -> None:
     desk = Desk(db, nudge_after="4h")
     await desk.say(ALICE, "!ticket help")

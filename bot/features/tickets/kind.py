@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.commands.arguments import parse_args
 from bot.commands.context import CommandContext, Reply
 from bot.commands.errors import UsageError, UserError
+from bot.commands.registry import Arg, ArgKind
 from bot.features.tickets import repository as repo
 from bot.features.tickets import service, texts, views
 from bot.features.tickets.models import Ticket
@@ -40,6 +42,10 @@ def parse_ref(ref: str) -> int:
 def is_ticket_ref(ref: str) -> bool:
     """Whether ``ref`` reads as a ticket id (else it may be a claim code)."""
     return CaseRef.parse_as(ref, TICKET) is not None
+
+
+# ``!close T-N duplicate [of] T-M [text for the reporter]``: what follows "duplicate".
+DUPLICATE_OF = (Arg("original"), Arg("text", ArgKind.TEXT, optional=True))
 
 
 def parse_resolution(words: str) -> tuple[str, str]:
@@ -134,10 +140,11 @@ class TicketKind:
         p = ctx.services.settings.bot.command_prefix
         why = rest
         if resolution == "duplicate":
-            first, _, rest = rest.removeprefix("of ").strip().partition(" ")
-            if not first:
+            of = rest.removeprefix("of ").strip()
+            if not of:
                 raise UsageError(f"Duplicate of which ticket? {p}close {ticket.ref} duplicate T-N")
-            ticket.duplicate_of = parse_ref(first)
+            duplicate = parse_args(DUPLICATE_OF, of, p)
+            ticket.duplicate_of, rest = parse_ref(duplicate["original"]), duplicate["text"] or ""
             if ticket.duplicate_of == ticket.id or not await self.exists(
                 ctx.session, ticket.duplicate_of
             ):
