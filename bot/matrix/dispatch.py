@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = 10.0
 MAX_PENDING_EVENTS = 5000  # back-pressure on the sync loop
+# A token is saved this long after its batch is done, with whatever later batches finished
+# meanwhile: the write is off the path of the reply being sent, and the sync that brings
+# back the bot's own reply shares it. A crash in between replays de-duplicated events.
+SAVE_DELAY = 0.25
 
 
 @dataclass
@@ -74,8 +78,10 @@ class Dispatcher:
         max_attempts: int,
         max_concurrent: int = 8,
         retry_delay: float = 0.5,
+        save_delay: float = SAVE_DELAY,
     ):
         self._save_token = save_token
+        self.save_delay = save_delay
         self.handler_timeout = handler_timeout
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
@@ -176,6 +182,7 @@ class Dispatcher:
 
     async def _save(self) -> None:
         backoff = Backoff(self.retry_delay, MAX_RETRY_DELAY)
+        await asyncio.sleep(self.save_delay)
         while self._token_to_save is not None:
             token = self._token_to_save
             try:

@@ -21,7 +21,13 @@ def make(saved: list[str], **kwargs: float) -> Dispatcher:
     async def save(token: str) -> None:
         saved.append(token)
 
-    options = {"handler_timeout": 5.0, "max_attempts": 3, "retry_delay": 0.01, **kwargs}
+    options = {
+        "handler_timeout": 5.0,
+        "max_attempts": 3,
+        "retry_delay": 0.01,
+        "save_delay": 0.0,
+        **kwargs,
+    }
     return Dispatcher(save_token=save, **options)  # type: ignore[arg-type]
 
 
@@ -128,3 +134,21 @@ async def test_dispatch_a_sync_that_failed_half_way_never_saves_its_token() -> N
     d.seal(retried)
     assert await d.drain(5)
     assert "t-failed" not in saved and saved[-1] == "t-retried"
+
+
+async def test_dispatch_saves_the_latest_token_once_after_a_short_delay() -> None:
+    """Batches done within the delay share one save, of the latest token."""
+    saved: list[str] = []
+    d = make(saved, save_delay=0.2)
+    for token in ("t1", "t2", "t3"):
+        batch = d.begin(token)
+        d.submit(batch, "!a", Job(f"${token}", _nothing))
+        d.seal(batch)
+        await asyncio.sleep(0.02)
+    assert saved == []
+    assert await d.drain(5)
+    assert saved == ["t3"]
+
+
+async def _nothing() -> None:
+    return None
