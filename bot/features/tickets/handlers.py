@@ -8,11 +8,12 @@ from bot.commands.context import CommandContext, Reply, RoomKind
 from bot.commands.errors import UserError
 from bot.commands.registry import IGNORED, Arg, ArgKind
 from bot.commands.router import Permission, Router
-from bot.features.tickets import redaction, service, texts, views
+from bot.features.tickets import filing, redaction, service, texts, views
 from bot.features.tickets import repository as repo
 from bot.features.tickets.anonymity import claim_hash, message_key, reporter_hash
-from bot.features.tickets.kind import TicketKind, is_ticket_ref, parse_ref
+from bot.features.tickets.kind import TicketKind, act_of, is_ticket_ref, parse_ref
 from bot.features.tickets.models import Ticket
+from bot.features.tickets.parsing import strip_reply_fallback
 
 GROUP = "Tickets"
 _FILTERS = ("new", "open", "mine", "all")
@@ -30,7 +31,9 @@ def register(router: Router, kind: TicketKind) -> None:
         group=GROUP,
     )
     async def ticket(ctx: CommandContext) -> Reply:
-        return await service.file_ticket(ctx)
+        return await filing.file_ticket(
+            act_of(ctx), ctx.args, room_id=ctx.message.room_id, room_kind=ctx.message.room_kind
+        )
 
     router.command(
         "mytickets",
@@ -128,7 +131,7 @@ async def comment(ctx: CommandContext) -> Reply:
         if found is not None and ctx.is_security_team:
             raise UserError(f"Only the reporter comments; use {p}reply or {p}note.")
         raise UserError(f"I can't find a ticket T-{number} of yours.")
-    return await service.reporter_comment(ctx, found, ctx.params["text"])
+    return await service.reporter_comment(act_of(ctx), found, ctx.params["text"])
 
 
 async def tickets(ctx: CommandContext) -> Reply:
@@ -162,7 +165,7 @@ async def dm_reply(ctx: CommandContext) -> Reply | None:
     found = await repo.ticket_for_message(ctx.session, names=names)
     if found is None or not await service.is_reporter(ctx.session, ctx.services, found, ctx.sender):
         return None
-    text = service.strip_reply_fallback(msg.body)
+    text = strip_reply_fallback(msg.body)
     if not text:
         return None
-    return await service.reporter_comment(ctx, found, text)
+    return await service.reporter_comment(act_of(ctx), found, text)

@@ -12,6 +12,7 @@ from bot.features.tickets import repository as repo
 from bot.features.tickets import service, texts, views
 from bot.features.tickets.models import Ticket
 from bot.features.tickets.owner_hint import owner_pointer
+from bot.features.tickets.parsing import parse_state
 from bot.ids import TICKET, CaseRef
 
 _RESOLUTIONS = {
@@ -29,6 +30,13 @@ _RESOLUTIONS = {
     "no-response": "no_response",
     "no_response": "no_response",
 }
+
+
+def act_of(ctx: CommandContext) -> service.Act:
+    """The service's view of a command: who acts, when, the event, the messages it queues."""
+    return service.Act(
+        ctx.session, ctx.services, ctx.sender, ctx.now, ctx.message.event_id, ctx.outbound
+    )
 
 
 def parse_ref(ref: str) -> int:
@@ -82,9 +90,9 @@ class TicketKind:
         if user_id not in ctx.services.security_team():
             raise UserError(f"{user_id} is not in the security team; tickets stay with the team.")
         ticket.assignee = user_id
-        await service.audit(ctx, ticket, "assigned", user_id)
+        await service.audit(act_of(ctx), ticket, "assigned", user_id)
         if ticket.state == "new":
-            await service.change_state(ctx, ticket, "triaged")
+            await service.change_state(act_of(ctx), ticket, "triaged")
         return Reply(f"{ticket.ref} is now assigned to {user_id}.", mentions=(user_id,))
 
     async def claim(self, ctx: CommandContext, number: int) -> Reply:
@@ -92,32 +100,32 @@ class TicketKind:
         if ticket.state == "closed":
             raise UserError(f"{ticket.ref} is closed; `{{prefix}}reopen` it first.", markdown=True)
         ticket.assignee = ctx.sender
-        await service.audit(ctx, ticket, "claimed", ctx.sender)
+        await service.audit(act_of(ctx), ticket, "claimed", ctx.sender)
         if ticket.state in ("new", "triaged"):
-            await service.change_state(ctx, ticket, "in_progress")
+            await service.change_state(act_of(ctx), ticket, "in_progress")
         return Reply(f"{ticket.ref} is yours, {ctx.sender}. State: {texts.state_label(ticket)}.")
 
     async def set_status(self, ctx: CommandContext, number: int, state: str, rest: str) -> Reply:
         ticket = await self._open(ctx, number)
-        new_state = service.parse_state(f"{state} {rest}".strip())
+        new_state = parse_state(f"{state} {rest}".strip())
         if new_state == "closed":
             p = ctx.services.settings.bot.command_prefix
             raise UserError(f"To close, say why: {p}close {ticket.ref} <resolution> [text].")
         if ticket.state == new_state:
             return Reply(f"{ticket.ref} is already {texts.state_label(ticket)}.")
-        await service.change_state(ctx, ticket, new_state)
+        await service.change_state(act_of(ctx), ticket, new_state)
         return Reply(f"{ticket.ref} is now {texts.state_label(ticket)}; the reporter was told.")
 
     async def note(self, ctx: CommandContext, number: int, text: str) -> Reply:
         ticket = await self._open(ctx, number)
-        await service.add_comment(ctx, ticket, text, kind="note", author=ctx.sender)
+        await service.add_comment(act_of(ctx), ticket, text, kind="note", author=ctx.sender)
         return Reply(f"Internal note added to {ticket.ref} (not shown to the reporter).")
 
     async def reply(self, ctx: CommandContext, number: int, text: str) -> Reply:
         ticket = await self._open(ctx, number)
         if ticket.purged_at is not None:
             raise UserError(f"{ticket.ref} was purged; its reporter can no longer be reached.")
-        await service.add_comment(ctx, ticket, text, kind="reply", author=ctx.sender)
+        await service.add_comment(act_of(ctx), ticket, text, kind="reply", author=ctx.sender)
         p = ctx.services.settings.bot.command_prefix
         if not service.has_route(ticket):
             return Reply(
@@ -125,7 +133,7 @@ class TicketKind:
                 "reporter, who reads your reply with their claim code."
             )
         await service.send_to_reporter(
-            ctx,
+            act_of(ctx),
             ticket,
             f"Reply from the security team ({ctx.sender}) on your ticket {ticket.ref}:\n\n"
             f"{text}\n\nTo answer, reply to this message or send {p}comment {ticket.ref} <text>.",
@@ -160,13 +168,15 @@ class TicketKind:
             )
             why = f"{pointer}\n{rest}" if rest else pointer
         ticket.resolution = resolution
-        await service.audit(ctx, ticket, "resolution", texts.resolution_label(ticket))
-        await service.change_state(ctx, ticket, "closed", why)
+        await service.audit(act_of(ctx), ticket, "resolution", texts.resolution_label(ticket))
+        await service.change_state(act_of(ctx), ticket, "closed", why)
         return Reply(f"{ticket.ref} closed: {texts.resolution_label(ticket)}. Reporter told.")
 
     async def reopen(self, ctx: CommandContext, number: int) -> Reply:
         ticket = await self._open(ctx, number)
         if ticket.state not in ("resolved", "closed"):
             return Reply(f"{ticket.ref} is open ({texts.state_label(ticket)}).")
-        await service.change_state(ctx, ticket, "in_progress" if ticket.assignee else "triaged")
+        await service.change_state(
+            act_of(ctx), ticket, "in_progress" if ticket.assignee else "triaged"
+        )
         return Reply(f"{ticket.ref} reopened: {texts.state_label(ticket)}.")

@@ -45,7 +45,8 @@ async def open_stuck_ticket(
     post_id: int | None = None,
 ) -> Reply:
     """File the ticket through the tickets service and count the person as stuck."""
-    from bot.features.tickets import service as tickets
+    from bot.features.tickets.filing import file_ticket
+    from bot.features.tickets.kind import act_of
 
     tip = campaign.tip_for(local_date)
     day = campaign.day_of(local_date)
@@ -53,7 +54,8 @@ async def open_stuck_ticket(
     words = " ".join(f"#{t}" for t in ticket_tags(campaign, day))
     body = f"Stuck on {campaign.title}, day {day} ({tip.title}): {text.strip() or '(no details)'}"
     filing = f"{words}{' anonymous' if anonymous else ''} {body}"
-    reply = await tickets.file_ticket(dataclasses.replace(ctx, args=filing))
+    where = {"room_id": ctx.message.room_id, "room_kind": ctx.message.room_kind}
+    reply = await file_ticket(act_of(ctx), filing, **where)
     await tips.tracker.stuck(ctx.session, campaign, local_date, ctx.sender, post_id)
     log.info("tips: stuck ticket filed for %s day %d", campaign.name, day)
     head = (
@@ -142,7 +144,7 @@ class StuckCommands:
             # One ticket per person and tip from the thread: a thread is also where people
             # talk it through; their ticket continues in the DM. (!stuck always files.)
             return None
-        from bot.features.tickets.service import strip_reply_fallback
+        from bot.features.tickets.parsing import strip_reply_fallback
 
         text = strip_reply_fallback(msg.body)
         anonymous = bool(re.match(r"^\s*anonym", text, re.IGNORECASE))
