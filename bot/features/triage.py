@@ -9,7 +9,7 @@ handed to the tickets and incidents plugins (see :func:`bot.features.default_plu
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,20 @@ from bot.commands.registry import Arg, ArgKind, ForOthers
 from bot.commands.router import Permission, Router
 from bot.features.plugin import Plugin
 from bot.ids import CaseRef
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+
+GIVE_USER = "Give a case id and a user id like @name:server."
+GIVE_NOTE = "Give a case id and the note."
+GIVE_STATE = "Give a case id and the new state."
+
+
+def require_team_member(services: Services, user_id: str) -> None:
+    """Cases are assigned only within the security team."""
+    if user_id not in services.security_team():
+        raise UserError(f"{user_id} is not in the security team; cases stay with it.")
 
 
 class CaseKind(Protocol):
@@ -84,9 +98,8 @@ class TriageVerbs(Plugin):
     def _register_commands(self) -> None:
         router, team, group = self.router, Permission.SECURITY_TEAM, "Triage"
         case = Arg("case", missing="Which case?")
-        give_user = "Give a case id and a user id like @name:server."
+        give_user, give_note = GIVE_USER, GIVE_NOTE
         to_whom = Arg("user", ArgKind.USER, missing=give_user, invalid=give_user)
-        give_note = "Give a case id and the note."
         router.command(
             "show", summary="Show a ticket or incident with its history",
             usage="show T-N|INC-N", permission=team, group=group, args=(case,),
@@ -96,7 +109,7 @@ class TriageVerbs(Plugin):
             usage="assign T-N|INC-N @user", permission=team, group=group,
             args=(replace(case, missing=give_user), to_whom),
         )(self.assign)  # fmt: skip
-        give_state = "Give a case id and the new state."
+        give_state = GIVE_STATE
         router.command(
             "status",
             summary="Change the state of a ticket or incident (reporters: see their incident)",
@@ -122,8 +135,7 @@ class TriageVerbs(Plugin):
     async def assign(self, ctx: CommandContext) -> Reply:
         """``!assign T-N|INC-N @user`` (a member of the security team)."""
         user = ctx.params["user"]
-        if user not in ctx.services.security_team():
-            raise UserError(f"{user} is not in the security team; cases stay with it.")
+        require_team_member(ctx.services, user)
         kind, number = await self.resolve(ctx, ctx.params["case"])
         return await kind.assign(ctx, number, user)
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bot.commands.errors import UsageError
-from bot.features.tickets.kind import parse_ref, parse_resolution
-from bot.features.tickets.parsing import parse_filing, parse_state, strip_reply_fallback
+from bot.features.tickets.parsing import (
+    parse_filing,
+    parse_ref,
+    parse_resolution,
+    parse_state,
+    strip_reply_fallback,
+)
 
 
 def test_tickets_parse_filing_options_in_any_order() -> None:

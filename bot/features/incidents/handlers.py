@@ -6,16 +6,18 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands.context import CommandContext, Outbound, Reaction, Reply, RoomKind
+from bot.commands.context import CommandContext, Reaction, Reply, RoomKind
 from bot.commands.errors import UsageError, UserError
 from bot.commands.registry import IGNORED, Arg, ArgKind
 from bot.commands.router import Permission, Router
-from bot.features.incidents import loop_handlers, reporter, service
+from bot.features.act import act_of
+from bot.features.incidents import actions, loop_handlers
 from bot.features.incidents import repository as repo
+from bot.features.incidents.actions import GIVE_INCIDENT, GIVE_SEVERITY, GIVE_UPDATE
 from bot.features.incidents.clocks import clock_rows
 from bot.features.incidents.export import export_incident, parse_ref, render_markdown
 from bot.features.incidents.intake import Intake
-from bot.features.incidents.models import OPEN_STATUSES, SEVERITIES, STATUSES, Incident
+from bot.features.incidents.models import OPEN_STATUSES, SEVERITIES
 from bot.features.incidents.service import ref
 from bot.features.incidents.severity import label as severity_label
 from bot.messaging import md
@@ -26,9 +28,6 @@ log = logging.getLogger(__name__)
 PIN_KEYS = ("📌", "📍")
 PRIVATE_ROOMS = (RoomKind.TRIAGE, RoomKind.DIRECT)
 
-GIVE_INCIDENT = "Give an incident id like INC-12."
-GIVE_SEVERITY = "Give an incident id and low, medium, high or critical."
-
 
 def require_private(ctx: CommandContext, command: str) -> None:
     """Incident text is shown only in the triage room or a DM, never the public room."""
@@ -38,13 +37,6 @@ def require_private(ctx: CommandContext, command: str) -> None:
             "with me.",
             markdown=True,
         )
-
-
-async def load(ctx: CommandContext, number: int) -> Incident:
-    incident = await repo.get_incident(ctx.session, number=number)
-    if incident is None:
-        raise UserError(f"There is no incident {ref(number)}.")
-    return incident
 
 
 class IncidentKind:
@@ -58,62 +50,23 @@ class IncidentKind:
 
     async def show(self, ctx: CommandContext, number: int) -> Reply:
         require_private(ctx, "show")
-        incident = await load(ctx, number)
+        incident = await actions.load(ctx.session, number)
         events = await repo.timeline(ctx.session, incident_id=number)
         clocks = await clock_rows(ctx.session, number)
         return Reply(render_markdown(incident, events, clocks=clocks), markdown=True)
 
     async def assign(self, ctx: CommandContext, number: int, user_id: str) -> Reply:
-        incident = await load(ctx, number)
-        incident.assignee = user_id
-        await repo.add_event(
-            ctx.session,
-            incident_id=number,
-            at=ctx.now,
-            author=ctx.sender,
-            kind="assigned",
-            text=f"Assigned to {user_id}",
-        )
-        if user_id != ctx.sender:
-            ctx.send(
-                Outbound(
-                    f"You have been assigned incident {ref(number)} "
-                    f"({md.escape(incident.type_name)}) by {md.mention(ctx.sender)}. See it "
-                    f"with `{{prefix}}show {ref(number)}` in the triage room.",
-                    dm_user_id=user_id,
-                    markdown=True,
-                )
-            )
-        return Reply(f"{ref(number)} is assigned to {user_id}.")
+        return await actions.assign(act_of(ctx), number, user_id)
 
     async def set_status(self, ctx: CommandContext, number: int, state: str, rest: str) -> Reply:
-        if state not in STATUSES:
-            raise UsageError(f"Unknown state {state!r}; use one of: {', '.join(STATUSES)}.")
-        incident = await load(ctx, number)
-        old = incident.status
-        if state != "reported" and incident.acked_at is None:
-            if await service.acknowledge(ctx.session, incident, by=ctx.sender, now=ctx.now):
-                await reporter.tell_acknowledged(ctx.services, ctx.session, incident, ctx.sender)
-        incident.status = state
-        incident.last_update_at = ctx.now
-        text = f"Status {old} → {state}" + (f": {rest}" if rest else "")
-        await repo.add_event(
-            ctx.session, incident_id=number, at=ctx.now, author=ctx.sender, kind="status", text=text
-        )
-        if state != old:
-            await reporter.tell_state(ctx.services, ctx.session, incident, state)
-        return Reply(f"{ref(number)} is now {state}.")
+        return await actions.set_status(act_of(ctx), number, state, rest)
 
     async def reporter_status(self, ctx: CommandContext, number: int) -> Reply:
         """``!status INC-N`` asked by someone outside the team: only their own incident."""
         return await loop_handlers.reporter_status(ctx, number)
 
     async def note(self, ctx: CommandContext, number: int, text: str) -> Reply:
-        await load(ctx, number)
-        await repo.add_event(
-            ctx.session, incident_id=number, at=ctx.now, author=ctx.sender, kind="note", text=text
-        )
-        return Reply.reaction()
+        return await actions.note(act_of(ctx), number, text)
 
 
 def _number(ref: str | None) -> int:
@@ -155,7 +108,7 @@ def register(router: Router, intake: Intake) -> None:
     )(sev)  # fmt: skip
 
     # Team commands: the triage-room-or-DM refusal comes before any usage error.
-    give_update = "Give an incident id and the update."
+    give_update = GIVE_UPDATE
     router.command(
         "update", summary="Send the reporter an update (kept in the timeline)",
         usage="update INC-N <text>", permission=team, group=group,
@@ -186,46 +139,22 @@ async def incidents(ctx: CommandContext) -> Reply:
 
 async def ack(ctx: CommandContext) -> Reply:
     """``!ack INC-N``: stops the escalation; the reporter hears it."""
-    number = _number(ctx.params["incident"])
-    incident = await load(ctx, number)
-    if not await service.acknowledge(ctx.session, incident, by=ctx.sender, now=ctx.now):
-        return Reply(f"{ref(number)} was already acknowledged by {incident.acked_by}.")
-    await reporter.tell_acknowledged(ctx.services, ctx.session, incident, ctx.sender)
-    return Reply(f"{ref(number)} acknowledged by {ctx.sender}; escalation stopped.")
+    return await actions.acknowledge(act_of(ctx), _number(ctx.params["incident"]))
 
 
 async def sev(ctx: CommandContext) -> Reply:
     """``!sev INC-N <low|medium|high|critical>``."""
-    level = ctx.params["severity"].lower()
-    if level not in SEVERITIES:
+    if ctx.params["severity"].lower() not in SEVERITIES:
         raise UsageError(GIVE_SEVERITY)
     number = _number(ctx.params["incident"])
-    incident = await load(ctx, number)
-    paged = await service.set_severity(
-        ctx.services, ctx.session, incident, level, by=ctx.sender, now=ctx.now
-    )
-    extra = f"; paged {', '.join(paged)}" if paged else ""
-    return Reply(f"{ref(number)} severity is {incident.severity}{extra}.")
+    return await actions.set_severity(act_of(ctx), number, ctx.params["severity"])
 
 
 async def update(ctx: CommandContext) -> Reply:
     # Its answer names the reporter: never in the public room.
     require_private(ctx, "update")
     number = _number(ctx.params["incident"])
-    incident = await load(ctx, number)
-    text = ctx.params["text"]
-    incident.last_update_at = ctx.now
-    await repo.add_event(
-        ctx.session, incident_id=number, at=ctx.now, author=ctx.sender, kind="update", text=text
-    )
-    ctx.send(
-        Outbound(
-            f"Update on your report **{ref(number)}** from the security team:\n{md.escape(text)}",
-            dm_user_id=incident.reporter,
-            markdown=True,
-        )
-    )
-    return Reply(f"Sent to {incident.reporter} and added to the timeline of {ref(number)}.")
+    return await actions.update(act_of(ctx), number, ctx.params["text"])
 
 
 async def export(ctx: CommandContext) -> Reply:

@@ -8,12 +8,13 @@ from bot.commands.context import CommandContext, Reply, RoomKind
 from bot.commands.errors import UserError
 from bot.commands.registry import IGNORED, Arg, ArgKind
 from bot.commands.router import Permission, Router
-from bot.features.tickets import filing, redaction, service, texts, views
+from bot.features.act import act_of
+from bot.features.tickets import actions, filing, redaction, service, texts, views
 from bot.features.tickets import repository as repo
 from bot.features.tickets.anonymity import claim_hash, message_key, reporter_hash
-from bot.features.tickets.kind import TicketKind, act_of, is_ticket_ref, parse_ref
+from bot.features.tickets.kind import TicketKind
 from bot.features.tickets.models import Ticket
-from bot.features.tickets.parsing import strip_reply_fallback
+from bot.features.tickets.parsing import is_ticket_ref, parse_ref, strip_reply_fallback
 
 GROUP = "Tickets"
 _FILTERS = ("new", "open", "mine", "all")
@@ -68,13 +69,13 @@ def register(router: Router, kind: TicketKind) -> None:
         "claim", summary="Take a ticket", usage="claim T-N", permission=team, group=GROUP,
         args=(which,),
     )(lambda ctx: kind.claim(ctx, parse_ref(ctx.params["ticket"])))  # fmt: skip
-    give_text = "Give a ticket id and the text for the reporter."
+    give_text = actions.GIVE_TEXT
     router.command(
         "reply", summary="Answer the reporter (relayed by DM)", usage="reply T-N <text>",
         permission=team, group=GROUP,
         args=(replace(which, missing=give_text), Arg("text", ArgKind.TEXT, missing=give_text)),
     )(lambda ctx: kind.reply(ctx, parse_ref(ctx.params["ticket"]), ctx.params["text"]))  # fmt: skip
-    give_why = "Give a ticket id and a resolution."
+    give_why = actions.GIVE_WHY
     router.command(
         "close",
         summary="Close a ticket: answered, fixed, duplicate T-N, not-security, no-response",

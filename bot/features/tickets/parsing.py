@@ -1,11 +1,13 @@
-"""Reading what people type for tickets: filing options, state names, reply fallbacks."""
+"""Reading what people type for tickets: filing options, ids, states, resolutions."""
 
 from __future__ import annotations
 
 import re
 
 from bot.commands.errors import UsageError
+from bot.commands.registry import Arg, ArgKind
 from bot.features.tickets import texts
+from bot.ids import TICKET, CaseRef
 
 STATES = tuple(texts.STATE_LABELS)
 _STATE_WORDS = {
@@ -76,3 +78,47 @@ def strip_reply_fallback(body: str) -> str:
     while lines and lines[0].startswith(">"):
         lines.pop(0)
     return "\n".join(lines).strip()
+
+
+_RESOLUTIONS = {
+    "answered": "answered",
+    "fixed": "fixed",
+    "duplicate": "duplicate",
+    "dup": "duplicate",
+    "not a security matter": "not_security",
+    "not-a-security-matter": "not_security",
+    "not_a_security_matter": "not_security",
+    "not security": "not_security",
+    "not-security": "not_security",
+    "not_security": "not_security",
+    "no response": "no_response",
+    "no-response": "no_response",
+    "no_response": "no_response",
+}
+
+
+def parse_ref(ref: str) -> int:
+    """``T-12``, ``t12``, ``#12`` or ``12`` → 12 (tickets-only commands)."""
+    number = CaseRef.parse_as(ref, TICKET)
+    if number is None:
+        raise UsageError(f"{ref!r} is not a ticket id like T-12.")
+    return number
+
+
+def is_ticket_ref(ref: str) -> bool:
+    """Whether ``ref`` reads as a ticket id (else it may be a claim code)."""
+    return CaseRef.parse_as(ref, TICKET) is not None
+
+
+# ``!close T-N duplicate [of] T-M [text for the reporter]``: what follows "duplicate".
+DUPLICATE_OF = (Arg("original"), Arg("text", ArgKind.TEXT, optional=True))
+
+
+def parse_resolution(words: str) -> tuple[str, str]:
+    """The resolution named at the start of ``words`` and the rest of the text."""
+    low = words.lower()
+    for phrase in sorted(_RESOLUTIONS, key=len, reverse=True):
+        if low == phrase or low.startswith(phrase + " "):
+            return _RESOLUTIONS[phrase], words[len(phrase) :].strip()
+    names = ", ".join(texts.RESOLUTION_LABELS.values())
+    raise UsageError(f"Give a resolution: {names}.")

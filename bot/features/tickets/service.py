@@ -7,7 +7,6 @@ never the id of an anonymous reporter.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import Outbound, Reply, RoomKind
 from bot.commands.errors import UserError
+from bot.features.act import Act
 from bot.features.tickets import anonymity, texts
 from bot.features.tickets import repository as repo
 from bot.features.tickets.anonymity import reporter_hash
@@ -26,25 +26,6 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Act:
-    """Who acts on tickets, when, because of which event, and what that queues.
-
-    The plain arguments of this module: a chat handler makes one from its command
-    (``bot.features.tickets.kind.act_of``), the web board from the request.
-    """
-
-    session: AsyncSession
-    services: Services
-    by: str  # the user id of whoever acts
-    now: datetime
-    cause: str  # the id of the event that caused it: keys the messages it sends
-    out: list[Outbound] = field(default_factory=list)  # queued after the transaction
-
-    def send(self, message: Outbound) -> None:
-        self.out.append(message)
 
 
 ANONYMOUS_ACTOR = "reporter (anonymous)"

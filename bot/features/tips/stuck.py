@@ -45,8 +45,8 @@ async def open_stuck_ticket(
     post_id: int | None = None,
 ) -> Reply:
     """File the ticket through the tickets service and count the person as stuck."""
+    from bot.features.act import act_of
     from bot.features.tickets.filing import file_ticket
-    from bot.features.tickets.kind import act_of
 
     tip = campaign.tip_for(local_date)
     day = campaign.day_of(local_date)
