@@ -1,29 +1,34 @@
-"""Web actions run the chat commands themselves, so chat and web never disagree.
+"""Web actions call the features' own actions, so chat and web never disagree.
 
-A button on the board becomes the same command a team member would type in the triage
-room (``!close T-3 answered ...``), run by the same handler with the same permission
-check, in one transaction with its audit trail, and its messages (the reporter's DM, the
-triage-room announcement) queued in the outbox exactly as the router queues them. The
-answer the chat would have given is shown on the page and posted to the triage room.
+A button on the board stands for one action on a case (``bot/web/cases.py`` picks it):
+the same function the chat command calls (``bot.features.tickets.actions``,
+``bot.features.incidents.actions``), run as the signed-in member of the security team, in
+one transaction with its audit trail. The messages it causes (the reporter's DM, the
+triage-room announcement) are queued in the outbox exactly as a chat command's are. The
+answer the chat would have given is shown on the page and posted to the triage room. No
+chat message is built: the action's cause is an event id of the web's own.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.commands.context import CommandContext, IncomingMessage, Outbound, Reply, RoomKind
-from bot.commands.dispatch import invoke
-from bot.commands.errors import UserError
+from bot.commands.context import Outbound, Reply
+from bot.commands.errors import UsageError, UserError
 from bot.commands.replies import queue_outbound
-from bot.commands.router import Permission, Router
+from bot.commands.router import Router
+from bot.features.act import Act
 from bot.logs import log_unexpected
 from bot.messaging import md
-from bot.services import Services
 from bot.web.site import plain_text
 
 log = logging.getLogger(__name__)
+
+# What a button does, given who acts (the chat verb's function, its arguments bound).
+Action = Callable[[Act], Awaitable[Reply | None]]
 
 
 @dataclass(frozen=True)
@@ -32,33 +37,21 @@ class Outcome:
     text: str
 
 
-async def run_command(router: Router, user_id: str, name: str, args: str) -> Outcome:
-    """Run ``!name args`` as ``user_id`` from the web; the handler's answer is returned."""
+async def run_action(router: Router, user_id: str, name: str, action: Action) -> Outcome:
+    """Run ``action`` (the chat verb ``name``) as ``user_id``; its answer is returned."""
     services = router.services
-    message = _message(services, router.prefix, user_id, name, args)
-    # Parsed as the chat message would be: the same sub-command and declared arguments.
-    route = router.route(message)
-    if route is None or route.command is None or route.handler is None:
-        raise ValueError(f"unknown command {name!r}")
-    team = services.is_security_team(user_id)
-    if route.command.permission is Permission.SECURITY_TEAM and not team:
+    if not services.is_security_team(user_id):
         return Outcome(False, "That is for the security team.")
+    # Keys the outbox transactions of the messages the action causes.
+    cause = f"$web-{secrets.token_hex(12)}"
     try:
         async with services.db.sessions.begin() as session:
-            ctx = CommandContext(
-                message=message,
-                command=route.name,
-                args=route.args,
-                session=session,
-                services=services,
-                is_security_team=team,
-                subcommand=route.sub.name if route.sub else "",
-            )
-            reply = await invoke(ctx, route, router.prefix)
+            act = Act(session, services, user_id, services.clock(), cause)
+            reply = await action(act)
             if reply is not None and reply.text and services.rooms.triage:
-                ctx.send(_announcement(user_id, reply, message.room_id))
+                act.send(_announcement(user_id, reply, services.rooms.triage))
             # Queued exactly as the router queues a chat command's further messages.
-            await queue_outbound(services, session, message.event_id, ctx.outbound)
+            await queue_outbound(services, session, cause, act.out)
     except UserError as exc:
         router.metrics.commands.labels(name, "refused").inc()
         return Outcome(False, plain_text(exc.message, exc.markdown, router.prefix))
@@ -74,21 +67,11 @@ async def run_command(router: Router, user_id: str, name: str, args: str) -> Out
     return Outcome(True, plain_text(reply.text, reply.markdown, router.prefix))
 
 
-def _message(
-    services: Services, prefix: str, user_id: str, name: str, args: str
-) -> IncomingMessage:
-    """The command as if typed in the triage room, with a synthetic event id.
-
-    The event id keys the outbox transactions of the messages it causes.
-    """
-    return IncomingMessage(
-        event_id=f"$web-{secrets.token_hex(12)}",
-        room_id=services.rooms.triage or "!web:invalid",
-        sender=user_id,
-        body=f"{prefix}{name} {args}".strip(),
-        timestamp=services.clock(),
-        room_kind=RoomKind.TRIAGE,
-    )
+def given(value: str, missing: str) -> str:
+    """``value`` from a form field, or the chat command's own refusal when it is empty."""
+    if not value:
+        raise UsageError(missing)
+    return value
 
 
 def _announcement(user_id: str, reply: Reply, room_id: str) -> Outbound:

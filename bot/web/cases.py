@@ -1,9 +1,9 @@
 """One page per ticket or incident, and its buttons: each runs the chat verb it stands for.
 
-Every action posts to the case's page and runs the chat command it stands for
-(:func:`bot.web.actions.run_command`), then shows the page again with the answer.
+Every action posts to the case's page and runs the function of the chat verb it stands
+for (:func:`bot.web.actions.run_action`), then shows the page again with the answer.
 Tickets and incidents differ only in their :class:`CaseView` (what is loaded and which
-template shows it, which command a form stands for).
+template shows it, which action a form stands for).
 """
 
 from __future__ import annotations
@@ -16,13 +16,19 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.commands.context import Reply
+from bot.commands.errors import UsageError
+from bot.features.act import Act
+from bot.features.incidents import actions as incidents
 from bot.features.incidents import repository as incident_repo
 from bot.features.incidents.clocks import clock_rows
 from bot.features.incidents.models import OPEN_STATUSES, SEVERITIES, STATUSES
+from bot.features.tickets import actions as tickets
 from bot.features.tickets import repository as ticket_repo
 from bot.features.tickets import texts
-from bot.ids import CaseRef
-from bot.web.actions import run_command
+from bot.features.triage import GIVE_NOTE, GIVE_STATE, GIVE_USER, require_team_member
+from bot.ids import CaseRef, UserId
+from bot.web.actions import Action, given, run_action
 from bot.web.board import age, clock_text, reporter_shown, require_team
 from bot.web.site import ROUTER, message_page, render, services_of, viewer
 
@@ -45,7 +51,7 @@ class CaseView:
     path: str  # "/tickets"
     template: str
     load: Loader
-    command: Callable[[int, Any], tuple[str, str] | None]  # form -> (verb, args)
+    action: Callable[[int, Any], tuple[str, Action] | None]  # form -> (verb, action)
 
 
 async def _ticket(session: AsyncSession, number: int, now: datetime) -> dict[str, Any] | None:
@@ -96,43 +102,67 @@ def _field(form: Any, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def ticket_command(number: int, form: Any) -> tuple[str, str] | None:
-    """The chat command a ticket form stands for."""
-    ref, action = str(CaseRef.ticket(number)), _field(form, "action")
-    text = _field(form, "text")
+def ticket_action(number: int, form: Any) -> tuple[str, Action] | None:
+    """The action a ticket form stands for: the chat verb's name and its function."""
+    action, text = _field(form, "action"), _field(form, "text")
     if action == "claim":
-        return "claim", ref
+        return "claim", lambda act: tickets.claim(act, number)
     if action == "assign":
-        return "assign", f"{ref} {_field(form, 'user')}"
+        return "assign", lambda act: _assign(act, tickets.assign, number, _field(form, "user"))
     if action == "status":
-        return "status", f"{ref} {_field(form, 'state')}"
-    if action in ("note", "reply"):
-        return action, f"{ref} {text}"
+        state = _field(form, "state")
+        return "status", lambda act: _status(act, tickets.set_status, number, state)
+    if action == "note":
+        return "note", lambda act: tickets.note(act, number, given(text, GIVE_NOTE))
+    if action == "reply":
+        return "reply", lambda act: tickets.reply(act, number, given(text, tickets.GIVE_TEXT))
     if action == "close":
-        return "close", f"{ref} {_field(form, 'resolution')} {text}".strip()
+        why = f"{_field(form, 'resolution')} {text}".strip()
+        return "close", lambda act: tickets.close(act, number, given(why, tickets.GIVE_WHY))
     if action == "reopen":
-        return "reopen", ref
+        return "reopen", lambda act: tickets.reopen(act, number)
     return None
 
 
-def incident_command(number: int, form: Any) -> tuple[str, str] | None:
-    """The chat command an incident form stands for."""
-    ref, action = str(CaseRef.incident(number)), _field(form, "action")
+def incident_action(number: int, form: Any) -> tuple[str, Action] | None:
+    """The action an incident form stands for: the chat verb's name and its function."""
+    action, text = _field(form, "action"), _field(form, "text")
     if action == "ack":
-        return "ack", ref
+        return "ack", lambda act: incidents.acknowledge(act, number)
     if action == "severity":
-        return "sev", f"{ref} {_field(form, 'severity')}"
+        return "sev", lambda act: incidents.set_severity(act, number, _field(form, "severity"))
     if action == "status":
-        return "status", f"{ref} {_field(form, 'status')}"
+        state = _field(form, "status")
+        return "status", lambda act: _status(act, incidents.set_status, number, state)
     if action == "assign":
-        return "assign", f"{ref} {_field(form, 'user')}"
-    if action in ("note", "update"):
-        return action, f"{ref} {_field(form, 'text')}"
+        return "assign", lambda act: _assign(act, incidents.assign, number, _field(form, "user"))
+    if action == "note":
+        return "note", lambda act: incidents.note(act, number, given(text, GIVE_NOTE))
+    if action == "update":
+        return "update", lambda act: incidents.update(
+            act, number, given(text, incidents.GIVE_UPDATE)
+        )
     return None
 
 
-TICKETS = CaseView("ticket", "T", "/tickets", "ticket.html", _ticket, ticket_command)
-INCIDENTS = CaseView("incident", "INC", "/incidents", "incident.html", _incident, incident_command)
+async def _assign(act: Act, assign: Any, number: int, user: str) -> Reply | None:
+    """``!assign``: a valid user id, in the security team (the triage verb's checks)."""
+    try:
+        user_id = UserId.parse(given(user, GIVE_USER))
+    except ValueError:
+        raise UsageError(GIVE_USER) from None
+    require_team_member(act.services, user_id)
+    return await assign(act, number, user_id)
+
+
+async def _status(act: Act, set_status: Any, number: int, value: str) -> Reply | None:
+    """``!status``: the state's first word (any case), then the rest."""
+    state, _, rest = given(value, GIVE_STATE).partition(" ")
+    return await set_status(act, number, state.lower(), rest.strip())
+
+
+TICKETS = CaseView("ticket", "T", "/tickets", "ticket.html", _ticket, ticket_action)
+INCIDENTS = CaseView("incident", "INC", "/incidents", "incident.html", _incident, incident_action)
 
 
 async def _page(
@@ -168,10 +198,10 @@ def _handlers(view: CaseView) -> tuple[Any, Any]:
         number = _number(request)
         who = viewer(request)
         assert who is not None
-        command = view.command(number, await request.post())
-        if command is None:
+        chosen = view.action(number, await request.post())
+        if chosen is None:
             return message_page(request, "Unknown action", "That action does not exist.", 400)
-        outcome = await run_command(request.app[ROUTER], who.user_id, *command)
+        outcome = await run_action(request.app[ROUTER], who.user_id, *chosen)
         return await _page(request, view, number, {"ok": outcome.ok, "text": outcome.text})
 
     return page, act
