@@ -323,3 +323,44 @@ async def test_board_action_messages_are_queued_like_chat_ones(desk: Desk) -> No
     rows = await desk.rows()
     [to_reporter] = [r for r in rows if r.content and "please reboot" in r.content["body"]]
     assert to_reporter.private and to_reporter.source_event_id is None
+
+
+async def test_incident_buttons_give_the_chat_verbs_answers_and_refusals(desk: Desk) -> None:
+    """Each incident button does what its chat verb does: same refusals, same timeline,
+    the reporter's update queued as a DM, the answer announced in the triage room."""
+    await desk.say("!incident device lost my laptop", sender=ALICE)
+    token = await session_for(desk, LEAD)
+    client = await client_for(desk)
+    csrf = auth.csrf_token(token)
+    cookies = {SESSION_COOKIE: token}
+
+    async def press(**form: str) -> str:
+        answer = await client.post("/incidents/1", data={**form, "csrf": csrf}, cookies=cookies)
+        assert answer.status == 200
+        return html.unescape(await answer.text())
+
+    try:
+        assert "a user id like @name:server" in await press(action="assign", user="nobody")
+        assert "cases stay with it" in await press(action="assign", user=ALICE)
+        assert "Give an incident id and the update." in await press(action="update", text="")
+        assert "Give an incident id and low, medium" in await press(action="severity")
+        assert "INC-1 severity is high" in await press(action="severity", severity="HIGH")
+        assert "INC-1 is now contained." in await press(action="status", status="contained")
+        assert f"INC-1 is assigned to {LEAD}." in await press(action="assign", user=LEAD)
+        assert f"Sent to {ALICE}" in await press(action="update", text="wiped remotely")
+        assert "Done." in await press(action="note", text="call the insurer")
+    finally:
+        await client.close()
+    async with desk.db.sessions() as session:
+        events = list(
+            await session.execute(
+                text("SELECT author, kind FROM incident_events WHERE incident_id = 1")
+            )
+        )
+        rows = list(await session.scalars(select(OutboxMessage)))
+    assert {("@lead:test", k) for k in ("severity", "status", "assigned", "update", "note")} <= {
+        (author, kind) for author, kind in events
+    }
+    bodies = [r.content["body"] for r in rows if r.content]
+    assert any("wiped remotely" in b for b in bodies)  # the reporter's DM
+    assert any(f"{LEAD} on the web board: INC-1 is now contained." in b for b in bodies)
