@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.features.incidents import repository as repo
 from bot.features.incidents import severity as sev
 from bot.features.incidents.models import Incident
+from bot.features.incidents.paging import oncall, page_dm
 from bot.features.incidents.policy import Stage
-from bot.features.incidents.service import oncall, page_dm, post, ref
+from bot.features.incidents.posting import post
+from bot.features.incidents.service import ref
 from bot.messaging.md import escape, mention
 from bot.services import Services
 

@@ -65,19 +65,7 @@ async def remind_leads(services: Services) -> int:
             reminded = incident.update_reminded_at
             if now < last + every or (reminded is not None and now < reminded + every):
                 continue
-            claimed = await session.execute(
-                update(Incident)
-                .where(
-                    Incident.id == incident.id,
-                    (Incident.update_reminded_at == reminded)
-                    if reminded is not None
-                    else Incident.update_reminded_at.is_(None),
-                    Incident.status.in_(UNTIL_CONTAINED),
-                )
-                .values(update_reminded_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if not claimed.rowcount:
+            if not await _claim_reminder(session, incident.id, reminded, now):
                 continue
             n = ref(incident.id)
             p = services.settings.bot.command_prefix
@@ -101,3 +89,22 @@ async def remind_leads(services: Services) -> int:
     if sent:
         services.outbox.wake()
     return sent
+
+
+async def _claim_reminder(
+    session: AsyncSession, number: int, reminded: datetime | None, now: datetime
+) -> bool:
+    """Mark the reminder sent, unless another replica or tick did since ``reminded``."""
+    claimed = await session.execute(
+        update(Incident)
+        .where(
+            Incident.id == number,
+            (Incident.update_reminded_at == reminded)
+            if reminded is not None
+            else Incident.update_reminded_at.is_(None),
+            Incident.status.in_(UNTIL_CONTAINED),
+        )
+        .values(update_reminded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(claimed.rowcount)
