@@ -357,7 +357,7 @@ async def test_incident_buttons_give_the_chat_verbs_answers_and_refusals(desk: D
                 text("SELECT author, kind FROM incident_events WHERE incident_id = 1")
             )
         )
-        rows = list(await session.scalars(select(OutboxMessage)))
+    rows = await desk.rows()
     assert {("@lead:test", k) for k in ("severity", "status", "assigned", "update", "note")} <= {
         (author, kind) for author, kind in events
     }
