@@ -16,7 +16,8 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import CommandContext, Outbound, Reply
-from bot.commands.errors import UsageError, UserError
+from bot.commands.errors import UserError
+from bot.commands.registry import Arg
 from bot.storage.models import DirectRoom, KeyValue
 
 if TYPE_CHECKING:
@@ -30,6 +31,9 @@ class Forgotten:
 
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+
+
+ONLY_ME = "Say {prefix}forget me (you can only ask for yourself)."
 
 
 class PrivacyProvider(Protocol):
@@ -105,10 +109,10 @@ class PrivacyRegistry:
             summary="Erase what I store about you (as far as retention allows)",
             usage="forget me",
             group="Privacy",
+            args=(Arg("who", choices=("me",), missing=ONLY_ME, invalid=ONLY_ME),),
+            extra=ONLY_ME,
         )
         async def forget(ctx: CommandContext) -> Reply:
-            if ctx.args.strip().lower() != "me":
-                raise UsageError(f"Say {p}forget me (you can only ask for yourself).")
             if not ctx.message.is_direct:
                 raise UserError(f"To be sure it is you, send {p}forget me in a direct message.")
             return Reply(await self.forget(ctx.session, ctx.sender))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands.arguments import usage_line
 from bot.commands.context import CommandContext, Reply
+from bot.commands.registry import IGNORED, Arg
 from bot.commands.router import Permission, Router
 from bot.messaging import md
 
@@ -18,11 +19,14 @@ def register(router: Router) -> None:
         summary="What I can do (or: help <command>)",
         usage="help [command]",
         aliases=("commands",),
+        args=(Arg("command", optional=True), Arg("sub", optional=True)),
+        extra=IGNORED,
     )
     async def help_(ctx: CommandContext) -> Reply:
-        if ctx.args:
-            return command_help(router, ctx, ctx.argv)
-        return overview(router, ctx)
+        if ctx.params["command"] is None:
+            return overview(router, ctx)
+        words = [w for w in (ctx.params["command"], ctx.params["sub"]) if w]
+        return command_help(router, ctx, words)
 
     @router.command("ping", summary="Check that I'm alive", usage="ping")
     async def ping(ctx: CommandContext) -> Reply:

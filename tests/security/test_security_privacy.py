@@ -56,3 +56,13 @@ async def test_security_privacy_and_forget_me(db: Database) -> None:
     after = await answer(desk, "!privacy", sender=ALICE)
     assert "T-1" not in after and "T-2" not in after and "INC-1" not in after
     assert "T-3" in after
+
+
+async def test_security_forget_only_for_me(db: Database) -> None:
+    desk = Desk(db)
+    only_me = "Say !forget me (you can only ask for yourself)."
+    for body in ("!forget", "!forget you", "!forget me please", "!forget @bob:test"):
+        assert (await answer(desk, body, sender=ALICE)).startswith(only_me), body
+    # The usage error comes first, then the privacy check.
+    assert (await answer(desk, "!forget bob", sender=ALICE, room="helpdesk")).startswith(only_me)
+    assert "direct message" in await answer(desk, "!forget ME", sender=ALICE, room="helpdesk")
