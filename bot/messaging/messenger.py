@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +20,13 @@ PREVIEW_CHARS = 500
 
 @dataclass(frozen=True)
 class Sent:
-    """What the bot knows about one of its sent messages, even after housekeeping."""
+    """What the bot knows about one of its queued messages, even after housekeeping."""
 
     subject: Subject | None
     preview: str  # the start of its plain text ("" for a private message once sent)
+    txn_id: str = ""  # the transaction id it was queued under (Messenger.post's return)
+    event_id: str | None = None  # its event, once sent
+    room_id: str | None = None  # where it went (a DM's room once the outbox opened it)
 
 
 def _relations(message: Message) -> tuple[str | None, str | None]:
@@ -135,6 +139,17 @@ class Messenger:
         return await _sent(session, OutboxMessage.sent_event_id == event_id)
 
     @staticmethod
+    async def sent_by_keys(session: AsyncSession, txn_ids: Collection[str]) -> dict[str, Sent]:
+        """What the messages queued under ``txn_ids`` became, by transaction id.
+
+        Ids with no row (never queued, or pruned) are missing from the answer.
+        """
+        if not txn_ids:
+            return {}
+        rows = await _sent_rows(session, OutboxMessage.txn_id.in_(list(txn_ids)))
+        return {sent.txn_id: sent for sent in rows}
+
+    @staticmethod
     async def sent_by_key(session: AsyncSession, txn_id: str) -> Sent | None:
         """What the message queued under ``txn_id`` said (its preview), sent or not."""
         return await _sent(session, OutboxMessage.txn_id == txn_id)
@@ -168,12 +183,35 @@ async def _queue(
     )
 
 
+_SENT_COLUMNS = (
+    OutboxMessage.subject,
+    OutboxMessage.preview,
+    OutboxMessage.content,
+    OutboxMessage.txn_id,
+    OutboxMessage.sent_event_id,
+    OutboxMessage.room_id,
+)
+
+
 async def _sent(session: AsyncSession, where: Any) -> Sent | None:
-    query = select(OutboxMessage.subject, OutboxMessage.preview, OutboxMessage.content)
-    row = (await session.execute(query.where(where).limit(1))).first()
-    if row is None:
-        return None
-    preview = row.preview
-    if preview is None and isinstance(row.content, dict):  # a row from before previews
-        preview = str(event_content(row.content).get("body", ""))[:PREVIEW_CHARS]
-    return Sent(subject=Subject.parse(row.subject) if row.subject else None, preview=preview or "")
+    found = await _sent_rows(session, where, limit=1)
+    return found[0] if found else None
+
+
+async def _sent_rows(session: AsyncSession, where: Any, *, limit: int | None = None) -> list[Sent]:
+    query = select(*_SENT_COLUMNS).where(where).order_by(OutboxMessage.id).limit(limit)
+    found = []
+    for row in await session.execute(query):
+        preview = row.preview
+        if preview is None and isinstance(row.content, dict):  # a row from before previews
+            preview = str(event_content(row.content).get("body", ""))[:PREVIEW_CHARS]
+        found.append(
+            Sent(
+                subject=Subject.parse(row.subject) if row.subject else None,
+                preview=preview or "",
+                txn_id=row.txn_id,
+                event_id=row.sent_event_id,
+                room_id=row.room_id,
+            )
+        )
+    return found

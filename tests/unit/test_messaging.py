@@ -215,3 +215,21 @@ async def test_messaging_private_message_keeps_no_preview_once_sent(
         assert row is not None and row.preview is None and row.private
         sent = await Messenger.subject_of(session, "$dm-event")
         assert sent is not None and sent.preview == ""
+
+
+async def test_messaging_sent_by_keys_tells_event_and_room(db: Database) -> None:
+    async with db.sessions.begin() as session:
+        to_room = await Messenger.post(session, Message("a", to=ToRoom(ROOM), key="ka"))
+        to_dm = await Messenger.post(session, Message("b", to=ToPerson("@b:test"), key="kb"))
+        assert await Messenger.sent_by_keys(session, []) == {}
+    async with db.sessions.begin() as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.txn_id == to_dm))
+        assert row is not None
+        row.room_id, row.sent_event_id = "!dm:test", "$b"
+    async with db.sessions() as session:
+        sent = await Messenger.sent_by_keys(session, [to_room, to_dm, "hd-unknown.0"])
+        assert set(sent) == {to_room, to_dm}
+        assert (sent[to_room].event_id, sent[to_room].room_id) == (None, ROOM)
+        assert (sent[to_dm].event_id, sent[to_dm].room_id) == ("$b", "!dm:test")
+        about = await Messenger.subject_of(session, "$b")
+        assert about is not None and about.txn_id == to_dm

@@ -26,7 +26,7 @@ from bot.features.ownership.models import Area, Miss
 from bot.features.ownership.text import name_key
 from bot.messaging import Message, Messenger, ToRoom
 from bot.messaging.md import code, escape
-from bot.storage.models import KeyValue
+from bot.storage import kv
 
 if TYPE_CHECKING:
     from bot.features.ownership.service import OwnershipService
@@ -129,15 +129,14 @@ async def digest_due(services: Services, service: OwnershipService, prefix: str)
         return False
     now = services.clock()
     async with services.db.sessions.begin() as session:
-        row = await session.get(KeyValue, DIGEST_KEY)
-        if row is not None:
-            last = datetime.fromisoformat(row.value)
-            if now - last < service.settings.misses_digest_every:
-                return False
-        else:  # the first run starts the clock: a digest covers a whole period
-            session.add(KeyValue(key=DIGEST_KEY, value=now.isoformat(), updated_at=now))
+        last = await kv.get(session, DIGEST_KEY)
+        # The first run only starts the clock: a digest covers a whole period.
+        every = service.settings.misses_digest_every
+        if last is not None and now - datetime.fromisoformat(last) < every:
             return False
-        row.value, row.updated_at = now.isoformat(), now
+        await kv.put(session, DIGEST_KEY, now.isoformat(), now=now)
+        if last is None:
+            return False
         groups = await top_misses(session)
         if not groups:
             return False

@@ -19,8 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import Reaction
 from bot.features.ownership.models import Area, Reconfirmation
-from bot.messaging import Message, ToPerson, content_for, md
-from bot.storage.models import OutboxMessage
+from bot.messaging import Message, Messenger, ToPerson, content_for, md
 
 if TYPE_CHECKING:
     from bot.features.ownership.service import OwnershipService
@@ -88,11 +87,10 @@ async def _row_for(session: AsyncSession, event_id: str) -> Reconfirmation | Non
     row = await session.scalar(select(Reconfirmation).where(Reconfirmation.event_id == event_id))
     if row is not None:
         return row
-    row = await session.scalar(
-        select(Reconfirmation)
-        .join(OutboxMessage, OutboxMessage.txn_id == Reconfirmation.txn_id)
-        .where(OutboxMessage.sent_event_id == event_id)
-    )
+    sent = await Messenger.subject_of(session, event_id)
+    if sent is None:
+        return None
+    row = await session.scalar(select(Reconfirmation).where(Reconfirmation.txn_id == sent.txn_id))
     if row is not None:
         row.event_id = event_id
     return row
@@ -149,18 +147,20 @@ async def on_reply(
     found = _MENTION.search(text)
     if found is None:
         return None
-    pending = list(
-        await session.execute(
-            select(Reconfirmation, OutboxMessage.sent_event_id)
-            .join(OutboxMessage, OutboxMessage.txn_id == Reconfirmation.txn_id)
-            .where(
-                Reconfirmation.owner == sender,
-                Reconfirmation.status == "pending",
-                OutboxMessage.room_id == room_id,
-            )
+    asked = list(
+        await session.scalars(
+            select(Reconfirmation)
+            .where(Reconfirmation.owner == sender, Reconfirmation.status == "pending")
             .order_by(Reconfirmation.sent_at.desc(), Reconfirmation.id.desc())
         )
     )
+    sent = await Messenger.sent_by_keys(session, [r.txn_id for r in asked if r.txn_id])
+    # Only the questions that went to this DM (the outbox knows the room once it is open).
+    pending = [
+        (r, sent[r.txn_id].event_id)
+        for r in asked
+        if r.txn_id in sent and sent[r.txn_id].room_id == room_id
+    ]
     if not pending:
         return None
     row = next((r for r, sent in pending if in_reply_to and sent == in_reply_to), pending[0][0])

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.ownership.models import Area, AuditEntry, Team
 from bot.features.ownership.text import name_key
-from bot.storage.models import KeyValue
+from bot.storage import kv
 
 VERSION_KEY = "ownership.map_version"
 
@@ -78,7 +78,7 @@ async def insert_areas(*, session: AsyncSession, rows: list[dict[str, Any]]) -> 
 
 async def map_version(*, session: AsyncSession) -> str | None:
     """A token that changes with every change to the map (cheap: one key look-up)."""
-    return await session.scalar(select(KeyValue.value).where(KeyValue.key == VERSION_KEY))
+    return await kv.get(session, VERSION_KEY)
 
 
 async def bump_version(*, session: AsyncSession, now: datetime) -> str:
@@ -88,11 +88,6 @@ async def bump_version(*, session: AsyncSession, now: datetime) -> str:
     process believing it has the index of a version that is later reused.
     """
     token = uuid.uuid4().hex
-    row = await session.get(KeyValue, VERSION_KEY)
-    if row is None:
-        session.add(KeyValue(key=VERSION_KEY, value=token, updated_at=now))
-    else:
-        row.value = token
-        row.updated_at = now
+    await kv.put(session, VERSION_KEY, token, now=now)
     await session.flush()
     return token

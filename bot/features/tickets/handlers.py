@@ -15,6 +15,7 @@ from bot.features.tickets.anonymity import claim_hash, message_key, reporter_has
 from bot.features.tickets.kind import TicketKind
 from bot.features.tickets.models import Ticket
 from bot.features.tickets.parsing import is_ticket_ref, parse_ref, strip_reply_fallback
+from bot.messaging import Messenger
 
 GROUP = "Tickets"
 _FILTERS = ("new", "open", "mine", "all")
@@ -159,10 +160,10 @@ async def dm_reply(ctx: CommandContext) -> Reply | None:
     msg = ctx.message
     if msg.room_kind is not RoomKind.DIRECT or not msg.in_reply_to:
         return None
-    txn = await repo.txn_of_sent_event(ctx.session, event_id=msg.in_reply_to)
-    if txn is None:
+    sent = await Messenger.subject_of(ctx.session, msg.in_reply_to)
+    if sent is None:
         return None
-    names = (txn, message_key(ctx.services, txn))
+    names = (sent.txn_id, message_key(ctx.services, sent.txn_id))
     found = await repo.ticket_for_message(ctx.session, names=names)
     if found is None or not await service.is_reporter(ctx.session, ctx.services, found, ctx.sender):
         return None

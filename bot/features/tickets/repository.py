@@ -9,7 +9,6 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.tickets.models import Ticket, TicketComment, TicketEvent, TicketMessage
-from bot.storage.models import KeyValue, OutboxMessage
 
 
 async def add_ticket(session: AsyncSession, *, ticket: Ticket) -> Ticket:
@@ -81,12 +80,6 @@ async def remember_message(session: AsyncSession, *, txn_id: str, ticket_id: int
         session.add(TicketMessage(txn_id=txn_id, ticket_id=ticket_id))
 
 
-async def txn_of_sent_event(session: AsyncSession, *, event_id: str) -> str | None:
-    """The outbox transaction id of the bot message that became Matrix event ``event_id``."""
-    query = select(OutboxMessage.txn_id).where(OutboxMessage.sent_event_id == event_id)
-    return (await session.scalars(query.limit(1))).first()
-
-
 async def ticket_for_message(session: AsyncSession, *, names: Sequence[str]) -> Ticket | None:
     """The ticket a bot message was about, by any of its names in ``ticket_messages``."""
     query = (
@@ -106,11 +99,6 @@ async def ticket_by_hash(session: AsyncSession, *, value: str) -> Ticket | None:
     return (await session.scalars(select(Ticket).where(Ticket.reporter_hash == value))).first()
 
 
-async def sent_room_of(session: AsyncSession, *, txn_id: str) -> str | None:
-    """The room an outbox message went to (known once the outbox has resolved it)."""
-    return await session.scalar(select(OutboxMessage.room_id).where(OutboxMessage.txn_id == txn_id))
-
-
 async def tickets_to_nudge(session: AsyncSession, *, created_before: datetime) -> list[Ticket]:
     query = (
         select(Ticket)
@@ -127,16 +115,3 @@ async def tickets_to_purge(session: AsyncSession, *, closed_before: datetime) ->
         Ticket.purged_at.is_(None),
     )
     return list(await session.scalars(query))
-
-
-async def get_kv(session: AsyncSession, *, key: str) -> str | None:
-    row = await session.get(KeyValue, key)
-    return row.value if row else None
-
-
-async def set_kv(session: AsyncSession, *, key: str, value: str) -> None:
-    session.add(KeyValue(key=key, value=value))
-
-
-async def delete_kv(session: AsyncSession, *, key: str) -> None:
-    await session.execute(delete(KeyValue).where(KeyValue.key == key))

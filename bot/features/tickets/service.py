@@ -20,6 +20,7 @@ from bot.features.tickets import repository as repo
 from bot.features.tickets.anonymity import reporter_hash
 from bot.features.tickets.models import Ticket, TicketComment, TicketEvent
 from bot.features.tickets.redaction import source_hash
+from bot.messaging import Messenger
 from bot.outbox import to_the_hour, txn_id_for
 
 if TYPE_CHECKING:
@@ -107,9 +108,9 @@ async def _reporter_target(
         return {"room_id": room_id} if room_id else {"dm_user_id": user_id}
     if ticket.reporter_room_id is None and ticket.reporter_dm_txn is not None:
         # An anonymous ticket filed in the public room: the DM was opened by the outbox.
-        room = await repo.sent_room_of(session, txn_id=ticket.reporter_dm_txn)
-        if room is not None:
-            ticket.reporter_room_id = room
+        sent = await Messenger.sent_by_key(session, ticket.reporter_dm_txn)
+        if sent is not None and sent.room_id is not None:
+            ticket.reporter_room_id = sent.room_id
     if ticket.reporter_room_id is not None:
         return {"room_id": ticket.reporter_room_id}
     if ticket.reporter_id is not None:

@@ -11,9 +11,9 @@ import asyncio
 import logging
 from typing import Any
 
-from bot.features.tips import repository as repo
 from bot.features.tips.campaigns import Campaign
 from bot.services import Services
+from bot.storage import kv
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,9 @@ class AliasRooms:
                 log.warning("tips: cannot resolve %s now (%s)", alias, type(exc).__name__)
         async with self.services.db.sessions.begin() as session:
             if room_id is not None:
-                await repo.set_kv(session, key=_ALIAS_KEY + alias, value=room_id)
+                await kv.put(session, _ALIAS_KEY + alias, room_id)
             elif not answered:
-                room_id = await repo.get_kv(session, key=_ALIAS_KEY + alias)
+                room_id = await kv.get(session, _ALIAS_KEY + alias)
         if room_id is None:
             log.error("tips: campaign room %s does not resolve; not posting there", alias)
             self.rooms.pop(alias, None)

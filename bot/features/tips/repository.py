@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.tips.models import POSTED, SKIPPED, TipMark, TipPost
 from bot.features.tips.schedule import Slot, SlotKey
-from bot.storage.models import KeyValue, OutboxMessage
+from bot.messaging import Messenger
 
 
 async def claimed_keys(session: AsyncSession, *, since: date) -> set[SlotKey]:
@@ -68,32 +68,32 @@ async def posts_for(
 
 
 async def fill_event_ids(session: AsyncSession) -> int:
-    """Copy the event id of sent tip posts from the outbox. Returns how many were filled."""
-    rows = await session.execute(
-        select(TipPost, OutboxMessage.sent_event_id)
-        .join(OutboxMessage, OutboxMessage.txn_id == TipPost.txn_id)
-        .where(
-            TipPost.status == POSTED,
-            TipPost.event_id.is_(None),
-            OutboxMessage.sent_event_id.is_not(None),
+    """Copy the event id of sent tip posts (asked of the Messenger). Returns how many."""
+    posts = list(
+        await session.scalars(
+            select(TipPost).where(TipPost.status == POSTED, TipPost.event_id.is_(None))
         )
     )
+    sent = await Messenger.sent_by_keys(session, [p.txn_id for p in posts if p.txn_id])
     filled = 0
-    for post, event_id in rows:
-        post.event_id = event_id
-        filled += 1
+    for post in posts:
+        event_id = sent[post.txn_id].event_id if post.txn_id in sent else None
+        if event_id is not None:
+            post.event_id = event_id
+            filled += 1
     return filled
 
 
 async def post_by_event(session: AsyncSession, *, event_id: str) -> TipPost | None:
-    """The tip post sent as ``event_id`` (looked up in the outbox if not copied yet)."""
+    """The tip post sent as ``event_id`` (asked of the Messenger if not copied yet)."""
     post = await session.scalar(select(TipPost).where(TipPost.event_id == event_id))
     if post is not None:
         return post
+    sent = await Messenger.subject_of(session, event_id)
+    if sent is None:
+        return None
     post = await session.scalar(
-        select(TipPost)
-        .join(OutboxMessage, OutboxMessage.txn_id == TipPost.txn_id)
-        .where(OutboxMessage.sent_event_id == event_id, TipPost.status == POSTED)
+        select(TipPost).where(TipPost.txn_id == sent.txn_id, TipPost.status == POSTED)
     )
     if post is not None:
         post.event_id = event_id
@@ -225,16 +225,3 @@ async def expire_marks(
 async def mark_campaigns(session: AsyncSession) -> set[str]:
     """Names of the campaigns that have marks."""
     return set(await session.scalars(select(TipMark.campaign).distinct()))
-
-
-async def get_kv(session: AsyncSession, *, key: str) -> str | None:
-    row = await session.get(KeyValue, key)
-    return row.value if row else None
-
-
-async def set_kv(session: AsyncSession, *, key: str, value: str) -> None:
-    row = await session.get(KeyValue, key)
-    if row is None:
-        session.add(KeyValue(key=key, value=value))
-    else:
-        row.value = value
