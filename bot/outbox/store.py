@@ -47,16 +47,6 @@ class PendingSend:
     private: bool = False  # a message to one person: scrubbed once sent
 
 
-@dataclass(frozen=True)
-class Head:
-    """The next message of one destination's queue."""
-
-    destination: str
-    priority: int
-    id: int
-    next_attempt_at: datetime | None
-
-
 def fenced(token: int | None) -> ColumnElement[bool]:
     """True only while ``token`` is still the active replica's fencing token.
 
