@@ -27,12 +27,13 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, system_clock
+from bot.config import OutboxSettings
 from bot.metrics import Metrics
 from bot.outbox.kinds import kind_for, priority_for
 from bot.outbox.running import Running
@@ -47,9 +48,6 @@ from bot.outbox.store import (
 )
 from bot.storage import Database
 from bot.storage.models import OutboxMessage
-
-if TYPE_CHECKING:
-    from bot.config import OutboxSettings
 
 __all__ = ["LEASE", "SCRUBBED_CONTENT", "STALE_FENCE", "Outbox", "to_the_hour", "txn_id_for"]
 
@@ -93,8 +91,6 @@ class Outbox(Running):
         self.metrics = metrics or Metrics()
         self.clock = clock
         if settings is None:
-            from bot.config import OutboxSettings  # bot.config imports the features: lazily
-
             settings = OutboxSettings()
         self.settings = settings
         self.now = now
