@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands.context import CommandContext, Outbound, Reply
 from bot.commands.errors import UserError
 from bot.commands.registry import Arg
+from bot.messaging import md
 from bot.storage.models import DirectRoom, KeyValue
 
 if TYPE_CHECKING:
@@ -61,16 +62,17 @@ class PrivacyRegistry:
         self.providers.append(provider)
 
     async def summary(self, session: AsyncSession, user_id: str, prefix: str) -> str:
-        lines = [f"What I store about you ({user_id}):"]
+        lines = [f"What I store about you ({md.escape(user_id)}):"]
         for provider in self.providers:
             part = await provider.privacy_summary(session, user_id)
             if part:
-                lines.append(f"{provider.name}:")
-                lines += [f"  - {line}" for line in part]
+                lines += ["", f"**{md.escape(provider.name)}:**", ""]
+                lines += [f"- {md.escape(line)}" for line in part]
         lines += [
+            "",
             "Who can see it: the security team sees tickets and incidents; the people who run "
             "this bot can read its database (anonymous tickets stay unlinked to you there).",
-            f"To delete it: send {prefix}forget me to me in a direct message. I erase what my "
+            f"To delete it: send `{prefix}forget me` to me in a direct message. I erase what my "
             "retention rules allow and tell you what I must keep.",
         ]
         return "\n".join(lines)
@@ -82,9 +84,13 @@ class PrivacyRegistry:
             done = await provider.forget(session, user_id)
             removed += done.removed
             kept += done.kept
-        lines = ["Done. Erased:", *(f"  - {r}" for r in removed or ["nothing to erase"])]
+        lines = [
+            "Done. Erased:",
+            "",
+            *(f"- {md.escape(r)}" for r in removed or ["nothing to erase"]),
+        ]
         if kept:
-            lines += ["Kept, and why:", *(f"  - {k}" for k in kept)]
+            lines += ["", "Kept, and why:", "", *(f"- {md.escape(k)}" for k in kept)]
         return "\n".join(lines)
 
     def register(self, router: Registry) -> None:
@@ -114,7 +120,7 @@ class PrivacyRegistry:
         )
         async def forget(ctx: CommandContext) -> Reply:
             if not ctx.message.is_direct:
-                raise UserError(f"To be sure it is you, send {p}forget me in a direct message.")
+                raise UserError(f"To be sure it is you, send `{p}forget me` in a direct message.")
             return Reply(await self.forget(ctx.session, ctx.sender))
 
 

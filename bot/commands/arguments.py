@@ -11,6 +11,7 @@ from typing import Any
 from bot.commands.errors import UsageError
 from bot.commands.registry import IGNORED, Arg, ArgKind, Command, SubCommand
 from bot.ids import CaseRef, UserId, parse_number
+from bot.messaging import md
 
 
 def parse_args(
@@ -35,7 +36,7 @@ def parse_args(
             continue
         params[arg.name] = _value(arg, word, prefix)
     if rest and extra != IGNORED:
-        raise UsageError(_text(extra, prefix) or f"I didn't expect {rest!r} there.")
+        raise UsageError(_text(extra, prefix) or f"I didn't expect {md.escape(repr(rest))} there.")
     return params
 
 
@@ -56,14 +57,17 @@ def _value(arg: Arg, word: str, prefix: str) -> Any:
         if arg.kind is ArgKind.USER:
             return UserId.parse(word)
     except ValueError as exc:
-        raise UsageError(_text(arg.invalid, prefix, word) or str(exc).rstrip(".") + ".") from None
+        raise UsageError(
+            _text(arg.invalid, prefix, word) or md.escape(str(exc).rstrip(".") + ".")
+        ) from None
     return word
 
 
 def _text(template: str | None, prefix: str, word: str = "") -> str | None:
     if not template:
         return None
-    return template.replace("{prefix}", prefix).replace("{word!r}", repr(word))
+    # The word typed is data: escaped, so it shows as written in the Markdown refusal.
+    return template.replace("{prefix}", prefix).replace("{word!r}", md.escape(repr(word)))
 
 
 def usage_line(command: Command, sub: SubCommand | None = None) -> str:

@@ -37,7 +37,7 @@ def register(router: Router) -> None:
     )
     async def whoami(ctx: CommandContext) -> Reply:
         role = "a member of the security team" if ctx.is_security_team else "a contributor"
-        return Reply(f"You are {ctx.sender}, {role}.")
+        return Reply(f"You are {md.escape(ctx.sender)}, {role}.")
 
 
 def _rows(router: Router, ctx: CommandContext, name: str) -> list[tuple[str, str]] | None:
@@ -58,17 +58,20 @@ def command_help(router: Router, ctx: CommandContext, argv: list[str]) -> Reply:
     name = argv[0].removeprefix(p)
     rows = _rows(router, ctx, name)
     if rows is None:
-        return Reply(f"I don't know {name!r}. Send {p}help for the list.")
+        return Reply(f"I don't know {md.escape(repr(name))}. Send `{p}help` for the list.")
     if len(argv) > 1:
         wanted = f"{rows[0][0].split()[0]} {argv[1].lower()}"
         rows = [r for r in rows[1:] if r[0] == wanted or r[0].startswith(wanted + " ")]
         if not rows:
-            return Reply(f"I don't know {' '.join(argv[:2])!r}. Send {p}help {name}.")
+            return Reply(
+                f"I don't know {md.escape(repr(' '.join(argv[:2])))}. "
+                f"Send {md.code(f'{p}help {name}')}."
+            )
     (usage, summary), more = rows[0], rows[1:]
     text = [md.code(usage), md.escape(summary)]
     if more:
         text += ["", *(_item(u, s) for u, s in more)]
-    return Reply("\n".join(text), markdown=True)
+    return Reply("\n".join(text))
 
 
 def _item(usage: str, summary: str) -> str:
@@ -85,4 +88,4 @@ def overview(router: Router, ctx: CommandContext) -> Reply:
         text += ["", f"**{md.escape(group)}:**", "", *(_item(u, s) for u, s in rows)]
     if ctx.message.is_direct:
         text += ["", "In this DM you can skip the prefix."]
-    return Reply("\n".join(text), markdown=True)
+    return Reply("\n".join(text))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -67,32 +66,17 @@ class Redaction:
     room_kind: RoomKind
 
 
-def escape(text: str) -> str:
-    """Escape user-supplied text for the HTML ``formatted_body``."""
-    return html.escape(text, quote=True)
-
-
-def pill(user_id: str) -> str:
-    """A mention pill for ``user_id`` (HTML), escaped."""
-    return f'<a href="https://matrix.to/#/{escape(user_id)}">{escape(user_id)}</a>'
-
-
 @dataclass(frozen=True)
 class Reply:
-    """What a handler answers: one Markdown body (``markdown=True``), or, for replies not
-    converted yet, a plain body and optional HTML (user parts escaped).
+    """What a handler answers: one Markdown body, rendered to HTML and plain text once.
 
-    Build Markdown with :mod:`bot.messaging.md` (``escape``, ``mention``, ``{prefix}``).
+    Build it with :mod:`bot.messaging.md`: user text through ``md.escape`` (shown as
+    written), people through ``md.mention``, commands written ``{prefix}name``.
     """
 
     text: str
-    html: str | None = None
     mentions: tuple[str, ...] = ()
     react: str | None = None  # acknowledge with a reaction instead of a message
-    # ``text`` is Markdown (user parts through bot.messaging.md.escape), rendered to HTML
-    # and plain text once, at queueing; ``html`` is then unused. Replies still written
-    # as a plain/HTML pair leave it False until they are converted.
-    markdown: bool = False
 
     @classmethod
     def reaction(cls, key: str = "✅") -> Reply:
@@ -102,10 +86,12 @@ class Reply:
 
 @dataclass(frozen=True)
 class Outbound:
-    """A message to send somewhere other than in reply: a room, or a user's DM."""
+    """A message to send somewhere other than in reply: a room, or a user's DM.
+
+    ``text`` is Markdown, like :attr:`Reply.text`.
+    """
 
     text: str
-    html: str | None = None
     room_id: str | None = None
     dm_user_id: str | None = None
     mentions: tuple[str, ...] = ()
@@ -119,7 +105,6 @@ class Outbound:
     key: str | None = None
     # A message to one person: erased from the outbox once sent (see Outbox.add).
     private: bool = False
-    markdown: bool = False  # ``text`` is Markdown (see Reply.markdown)
 
     def __post_init__(self) -> None:
         if (self.room_id is None) == (self.dm_user_id is None):

@@ -89,7 +89,7 @@ class Dispatcher:
             reply = None if exc.silent else Reply(exc.message)
             outcome = "limited"
         except UserError as exc:
-            reply = Reply(self._user_error_text(exc, route), markdown=exc.markdown)
+            reply = Reply(self._user_error_text(exc, route))
             if route and route.command:
                 self.metrics.commands.labels(route.command.name, "refused").inc()
             outcome = "user_error"
@@ -158,9 +158,10 @@ class Dispatcher:
             )
         if route.kind == "unknown":  # only routed when the message was addressed to us
             if not route.name:
-                return Reply(f"Hello! Send {self.prefix}help to see what I can do.")
+                return Reply(f"Hello! Send `{self.prefix}help` to see what I can do.")
             return Reply(
-                f"I don't know {route.name!r}. Send {self.prefix}help to see what I can do."
+                f"I don't know {md.escape(repr(route.name))}. "
+                f"Send `{self.prefix}help` to see what I can do."
             )
         if route.command is not None:
             reply = await invoke(ctx, route, self.prefix)
@@ -179,7 +180,7 @@ class Dispatcher:
         if route.sub is None and not route.command.usage and not route.command.args:
             return exc.message
         usage = f"{self.prefix}{usage_line(route.command, route.sub)}"
-        return f"{exc.message}\nUsage: {md.escape(usage) if exc.markdown else usage}"
+        return f"{exc.message}\nUsage: {md.escape(usage)}"
 
 
 async def invoke(ctx: CommandContext, route: Route, prefix: str) -> Reply | None:

@@ -1,19 +1,15 @@
-"""Errors a handler raises to tell the user something; their text is shown as written."""
+"""Errors a handler raises to tell the user something, in Markdown."""
 
 from __future__ import annotations
 
 
 class UserError(Exception):
-    """A problem the user can fix; the message is shown to them as written.
+    """A problem the user can fix, told to them in Markdown (user parts through
+    ``bot.messaging.md.escape``, commands written ``{prefix}name``)."""
 
-    ``markdown``: the message is Markdown (user parts through ``bot.messaging.md.escape``,
-    commands written ``{prefix}name``); otherwise it is plain text.
-    """
-
-    def __init__(self, message: str, *, markdown: bool = False):
+    def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-        self.markdown = markdown
 
 
 class UsageError(UserError):

@@ -1,8 +1,8 @@
 """Turning a handler's replies into outbox rows (sent after the transaction commits).
 
-Everything goes through the :class:`~bot.messaging.Messenger`: Markdown replies through
-``post()`` (``{prefix}`` substituted here: the bodies' user parts are escaped), the
-plain/HTML pairs not converted yet through ``post_pair()``, reactions through ``react()``.
+Everything goes through the :class:`~bot.messaging.Messenger`: replies (Markdown) through
+``post()`` (``{prefix}`` substituted here: the bodies' user parts are escaped), reactions
+through ``react()``.
 """
 
 from __future__ import annotations
@@ -47,17 +47,14 @@ async def queue_reply(
         if msg.thread_root:
             to = InThread(msg.room_id, msg.thread_root, in_reply_to=msg.event_id)
         message = Message(
-            _text(services, reply.text, reply.markdown),
+            _text(services, reply.text),
             to=to,
             key=msg.event_id,
             mentions=reply.mentions,
             private=msg.is_direct,  # what the bot tells one person stays with them
             source_event_id=msg.event_id,
         )
-        if reply.markdown:
-            await Messenger.post(session, message)
-        else:
-            await Messenger.post_pair(session, message, reply.html)
+        await Messenger.post(session, message)
     await queue_outbound(services, session, msg.event_id, outbound)
 
 
@@ -78,7 +75,7 @@ async def queue_outbound(
         own_key = out.txn_key is not None
         chosen = out.txn_key or out.key
         message = Message(
-            _text(services, out.text, out.markdown),
+            _text(services, out.text),
             to=to,
             key=chosen or source_event_id,
             mentions=out.mentions,
@@ -86,15 +83,12 @@ async def queue_outbound(
             private=out.private,
             source_event_id=None if own_key else source_event_id,
         )
-        if out.markdown:
-            await Messenger.post(session, message, seq=0 if chosen else seq)
-        else:
-            await Messenger.post_pair(session, message, out.html, seq=0 if chosen else seq)
+        await Messenger.post(session, message, seq=0 if chosen else seq)
 
 
-def _text(services: Services, text: str, markdown: bool) -> str:
-    """A Markdown text with ``{prefix}`` substituted; a plain text (of a pair) as it is."""
-    return with_prefix(text, services.settings.bot.command_prefix) if markdown else text
+def _text(services: Services, text: str) -> str:
+    """A Markdown text with ``{prefix}`` substituted."""
+    return with_prefix(text, services.settings.bot.command_prefix)
 
 
 async def queue_text_reply(

@@ -19,6 +19,7 @@ from bot.commands.registry import Arg, ArgKind, ForOthers
 from bot.commands.router import Permission, Router
 from bot.features.plugin import Plugin
 from bot.ids import CaseRef
+from bot.messaging import md
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -32,7 +33,7 @@ GIVE_STATE = "Give a case id and the new state."
 def require_team_member(services: Services, user_id: str) -> None:
     """Cases are assigned only within the security team."""
     if user_id not in services.security_team():
-        raise UserError(f"{user_id} is not in the security team; cases stay with it.")
+        raise UserError(f"{md.escape(user_id)} is not in the security team; cases stay with it.")
 
 
 class CaseKind(Protocol):
@@ -75,7 +76,9 @@ class TriageVerbs(Plugin):
         try:
             case = CaseRef.parse(ref)
         except ValueError:
-            raise UsageError(f"{ref!r} is not a case id like {self._examples()}.") from None
+            raise UsageError(
+                f"{md.escape(repr(ref))} is not a case id like {self._examples()}."
+            ) from None
         number, prefix = case.number, case.kind
         if prefix:
             kind = self.kinds.get(prefix)

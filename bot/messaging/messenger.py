@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.matrix.content import markdown_content, message_content, reaction_content
+from bot.matrix.content import markdown_content, reaction_content
 from bot.matrix.render import event_content, to_plain
 from bot.messaging.message import InThread, Message, ReplyTo, Subject, ToPerson, ToRoom
 from bot.outbox.queue import Outbox
@@ -80,27 +80,6 @@ class Messenger:
         # The preview is a record for later (what a pinned post said), not the event.
         preview = to_plain(message.body) if message.subject is not None else None
         return await _queue(session, message, stored_content(message), seq=seq, preview=preview)
-
-    @staticmethod
-    async def post_pair(
-        session: AsyncSession, message: Message, html: str | None, *, seq: int = 0
-    ) -> str:
-        """Queue a text not written in Markdown yet: ``message.body`` is plain text and
-        ``html`` its HTML (user parts escaped; None: the plain text, escaped).
-
-        Transitional: goes away with ``Reply.html`` once every text is Markdown.
-        """
-        in_reply_to, thread_root = _relations(message)
-        content = message_content(
-            message.body,
-            html,
-            notice=message.notice,
-            in_reply_to=in_reply_to,
-            thread_root=thread_root,
-            mentions=message.mentions,
-        )
-        preview = message.body if message.subject is not None else None
-        return await _queue(session, message, content, seq=seq, preview=preview)
 
     @staticmethod
     async def react(

@@ -54,7 +54,7 @@ async def run_action(router: Router, user_id: str, name: str, action: Action) ->
             await queue_outbound(services, session, cause, act.out)
     except UserError as exc:
         router.metrics.commands.labels(name, "refused").inc()
-        return Outcome(False, plain_text(exc.message, exc.markdown, router.prefix))
+        return Outcome(False, plain_text(exc.message, router.prefix))
     except Exception as exc:
         ref = secrets.token_hex(4)
         log_unexpected(log, exc, "web action %s failed ref=%s", name, ref)
@@ -64,7 +64,7 @@ async def run_action(router: Router, user_id: str, name: str, action: Action) ->
     log.info("web action %s by %s", name, user_id)
     if reply is None or reply.react:
         return Outcome(True, "Done.")
-    return Outcome(True, plain_text(reply.text, reply.markdown, router.prefix))
+    return Outcome(True, plain_text(reply.text, router.prefix))
 
 
 def given(value: str, missing: str) -> str:
@@ -76,7 +76,5 @@ def given(value: str, missing: str) -> str:
 
 def _announcement(user_id: str, reply: Reply, room_id: str) -> Outbound:
     """What the chat answer would have shown the room, so the team sees it too."""
-    who = md.escape(user_id) if reply.markdown else user_id
-    return Outbound(
-        f"{who} on the web board: {reply.text}", room_id=room_id, markdown=reply.markdown
-    )
+    who = md.escape(user_id)
+    return Outbound(f"{who} on the web board: {reply.text}", room_id=room_id)

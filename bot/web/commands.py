@@ -7,6 +7,7 @@ import logging
 from bot.commands.context import CommandContext, Outbound, Reply, RoomKind
 from bot.commands.errors import UserError
 from bot.commands.router import Permission, Router
+from bot.messaging import md
 from bot.web import auth
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,8 @@ async def _send_link(ctx: CommandContext, scope: str, what: str) -> Reply:
     url = f"{web.base_url}/login/{token}"
     p = ctx.services.settings.bot.command_prefix
     text = (
-        f"Your sign-in link for {what} (valid 10 minutes, works once):\n{url}\n"
-        f"Do not share it. {p}dashboard logout signs you out everywhere."
+        f"Your sign-in link for {what} (valid 10 minutes, works once):\n{_link(url)}\n"
+        f"Do not share it. `{p}dashboard logout` signs you out everywhere."
     )
     log.info("sign-in link issued (scope %s)", scope)
     if ctx.message.is_direct:
@@ -81,8 +82,13 @@ def register(router: Router) -> None:
         if web.handbook == "off" or not web.enabled:
             raise UserError('The handbook page is not enabled here; ask me "who owns X?".')
         if web.handbook == "public":
-            return Reply(f"The handbook: {web.base_url}/handbook")
+            return Reply(f"The handbook: {_link(f'{web.base_url}/handbook')}")
         if not helpdesk_member(ctx, ctx.sender):
             raise UserError("The handbook page is for members of the helpdesk room.")
         scope = "team" if ctx.is_security_team else "handbook"
         return await _send_link(ctx, scope, "the handbook")
+
+
+def _link(url: str) -> str:
+    """``url`` as a Markdown link (its text shown as written in the plain body)."""
+    return f"[{md.escape(url)}](<{url}>)"

@@ -57,7 +57,7 @@ async def handbook(request: web.Request) -> web.Response:
                 reply = replies.ambiguous(thing, result, prefix)
             else:
                 reply = replies.fallback(thing, result, settings.fallback_contact, prefix)
-            answer_text = plain_text(reply.text, reply.markdown, prefix)
+            answer_text = plain_text(reply.text, prefix)
     groups: dict[str, list] = {}
     for entry in sorted(snap.index.entries, key=lambda e: name_key(e.area.name)):
         groups.setdefault(entry.area.team or NO_TEAM, []).append(entry.area)

@@ -259,6 +259,6 @@ def setup_site(app: web.Application, services: Services, router: Router) -> None
     app.router.add_get("/signed-out", signed_out)
 
 
-def plain_text(text: str, markdown: bool, prefix: str) -> str:
+def plain_text(text: str, prefix: str) -> str:
     """A chat answer as a page shows it: Markdown rendered to plain text, prefix filled in."""
-    return to_plain(md.with_prefix(text, prefix)) if markdown else text
+    return to_plain(md.with_prefix(text, prefix))

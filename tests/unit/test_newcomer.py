@@ -30,7 +30,7 @@ class HelloPlugin(Plugin):
     def register(self, router: Router) -> None:
         @router.command("hello", summary="Say hello", usage="hello", group="Hello")
         async def hello(ctx: CommandContext) -> Reply:
-            return Reply(GREETING, markdown=True)
+            return Reply(GREETING)
 
         who = Arg("who", ArgKind.USER, missing="Greet whom? For example: hello team @name:server")
 

@@ -17,13 +17,6 @@ PACKAGE = Path(bot.__file__).resolve().parent
 OWNERS = ("outbox/", "messaging/")
 # Housekeeping empties the text of old rows (it writes no message).
 ALLOWED = {"maintenance.py"}
-# Still calling services.outbox.add with a plain/HTML pair: the Markdown conversion of
-# their texts (msg3) posts them through Messenger.post. Delete a line with its call.
-NOT_YET = {
-    "features/tips/service.py",
-    "features/ownership/reconfirm.py",
-    "features/tickets/jobs.py",
-}
 WRITES = {"update", "insert", "delete"}
 
 
@@ -52,18 +45,12 @@ def test_outbox_writers_only_the_messaging_layer_writes_rows() -> None:
     offenders = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         name = path.relative_to(PACKAGE).as_posix()
-        if name.startswith(OWNERS) or name in ALLOWED or name in NOT_YET:
+        if name.startswith(OWNERS) or name in ALLOWED:
             continue
         lines = _writes(path.read_text(encoding="utf-8"))
         if lines:
             offenders[name] = lines
     assert offenders == {}, f"post through bot.messaging.Messenger instead: {offenders}"
-
-
-def test_outbox_writers_allow_list_holds_only_current_writers() -> None:
-    """A converted module must leave NOT_YET (else it could start writing again unseen)."""
-    stale = {name for name in NOT_YET if not _writes((PACKAGE / name).read_text(encoding="utf-8"))}
-    assert stale == set(), f"remove from NOT_YET: {stale}"
 
 
 def test_outbox_writers_scan_finds_every_kind_of_write() -> None:

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from bot.commands.context import CommandContext, IncomingMessage, Outbound, Reply, escape
+from bot.commands.context import CommandContext, IncomingMessage, Outbound, Reply
 from bot.commands.errors import UsageError, UserError
 from bot.commands.router import Permission
+from bot.messaging import md
 from bot.outbox import txn_id_for
 from bot.storage import Database
 from bot.storage.models import KeyValue, OutboxMessage
@@ -245,7 +246,7 @@ async def test_router_user_html_is_escaped_in_help(desk: Desk) -> None:
 async def test_router_echo_with_escape_keeps_html_inert(desk: Desk) -> None:
     @desk.router.command("zzecho", summary="echo")
     async def echo(ctx: CommandContext) -> Reply:
-        return Reply(ctx.args, f"<em>{escape(ctx.args)}</em>")
+        return Reply(f"*{md.escape(ctx.args)}*")
 
     msg, _ = await desk.say('!zzecho <img src=x onerror="alert(1)">')
     content = (await desk.only_reply(msg)).content

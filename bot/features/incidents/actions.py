@@ -50,16 +50,17 @@ async def assign(act: Act, number: int, user_id: str) -> Reply:
                 f"({md.escape(incident.type_name)}) by {md.mention(act.by)}. See it "
                 f"with `{{prefix}}show {ref(number)}` in the triage room.",
                 dm_user_id=user_id,
-                markdown=True,
             )
         )
-    return Reply(f"{ref(number)} is assigned to {user_id}.")
+    return Reply(f"{ref(number)} is assigned to {md.escape(user_id)}.")
 
 
 async def set_status(act: Act, number: int, state: str, rest: str) -> Reply:
     """Move the incident to ``state`` (acknowledging it first if nobody had)."""
     if state not in STATUSES:
-        raise UsageError(f"Unknown state {state!r}; use one of: {', '.join(STATUSES)}.")
+        raise UsageError(
+            f"Unknown state {md.escape(repr(state))}; use one of: {', '.join(STATUSES)}."
+        )
     incident = await load(act.session, number)
     old = incident.status
     if state != "reported" and incident.acked_at is None:
@@ -89,9 +90,11 @@ async def acknowledge(act: Act, number: int) -> Reply:
     """Stop the escalation; the reporter hears it."""
     incident = await load(act.session, number)
     if not await service.acknowledge(act.session, incident, by=act.by, now=act.now):
-        return Reply(f"{ref(number)} was already acknowledged by {incident.acked_by}.")
+        return Reply(
+            f"{ref(number)} was already acknowledged by {md.escape(incident.acked_by or '')}."
+        )
     await reporter.tell_acknowledged(act.services, act.session, incident, act.by)
-    return Reply(f"{ref(number)} acknowledged by {act.by}; escalation stopped.")
+    return Reply(f"{ref(number)} acknowledged by {md.escape(act.by)}; escalation stopped.")
 
 
 async def set_severity(act: Act, number: int, level: str) -> Reply:
@@ -103,7 +106,7 @@ async def set_severity(act: Act, number: int, level: str) -> Reply:
     paged = await service.set_severity(
         act.services, act.session, incident, level, by=act.by, now=act.now
     )
-    extra = f"; paged {', '.join(paged)}" if paged else ""
+    extra = f"; paged {md.escape(', '.join(paged))}" if paged else ""
     return Reply(f"{ref(number)} severity is {incident.severity}{extra}.")
 
 
@@ -118,7 +121,8 @@ async def update(act: Act, number: int, text: str) -> Reply:
         Outbound(
             f"Update on your report **{ref(number)}** from the security team:\n{md.escape(text)}",
             dm_user_id=incident.reporter,
-            markdown=True,
         )
     )
-    return Reply(f"Sent to {incident.reporter} and added to the timeline of {ref(number)}.")
+    return Reply(
+        f"Sent to {md.escape(incident.reporter)} and added to the timeline of {ref(number)}."
+    )

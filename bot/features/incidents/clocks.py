@@ -179,9 +179,17 @@ async def remind_clocks(services: Services) -> int:
 
 
 def clock_summary(clocks: Sequence[IncidentClock]) -> list[str]:
-    """One line per clock for chat."""
+    """One line per clock for chat (Markdown)."""
     return [
-        f"{c.name}: {c.label} — due {c.deadline_at:%Y-%m-%d %H:%M} UTC, "
-        + (f"met {c.met_at:%Y-%m-%d %H:%M} UTC by {c.met_by}" if c.met_at else "not met yet")
+        f"{escape(c.name)}: {escape(c.label)} — due {c.deadline_at:%Y-%m-%d %H:%M} UTC, "
+        + (
+            f"met {c.met_at:%Y-%m-%d %H:%M} UTC by {escape(c.met_by or '')}"
+            if c.met_at
+            else "not met yet"
+        )
         for c in clocks
     ]
+
+
+def _met(clock: IncidentClock) -> str:
+    return f"met {clock.met_at:%Y-%m-%d %H:%M} UTC by {escape(clock.met_by or '')}"

@@ -35,7 +35,6 @@ def require_private(ctx: CommandContext, command: str) -> None:
         raise UserError(
             f"`{{prefix}}{command}` shows incident details: ask in the triage room or a DM "
             "with me.",
-            markdown=True,
         )
 
 
@@ -53,7 +52,7 @@ class IncidentKind:
         incident = await actions.load(ctx.session, number)
         events = await repo.timeline(ctx.session, incident_id=number)
         clocks = await clock_rows(ctx.session, number)
-        return Reply(render_markdown(incident, events, clocks=clocks), markdown=True)
+        return Reply(render_markdown(incident, events, clocks=clocks))
 
     async def assign(self, ctx: CommandContext, number: int, user_id: str) -> Reply:
         return await actions.assign(act_of(ctx), number, user_id)
@@ -129,9 +128,13 @@ async def incidents(ctx: CommandContext) -> Reply:
     if not rows:
         return Reply("No open incidents." if scope == "open" else "No incidents yet.")
     lines = [
-        f"{ref(i.id)} [{i.status}] {i.type_name}, severity {severity_label(i)}, "
-        f"reported {i.created_at:%Y-%m-%d %H:%M} by {i.reporter}"
-        + (f", assigned {i.assignee}" if i.assignee else "")
+        md.escape(
+            md.escape(
+                f"{ref(i.id)} [{i.status}] {i.type_name}, severity {severity_label(i)}, "
+                f"reported {i.created_at:%Y-%m-%d %H:%M} by {i.reporter}"
+                + (f", assigned {i.assignee}" if i.assignee else "")
+            )
+        )
         for i in rows
     ]
     return Reply("\n".join(lines))
@@ -163,7 +166,7 @@ async def export(ctx: CommandContext) -> Reply:
     report = await export_incident(ctx.session, number, by=ctx.sender, now=ctx.now)
     if report is None:
         raise UserError(f"There is no incident {ref(number)}.")
-    return Reply(md.code_block(report), markdown=True)
+    return Reply(md.code_block(report))
 
 
 async def record_thread_message(ctx: CommandContext) -> Reply | None:

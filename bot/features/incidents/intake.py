@@ -71,8 +71,8 @@ class Intake:
             await self._end_previous(ctx)
             text, number = await self._open(ctx, playbook)
             if ctx.message.is_direct:
-                return Reply(text, markdown=True)
-            ctx.send(Outbound(text, dm_user_id=ctx.sender, markdown=True))
+                return Reply(text)
+            ctx.send(Outbound(text, dm_user_id=ctx.sender))
             return Reply(
                 f"Thank you — filed as {service.ref(number)}; the security team is alerted. "
                 "I've sent you the first steps and a few questions in a private message."
@@ -117,10 +117,10 @@ class Intake:
         steps = first_steps_text(playbook)
         if ctx.message.is_direct:
             if "type" in answers:  # an intake from before early filing showed the steps
-                return Reply(thanks, markdown=True)
-            return Reply(f"{steps}\n\n{thanks}", markdown=True)
+                return Reply(thanks)
+            return Reply(f"{steps}\n\n{thanks}")
         # Filed from a room: first steps and thanks privately; a short answer here.
-        ctx.send(Outbound(f"{steps}\n\n{thanks}", dm_user_id=ctx.sender, markdown=True))
+        ctx.send(Outbound(f"{steps}\n\n{thanks}", dm_user_id=ctx.sender))
         return Reply(
             f"Thank you — filed as {service.ref(filed.incident.id)}; the security team is "
             "alerted. I've sent you what to do right now in a private message."
@@ -205,7 +205,7 @@ class Intake:
             if playbook is None:
                 return Reply("I didn't recognise that type. " + type_question(self.playbooks))
             text, _ = await self._open(ctx, playbook)
-            return Reply(text, markdown=True)
+            return Reply(text)
         value, problem = read_answer(intake.step, answer, word)
         if problem is not None:
             return Reply(problem)
@@ -242,7 +242,7 @@ class Intake:
         await intake_incident.end_intake(
             ctx.services, ctx.session, incident, "completed", now=ctx.now, paged=paged
         )
-        return Reply(intake_incident.done_text(incident.id, paged), markdown=True)
+        return Reply(intake_incident.done_text(incident.id, paged))
 
     async def _cancel(self, ctx: CommandContext, number: int | None) -> Reply:
         await repo.delete_intake(ctx.session, user_id=ctx.sender)
@@ -251,7 +251,6 @@ class Intake:
         if incident is None:
             return Reply(
                 "Cancelled: nothing was filed. Send `{prefix}incident` whenever you need to.",
-                markdown=True,
             )
         await intake_incident.end_intake(
             ctx.services, ctx.session, incident, "cancelled", now=ctx.now
@@ -262,7 +261,6 @@ class Intake:
             "they were alerted as soon as you told me the type, so they already know about "
             "it and may contact you here. If it was a false alarm, tell them when they do. "
             "Send `{prefix}incident` to report something new.",
-            markdown=True,
         )
 
     async def _expired(self, ctx: CommandContext, number: int | None) -> Reply:
@@ -274,13 +272,12 @@ class Intake:
             return Reply(
                 f"Your unfinished incident report timed out after {minutes} minutes without an "
                 "answer, so nothing was filed. Send `{prefix}incident` to start again.",
-                markdown=True,
             )
         if deleted:  # else the expiry job ended it (and told the team) a moment ago
             await intake_incident.end_intake(
                 ctx.services, ctx.session, incident, "expired", now=ctx.now
             )
-        return Reply(intake_incident.expired_text(incident.id, minutes), markdown=True)
+        return Reply(intake_incident.expired_text(incident.id, minutes))
 
 
 def _who(ctx: CommandContext) -> dict[str, Any]:

@@ -26,14 +26,23 @@ QUESTIONS = {
 
 
 def type_question(playbooks: Playbooks) -> str:
+    """The type question (Markdown): the playbooks' menu as a numbered list."""
     return "\n".join(
         [
             "What kind of incident is it? Answer with a number or a word:",
-            *playbooks.menu(),
+            "",
+            *(_menu_item(line) for line in playbooks.menu()),
+            "",
             "(As soon as you tell me the type, I alert the security team and give you the "
             "first steps. Send cancel to stop.)",
         ]
     )
+
+
+def _menu_item(line: str) -> str:
+    """A numbered line ``"3. text"`` as a Markdown list item with its text escaped."""
+    number, _, text = line.partition(". ")
+    return f"{number}. {md.escape(text)}"
 
 
 def first_steps_text(playbook: Playbook) -> str:
@@ -111,13 +120,15 @@ def next_step(step: str, playbook: Playbook | None) -> str | None:
 
 def question_for(step: str, playbook: Playbook | None, paged: list[str]) -> str:
     """The question for ``step``, after news of a page if the last answer caused one."""
-    question = (playbook.question if step == "question" and playbook else None) or QUESTIONS[step]
+    question = md.escape(
+        (playbook.question if step == "question" and playbook else None) or QUESTIONS[step]
+    )
     if step == "question":
         question += " (yes / no / skip)"
     if paged:
         question = (
             f"That makes it urgent: I have paged the on-call responder "
-            f"{', '.join(paged)}.\n\n{question}"
+            f"{md.escape(', '.join(paged))}.\n\n{question}"
         )
     return question
 

@@ -14,6 +14,7 @@ from bot.features.incidents.clocks import clock_rows, clock_summary, mark_met, s
 from bot.features.incidents.models import Incident
 from bot.features.incidents.service import ref
 from bot.ids import INCIDENT, CaseRef
+from bot.messaging import md
 
 GIVE_INCIDENT = "Give an incident id like INC-12."
 BOTH = "Give the duplicate and the incident to merge it into."
@@ -84,22 +85,22 @@ async def lead(ctx: CommandContext) -> Reply:
     user = ctx.params["user"]
     if user is None:
         return Reply(
-            f"{n} is led by {incident.lead}."
+            f"{n} is led by {md.escape(incident.lead)}."
             if incident.lead
-            else f"{n} has no lead yet: the first to {p}ack it leads, or {p}lead {n} @user."
+            else f"{n} has no lead yet: the first to `{p}ack` it leads, or `{p}lead {n} @user`."
         )
     if user == incident.lead:
-        return Reply(f"{user} already leads {n}.")
+        return Reply(f"{md.escape(user)} already leads {n}.")
     old = await roles.set_lead(ctx.session, incident, user, by=ctx.sender, now=ctx.now)
     if user != ctx.sender:
         ctx.send(
             Outbound(
-                f"You now lead incident {n} ({incident.type_name}), handed over by "
-                f"{ctx.sender}. See it with {p}show {n} in the triage room.",
+                f"You now lead incident {n} ({md.escape(incident.type_name)}), handed over by "
+                f"{md.escape(ctx.sender)}. See it with `{p}show {n}` in the triage room.",
                 dm_user_id=user,
             )
         )
-    return Reply(f"{user} now leads {n}" + (f" (was {old})." if old else "."))
+    return Reply(f"{md.escape(user)} now leads {n}" + (f" (was {md.escape(old)})." if old else "."))
 
 
 async def merge_cmd(ctx: CommandContext) -> Reply:
@@ -128,15 +129,15 @@ async def clock(ctx: CommandContext) -> Reply:
         if not name:
             raise UsageError("Which clock was met?")
         if not await mark_met(ctx.session, incident.id, name, by=ctx.sender, now=ctx.now):
-            raise UserError(f"{n} has no open {name} clock.")
-        return Reply(f"Recorded: {name} met for {n}.")
+            raise UserError(f"{n} has no open {md.escape(name)} clock.")
+        return Reply(f"Recorded: {md.escape(name)} met for {n}.")
     if verb not in ctx.services.settings.incidents.clocks:
-        raise UserError(f"I don't know the clock {verb!r}; configured: {names}.")
+        raise UserError(f"I don't know the clock {md.escape(repr(verb))}; configured: {names}.")
     started = await start_clocks(
         ctx.services, ctx.session, incident, verb, by=ctx.sender, now=ctx.now
     )
     if not started:
-        return Reply(f"The {verb} clock is already running for {n}.")
+        return Reply(f"The {md.escape(verb)} clock is already running for {n}.")
     return Reply(
         f"Started for {n} (from now, the moment of awareness):\n"
         + "\n".join(clock_summary(started))

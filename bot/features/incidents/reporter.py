@@ -95,22 +95,22 @@ async def tell_state(
 
 
 def status_text(incident: Incident, target: Incident | None, now: datetime) -> str:
-    """The reporter's view of their incident: state and whether a person is on it."""
+    """The reporter's view of their incident (Markdown): state and whether a person is on it."""
     n = ref(incident.id)
     if target is not None and target.id != incident.id:
         return (
             f"{n} was merged into {ref(target.id)} (the same incident, reported by others "
             f"too). It is {target.status}"
-            + (f"; {target.acked_by} is on it." if target.acked_by else ".")
+            + (f"; {escape(target.acked_by)} is on it." if target.acked_by else ".")
             + " You will hear the outcome when it closes."
         )
     on_it = (
-        f" {incident.acked_by} is on it."
+        f" {escape(incident.acked_by)} is on it."
         if incident.acked_by
         else " Nobody has picked it up yet; the team is being alerted."
     )
     when = f"{incident.created_at:%Y-%m-%d %H:%M} UTC"
-    return f"{n} ({incident.type_name}), reported {when}, is {incident.status}.{on_it}"
+    return f"{n} ({escape(incident.type_name)}), reported {when}, is {incident.status}.{on_it}"
 
 
 async def final_target(session: AsyncSession, incident: Incident) -> Incident:

@@ -102,11 +102,13 @@ class MapEdits:
         words = rest.split()
         first = next((i for i, w in enumerate(words) if w.startswith("@")), None)
         if first is None or first == 0:
-            raise UsageError(f"Usage: {p}owner {verb} <area> @user:server [@user...]")
+            raise UsageError(md.escape(f"Usage: {p}owner {verb} <area> @user:server [@user...]"))
         users = words[first:]
         bad = [u for u in users if not is_user_id(u)]
         if bad:
-            raise UserError(f"{bad[0]!r} is not a Matrix user id like @name:example.org.")
+            raise UserError(
+                f"{md.escape(repr(bad[0]))} is not a Matrix user id like @name:example.org."
+            )
         area_ref = _strip_quotes(" ".join(words[:first]))
         column = "owners" if verb == "set" else "backups"
         area, old = await self.service.edit(
@@ -132,13 +134,12 @@ class MapEdits:
         ref = _strip_quotes(rest.removesuffix(CONFIRM).strip())
         name = await self.service.resolve_name(ctx.session, ref)
         if name is None:
-            raise UserError(f"There is no area called {ref!r}.")
+            raise UserError(f"There is no area called {md.escape(repr(ref))}.")
         if not confirmed:
             cmd = md.code(f'{p}owner remove "{name}" {CONFIRM}')
             return Reply(
                 f"This deletes the area **{md.escape(name)}** from the map. "
                 f"To go ahead, send: {cmd}",
-                markdown=True,
             )
         await self.service.remove(ctx.session, ref, actor=ctx.sender, now=ctx.now)
         return done(f"Removed {name} from the map.")
@@ -148,7 +149,7 @@ class MapEdits:
         p = ctx.services.settings.bot.command_prefix
         area_ref, text = split_area(rest, await self.service.known_keys(ctx.session))
         if not text:
-            raise UsageError(f"Usage: {p}owner {verb} <area> <text>")
+            raise UsageError(md.escape(f"Usage: {p}owner {verb} <area> <text>"))
         column = {"alias": "aliases", "describe": "description", "contact": "contact"}[verb]
         area, _ = await self.service.edit(
             ctx.session, area_ref, column, text, actor=ctx.sender, now=ctx.now
@@ -158,4 +159,5 @@ class MapEdits:
 
 
 def done(text: str) -> Reply:
-    return Reply(f"✅ {text}")
+    """``✅ text``; ``text`` is shown as written (area names and people's words in it)."""
+    return Reply(f"✅ {md.escape(text)}")

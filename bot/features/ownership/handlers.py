@@ -12,6 +12,7 @@ from bot.features.ownership import asking, misses, reconfirm, replies
 from bot.features.ownership.edits import EDIT_REFUSAL, EDITS, PILL, MapEdits, done
 from bot.features.ownership.phrasing import match_owner_question, match_situation, situation_of
 from bot.features.ownership.service import OwnershipService
+from bot.messaging import md
 
 
 def register(router: Router, service: OwnershipService) -> None:
@@ -97,7 +98,9 @@ def _register_owners(router: Router, service: OwnershipService) -> None:
         views = await service.areas(ctx.session, team_name)
         if not views:
             raise UserError(
-                f"No areas for team {team_name!r}." if team_name else "The map is empty."
+                f"No areas for team {md.escape(repr(team_name))}."
+                if team_name
+                else "The map is empty."
             )
         size = service.settings.page_size
         pages = (len(views) + size - 1) // size
@@ -170,6 +173,6 @@ async def reconfirm_reply(ctx: CommandContext) -> Reply | None:
     if area is None:
         return None
     return Reply(
-        f"Thanks: recorded as a proposed owner of {area}. "
+        f"Thanks: recorded as a proposed owner of {md.escape(area)}. "
         "The security team will confirm the change."
     )

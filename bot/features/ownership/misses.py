@@ -72,12 +72,12 @@ async def top_misses(session: AsyncSession, limit: int = TOP) -> list[MissGroup]
 def render(groups: list[MissGroup], prefix: str, title: str) -> Reply:
     """The list with a suggestion and its one-command acceptance for each subject."""
     if not groups:
-        return Reply(f"{title}: none. Every question found its area.")
+        return Reply(f"{escape(title)}: none. Every question found its area.")
     text = [f"{escape(title)} (subject words only, most asked first):"]
     for g in groups:
         cmd = code(f"{prefix}owners learn {g.number}")
         text.append(f"- {escape(repr(g.subject))} ×{g.count}: {escape(g.suggestion)} → {cmd}")
-    return Reply("\n".join(text), markdown=True)
+    return Reply("\n".join(text))
 
 
 async def learn(
@@ -95,9 +95,7 @@ async def learn(
     """
     miss = await session.get(Miss, number)
     if miss is None or miss.resolved:
-        raise UserError(
-            f"There is no open miss {number} (see `{{prefix}}owners misses`).", markdown=True
-        )
+        raise UserError(f"There is no open miss {number} (see `{{prefix}}owners misses`).")
     group = next((g for g in await top_misses(session, 10_000) if g.subject == miss.subject), None)
     near = group.near if group else miss.near
     if near:
@@ -106,7 +104,7 @@ async def learn(
     else:
         name = miss.subject.capitalize()
         if await repository.area_by_name(session=session, name=name) is not None:
-            raise UserError(f"An area called {name!r} already exists.")
+            raise UserError(f"An area called {escape(repr(name))} already exists.")
         session.add(Area(name=name, name_key=name_key(name), description="", aliases=[],
                          covers=[], owners=[], backups=[], contact="", security=False,
                          links=[], updated_at=now, updated_by=actor))  # fmt: skip

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.context import Reaction
 from bot.features.ownership.models import Area, Reconfirmation
-from bot.messaging import Message, Messenger, ToPerson, content_for, md
+from bot.messaging import Message, Messenger, ToPerson, md
 
 if TYPE_CHECKING:
     from bot.features.ownership.service import OwnershipService
@@ -73,9 +73,7 @@ async def send_due(services: Services, service: OwnershipService) -> int:
                 await session.flush()
                 key = f"ownership-reconfirm:{row.id}"
                 question = Message(question_text(view.name), to=ToPerson(owner), key=key)
-                row.txn_id = await services.outbox.add(
-                    session, txn_key=key, dm_user_id=owner, content=content_for(question)
-                )
+                row.txn_id = await Messenger.post(session, question)
                 sent += 1
     if sent:
         log.info("ownership: %d reconfirmation DM(s) queued", sent)
@@ -188,14 +186,12 @@ async def accept(
     if row is None or row.status not in OPEN:
         from bot.commands.errors import UserError
 
-        raise UserError(
-            f"There is no open change {number} (see `{{prefix}}owners gaps`).", markdown=True
-        )
+        raise UserError(f"There is no open change {number} (see `{{prefix}}owners gaps`).")
     area = await session.scalar(select(Area).where(Area.name == row.area_name))
     if area is None:
         from bot.commands.errors import UserError
 
-        raise UserError(f"The area {row.area_name!r} no longer exists.")
+        raise UserError(f"The area {md.escape(repr(row.area_name))} no longer exists.")
     owners = [o for o in area.owners if o != row.owner]
     if row.proposed_owner and row.proposed_owner not in owners:
         owners.insert(0, row.proposed_owner)

@@ -95,7 +95,7 @@ def answer(
     if why:
         text.append(f"*({escape(why.split(';')[0])})*")
     text.append(f"*({escape(_provenance(view, now))})*")
-    return Reply("\n".join(text), markdown=True)
+    return Reply("\n".join(text))
 
 
 def ambiguous(thing: str, result: SearchResult, prefix: str) -> Reply:
@@ -104,7 +104,7 @@ def ambiguous(thing: str, result: SearchResult, prefix: str) -> Reply:
     text = [f"Several areas match {escape(repr(thing))}; which one do you mean?", ""]
     text += [f"{i}. {escape(n)}" for i, n in enumerate(names, 1)]
     text += ["", f"Ask again with its name, e.g. {code(f'{prefix}owner {names[0]}')}"]
-    return Reply("\n".join(text), markdown=True)
+    return Reply("\n".join(text))
 
 
 def fallback(thing: str, result: SearchResult, contact: str, prefix: str) -> Reply:
@@ -117,7 +117,7 @@ def fallback(thing: str, result: SearchResult, contact: str, prefix: str) -> Rep
         names = ", ".join(m.area.name for m in result.near_misses)
         text += f"\n*(If you meant one of these, ask {code(prefix + 'owner <name>')}: "
         text += f"{escape(names)})*"
-    return Reply(text, markdown=True)
+    return Reply(text)
 
 
 def which_thing(contact: str, prefix: str) -> Reply:
@@ -127,7 +127,7 @@ def which_thing(contact: str, prefix: str) -> Reply:
         f"{code(prefix + 'owner <thing>')}. If you are not sure, please ask "
         f"{escape(contact)}, or open a private ticket with {code(prefix + 'ticket')}."
     )
-    return Reply(text, markdown=True)
+    return Reply(text)
 
 
 def area_list(views: list[AreaView], title: str, page: int, pages: int, footer: str) -> Reply:
@@ -137,7 +137,7 @@ def area_list(views: list[AreaView], title: str, page: int, pages: int, footer: 
         text.append(f"- {escape(v.name + team)} — {_people(v.owners)}")
     if footer:
         text += ["", escape(footer)]
-    return Reply("\n".join(text), markdown=True)
+    return Reply("\n".join(text))
 
 
 def gap_list(gaps: list[Gap], changes: list | None = None, prefix: str = "!") -> Reply:
@@ -156,4 +156,4 @@ def gap_list(gaps: list[Gap], changes: list | None = None, prefix: str = "!") ->
                 f"→ {prefix}owners accept {c.id}"
             )
             text.append(f"- {escape(line)}")
-    return Reply("\n".join(text), markdown=True)
+    return Reply("\n".join(text))

@@ -171,7 +171,6 @@ class OwnershipService:
             raise UserError(
                 f"There is no area called {md.escape(repr(ref))}. Use its exact name or an "
                 "alias (see `{prefix}owners`), in quotes if it has spaces.",
-                markdown=True,
             )
         return area
 
@@ -207,7 +206,7 @@ class OwnershipService:
             alias = str(value).strip()
             other = (await self.snapshot(session)).index.area_by_key(alias)
             if other is not None:
-                raise UserError(f"{alias!r} already names the area {other.name!r}.")
+                raise UserError(md.escape(f"{alias!r} already names the area {other.name!r}."))
             value = [*area.aliases, alias]
         old = await self._change(session, area, column, value, actor, now)
         return area, old

@@ -18,6 +18,7 @@ from bot.features.tickets.models import Ticket
 from bot.features.tickets.owner_hint import owner_pointer
 from bot.features.tickets.parsing import DUPLICATE_OF, parse_ref, parse_resolution, parse_state
 from bot.ids import CaseRef
+from bot.messaging import md
 
 GIVE_TEXT = "Give a ticket id and the text for the reporter."
 GIVE_WHY = "Give a ticket id and a resolution."
@@ -26,23 +27,25 @@ GIVE_WHY = "Give a ticket id and a resolution."
 async def assign(act: Act, number: int, user_id: str) -> Reply:
     ticket = await service.load(act.session, number)
     if user_id not in act.services.security_team():
-        raise UserError(f"{user_id} is not in the security team; tickets stay with the team.")
+        raise UserError(
+            f"{md.escape(user_id)} is not in the security team; tickets stay with the team."
+        )
     ticket.assignee = user_id
     await service.audit(act, ticket, "assigned", user_id)
     if ticket.state == "new":
         await service.change_state(act, ticket, "triaged")
-    return Reply(f"{ticket.ref} is now assigned to {user_id}.", mentions=(user_id,))
+    return Reply(f"{ticket.ref} is now assigned to {md.escape(user_id)}.", mentions=(user_id,))
 
 
 async def claim(act: Act, number: int) -> Reply:
     ticket = await service.load(act.session, number)
     if ticket.state == "closed":
-        raise UserError(f"{ticket.ref} is closed; `{{prefix}}reopen` it first.", markdown=True)
+        raise UserError(f"{ticket.ref} is closed; `{{prefix}}reopen` it first.")
     ticket.assignee = act.by
     await service.audit(act, ticket, "claimed", act.by)
     if ticket.state in ("new", "triaged"):
         await service.change_state(act, ticket, "in_progress")
-    return Reply(f"{ticket.ref} is yours, {act.by}. State: {texts.state_label(ticket)}.")
+    return Reply(f"{ticket.ref} is yours, {md.escape(act.by)}. State: {texts.state_label(ticket)}.")
 
 
 async def set_status(act: Act, number: int, state: str, rest: str) -> Reply:
@@ -50,7 +53,7 @@ async def set_status(act: Act, number: int, state: str, rest: str) -> Reply:
     new_state = parse_state(f"{state} {rest}".strip())
     if new_state == "closed":
         p = act.services.settings.bot.command_prefix
-        raise UserError(f"To close, say why: {p}close {ticket.ref} <resolution> [text].")
+        raise UserError(f"To close, say why: `{p}close {ticket.ref} <resolution> [text]`.")
     if ticket.state == new_state:
         return Reply(f"{ticket.ref} is already {texts.state_label(ticket)}.")
     await service.change_state(act, ticket, new_state)
@@ -77,8 +80,9 @@ async def reply(act: Act, number: int, text: str) -> Reply:
     await service.send_to_reporter(
         act,
         ticket,
-        f"Reply from the security team ({act.by}) on your ticket {ticket.ref}:\n\n"
-        f"{text}\n\nTo answer, reply to this message or send {p}comment {ticket.ref} <text>.",
+        f"Reply from the security team ({md.escape(act.by)}) on your ticket {ticket.ref}:\n\n"
+        f"{md.escape(text)}\n\n"
+        f"To answer, reply to this message or send `{p}comment {ticket.ref} <text>`.",
     )
     return Reply(f"Sent to the reporter of {ticket.ref}.")
 
@@ -89,17 +93,22 @@ async def close(act: Act, number: int, args: str) -> Reply:
     if ticket.state == "closed":
         return Reply(f"{ticket.ref} is already closed ({texts.resolution_label(ticket)}).")
     resolution, rest = parse_resolution(args)
-    why = rest
+    why = md.escape(rest)
     if resolution == "duplicate":
-        why = await _duplicate(act, ticket, rest)
+        why = md.escape(await _duplicate(act, ticket, rest))
     elif resolution == "not_security":
         p = act.services.settings.bot.command_prefix
         ownership = act.services.settings.ownership
-        pointer = await owner_pointer(act.session, ownership, ticket, rest) or (
-            "This isn't something the security team owns. To find who does, ask "
-            f"{p}owner <thing> in the helpdesk room."
+        pointer = await owner_pointer(act.session, ownership, ticket, rest)
+        pointer = (
+            md.escape(pointer)
+            if pointer
+            else (
+                "This isn't something the security team owns. To find who does, ask "
+                f"`{p}owner <thing>` in the helpdesk room."
+            )
         )
-        why = f"{pointer}\n{rest}" if rest else pointer
+        why = f"{pointer}\n{md.escape(rest)}" if rest else pointer
     ticket.resolution = resolution
     await service.audit(act, ticket, "resolution", texts.resolution_label(ticket))
     await service.change_state(act, ticket, "closed", why)
@@ -111,7 +120,7 @@ async def _duplicate(act: Act, ticket: Ticket, rest: str) -> str:
     p = act.services.settings.bot.command_prefix
     of = rest.removeprefix("of ").strip()
     if not of:
-        raise UsageError(f"Duplicate of which ticket? {p}close {ticket.ref} duplicate T-N")
+        raise UsageError(f"Duplicate of which ticket? `{p}close {ticket.ref} duplicate T-N`")
     duplicate = parse_args(DUPLICATE_OF, of, p)
     ticket.duplicate_of, rest = parse_ref(duplicate["original"]), duplicate["text"] or ""
     if (

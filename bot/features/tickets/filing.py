@@ -32,12 +32,11 @@ log = logging.getLogger(__name__)
 
 async def file_ticket(act: Act, args: str, *, room_id: str, room_kind: RoomKind) -> Reply:
     """``!ticket [#tag] [assessment] [anonymous] <text>`` by ``act.by`` in ``room_id``."""
-    prefix = act.services.settings.bot.command_prefix
     kind, tags, anonymous, no_follow_up, text = parse_filing_options(args)
     if not text:
         if anonymous:
-            return Reply(texts.anonymity_limits(prefix))
-        return Reply(texts.how_to_file(prefix))
+            return Reply(texts.anonymity_limits())
+        return Reply(texts.how_to_file())
     act.services.rate_limit("tickets", act.by)
     tag_text = ",".join(dict.fromkeys(tags))
     if len(tag_text) > TAGS_MAX_CHARS:
@@ -66,9 +65,9 @@ async def file_ticket(act: Act, args: str, *, room_id: str, room_kind: RoomKind)
         anonymous,
         len(text),
     )
-    confirmation = texts.filed_message(ticket, team_list(act.services), prefix, not direct)
+    confirmation = texts.filed_message(ticket, team_list(act.services), not direct)
     if claim_code is not None:
-        confirmation = texts.claim_code_message(ticket, claim_code, prefix, not direct)
+        confirmation = texts.claim_code_message(ticket, claim_code, not direct)
     announce(act, texts.announcement(ticket), ticket=ticket)
     if direct:
         if claim_code is None:

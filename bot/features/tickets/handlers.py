@@ -15,7 +15,7 @@ from bot.features.tickets.anonymity import claim_hash, message_key, reporter_has
 from bot.features.tickets.kind import TicketKind
 from bot.features.tickets.models import Ticket
 from bot.features.tickets.parsing import is_ticket_ref, parse_ref, strip_reply_fallback
-from bot.messaging import Messenger
+from bot.messaging import Messenger, md
 
 GROUP = "Tickets"
 _FILTERS = ("new", "open", "mine", "all")
@@ -100,7 +100,7 @@ async def _own_tickets(ctx: CommandContext) -> list[Ticket]:
 async def mytickets(ctx: CommandContext) -> Reply:
     p = ctx.services.settings.bot.command_prefix
     if not ctx.message.is_direct:
-        raise UserError(f"To keep it private, send {p}mytickets to me in a direct message.")
+        raise UserError(f"To keep it private, send `{p}mytickets` to me in a direct message.")
     first = ctx.params["ticket"]
     if first and not is_ticket_ref(first):
         # A claim code (a ticket filed without follow-up): works in any DM.
@@ -116,9 +116,9 @@ async def mytickets(ctx: CommandContext) -> Reply:
             raise UserError(f"I can't find a ticket T-{wanted} of yours.")
         return views.reporter_view(found, await repo.comments(ctx.session, ticket_id=wanted))
     if not own:
-        return Reply(f"You have no tickets. {p}ticket <question> asks the team for help.")
-    lines = ["Your tickets:", *(texts.reporter_line(t) for t in own)]
-    lines.append(f"{p}mytickets T-N shows one in full.")
+        return Reply(f"You have no tickets. `{p}ticket <question>` asks the team for help.")
+    lines = ["Your tickets:", "", *(f"- {md.escape(texts.reporter_line(t))}" for t in own)]
+    lines += ["", f"`{p}mytickets T-N` shows one in full."]
     return Reply("\n".join(lines))
 
 
@@ -131,7 +131,7 @@ async def comment(ctx: CommandContext) -> Reply:
     found = await repo.get_ticket(ctx.session, number=number)
     if found is None or not await service.is_reporter(ctx.session, ctx.services, found, ctx.sender):
         if found is not None and ctx.is_security_team:
-            raise UserError(f"Only the reporter comments; use {p}reply or {p}note.")
+            raise UserError(f"Only the reporter comments; use `{p}reply` or `{p}note`.")
         raise UserError(f"I can't find a ticket T-{number} of yours.")
     return await service.reporter_comment(act_of(ctx), found, ctx.params["text"])
 
@@ -151,7 +151,7 @@ async def tickets(ctx: CommandContext) -> Reply:
         found = await repo.list_tickets(ctx.session, exclude_states=("closed",))
     if not found:
         return Reply(f"No {which} tickets.")
-    lines = [f"Tickets ({which}):", *(texts.list_line(t) for t in found)]
+    lines = [f"Tickets ({which}):", "", *(f"- {md.escape(texts.list_line(t))}" for t in found)]
     return Reply("\n".join(lines))
 
 

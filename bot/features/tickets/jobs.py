@@ -9,7 +9,7 @@ from bot.features.tickets import repository as repo
 from bot.features.tickets import texts
 from bot.features.tickets.claims import claim_nudge
 from bot.features.tickets.models import TicketEvent
-from bot.matrix.content import message_content
+from bot.messaging import Message, Messenger, ToRoom, md
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -51,15 +51,15 @@ async def nudge_new_tickets(services: Services) -> int:
                 continue
             text = (
                 f"Reminder: {ticket.ref} ({texts.KIND_LABELS.get(ticket.kind, ticket.kind)}) "
-                f"has been waiting in 'new' for {_age(age)}. {prefix}claim {ticket.ref} to "
+                f"has been waiting in 'new' for {_age(age)}. `{{prefix}}claim {ticket.ref}` to "
                 "take it."
             )
-            await services.outbox.add(
-                session,
-                txn_key=f"tickets:nudge:{ticket.id}:{due}",
-                room_id=triage,
-                content=message_content(text),
+            reminder = Message(
+                md.with_prefix(text, prefix),
+                to=ToRoom(triage),
+                key=f"tickets:nudge:{ticket.id}:{due}",
             )
+            await Messenger.post(session, reminder)
             session.add(
                 TicketEvent(
                     ticket_id=ticket.id, at=now, actor="bot", action="nudged", detail=f"#{due}"

@@ -8,6 +8,7 @@ from bot.commands.errors import UsageError
 from bot.commands.registry import Arg, ArgKind
 from bot.features.tickets import texts
 from bot.ids import TICKET, CaseRef
+from bot.messaging import md
 
 STATES = tuple(texts.STATE_LABELS)
 _STATE_WORDS = {
@@ -37,7 +38,7 @@ def parse_state(words: str) -> str:
         if text == phrase or text.startswith(phrase + " "):
             return _STATE_WORDS[phrase]
     names = ", ".join(texts.STATE_LABELS.values())
-    raise UsageError(f"I don't know the state {words!r}. States: {names}.")
+    raise UsageError(f"I don't know the state {md.escape(repr(words))}. States: {names}.")
 
 
 NO_FOLLOW_UP = ("nofollowup", "no-followup", "no-follow-up", "untraceable")
@@ -101,7 +102,7 @@ def parse_ref(ref: str) -> int:
     """``T-12``, ``t12``, ``#12`` or ``12`` → 12 (tickets-only commands)."""
     number = CaseRef.parse_as(ref, TICKET)
     if number is None:
-        raise UsageError(f"{ref!r} is not a ticket id like T-12.")
+        raise UsageError(f"{md.escape(repr(ref))} is not a ticket id like T-12.")
     return number
 
 

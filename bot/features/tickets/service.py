@@ -133,10 +133,9 @@ def reporter_key(act: Act, ticket: Ticket) -> str:
     return f"{stem}{sent + 1}"
 
 
-async def send_to_reporter(
-    act: Act, ticket: Ticket, text: str, html: str | None = None
-) -> str | None:
-    """Queue a DM to the reporter and remember it, so a reply to it becomes a comment.
+async def send_to_reporter(act: Act, ticket: Ticket, text: str) -> str | None:
+    """Queue a DM (Markdown ``text``) to the reporter and remember it, so a reply to it
+    becomes a comment.
 
     Returns None (nothing sent) for a ticket filed without follow-up.
     """
@@ -145,12 +144,12 @@ async def send_to_reporter(
     target = await _reporter_target(act.session, act.services, ticket)
     if not ticket.anonymous:
         key = reporter_key(act, ticket)
-        act.send(Outbound(text, html, key=key, private=True, **target))
+        act.send(Outbound(text, key=key, private=True, **target))
         txn = txn_id_for(key, 0)
         await repo.remember_message(act.session, txn_id=txn, ticket_id=ticket.id)
         return txn
     key = anonymity.unlinkable_txn_key(act.services, act.cause, len(act.out) + 1)
-    act.send(Outbound(text, html, txn_key=key, private=True, **target))
+    act.send(Outbound(text, txn_key=key, private=True, **target))
     txn = txn_id_for(key, 0)
     name = anonymity.message_key(act.services, txn)
     await repo.remember_message(act.session, txn_id=name, ticket_id=ticket.id)
@@ -173,7 +172,6 @@ def announce(act: Act, text: str, *, ticket: Ticket | None = None) -> None:
             room_id=act.services.rooms.triage,
             txn_key=key,
             private=key is not None,
-            markdown=True,
         )
     )
 
@@ -181,7 +179,7 @@ def announce(act: Act, text: str, *, ticket: Ticket | None = None) -> None:
 async def change_state(
     act: Act, ticket: Ticket, state: str, why: str = "", actor: str | None = None
 ) -> None:
-    """Move ``ticket`` to ``state``, audit it and tell the reporter."""
+    """Move ``ticket`` to ``state``, audit it and tell the reporter (``why``: Markdown)."""
     old = ticket.state
     if old == state:
         return

@@ -1,4 +1,8 @@
-"""What the bot says about tickets: warm, plain, honest about who sees what."""
+"""What the bot says about tickets: warm, plain, honest about who sees what.
+
+The messages are Markdown (people's words and ids through ``escape``, commands written
+``{prefix}name``); the short labels (states, tags, summaries) are plain text.
+"""
 
 from __future__ import annotations
 
@@ -54,29 +58,29 @@ def reporter_label(ticket: Ticket) -> str:
     return "anonymous" if ticket.anonymous else (ticket.reporter_id or "unknown")
 
 
-def how_to_file(prefix: str) -> str:
-    p = prefix
+def how_to_file() -> str:
     return (
         "There is no judgement here: no question is too small, and asking early is always "
         "right.\n"
-        f"To ask the security team for help, send {p}ticket followed by your question, "
-        f"e.g. {p}ticket I clicked a link in a strange email, what now?\n"
-        f"Options: tags like {p}ticket #access <text>; {p}ticket assessment <text> asks for a "
-        f"security & privacy assessment of a new feature; {p}ticket anonymous <text> hides "
-        f"who you are from the team ({p}ticket anonymous alone explains its limits).\n"
+        "To ask the security team for help, send `{prefix}ticket` followed by your question, "
+        "e.g. `{prefix}ticket I clicked a link in a strange email, what now?`\n"
+        "Options: tags like `{prefix}ticket #access <text>`; `{prefix}ticket assessment "
+        "<text>` asks for a security & privacy assessment of a new feature; `{prefix}ticket "
+        "anonymous <text>` hides who you are from the team (`{prefix}ticket anonymous` alone "
+        "explains its limits).\n"
         "What happens next: you get a ticket number (T-<n>), only the security team can see "
         "the ticket, a team member picks it up, and I tell you in a direct message about "
-        f"every reply and change. {p}mytickets lists your tickets. DM me to keep it private "
-        "from the start."
+        "every reply and change. `{prefix}mytickets` lists your tickets. DM me to keep it "
+        "private from the start."
     )
 
 
 def who_can_see(team: list[str]) -> str:
-    names = ", ".join(team) if team else "(no one is configured yet)"
+    names = escape(", ".join(team)) if team else "(no one is configured yet)"
     return f"Who can see it: only the security team — {names}."
 
 
-def what_is_stored(anonymous: bool, prefix: str, filed_in_public: bool) -> str:
+def what_is_stored(anonymous: bool, filed_in_public: bool) -> str:
     if not anonymous:
         return (
             "What I keep: the text you sent, your Matrix id (so I can reach you), replies and "
@@ -96,21 +100,20 @@ def what_is_stored(anonymous: bool, prefix: str, filed_in_public: bool) -> str:
         "Anonymous: the team is not shown who you are, and neither your Matrix id nor this "
         "chat is stored in clear with the ticket. I keep the text, the way back to you "
         "encrypted with a key that is not in my database (to pass on replies), and a keyed "
-        f"fingerprint of your id so {prefix}mytickets can find your tickets. " + limits
+        "fingerprint of your id so `{prefix}mytickets` can find your tickets. " + limits
     )
 
 
-def anonymity_limits(prefix: str) -> str:
+def anonymity_limits() -> str:
     """What anonymity means here, said before anyone files (``!ticket anonymous``)."""
-    p = prefix
     return (
-        "Filing anonymously, honestly:\n"
-        f"- {p}ticket anonymous <text>: the team does not see who you are and my database "
+        "Filing anonymously, honestly:\n\n"
+        "- `{prefix}ticket anonymous <text>`: the team does not see who you are and my database "
         "keeps no readable link to you; I keep the way back to you encrypted with a key "
         "held outside the database, so the team's replies still reach you here.\n"
-        f"- {p}ticket nofollowup <text>: I keep nothing that leads to you at all. You get a "
-        f"claim code instead; {p}mytickets <code> in any direct chat with me shows the team's "
-        "answers. Lose the code and nobody can find the ticket for you.\n"
+        "- `{prefix}ticket nofollowup <text>`: I keep nothing that leads to you at all. You "
+        "get a claim code instead; `{prefix}mytickets <code>` in any direct chat with me shows "
+        "the team's answers. Lose the code and nobody can find the ticket for you.\n\n"
         "Limits: the homeserver's admins can see who sent what to me; someone holding both my "
         "database and my configuration can link an anonymous ticket (not a nofollowup one) "
         "to you; if you file in a public room, people there see your message; and your own "
@@ -118,12 +121,12 @@ def anonymity_limits(prefix: str) -> str:
     )
 
 
-def claim_code_message(ticket: Ticket, code: str, prefix: str, filed_in_public: bool) -> str:
+def claim_code_message(ticket: Ticket, code: str, filed_in_public: bool) -> str:
     """The one message that gives a reporter without follow-up their claim code."""
     text = (
         f"Thank you — your request is {ticket.ref}, filed without any way back to you.\n"
-        f"Your claim code: {code}\n"
-        f"Keep it: {prefix}mytickets {code} in any direct chat with me shows the team's "
+        f"Your claim code: `{code}`\n"
+        f"Keep it: `{{prefix}}mytickets {code}` in any direct chat with me shows the team's "
         "answers. I don't keep the code or anything that leads to you, so nobody can "
         "recover it. I will not write to you about this ticket."
     )
@@ -132,20 +135,20 @@ def claim_code_message(ticket: Ticket, code: str, prefix: str, filed_in_public: 
     return text
 
 
-def filed_message(ticket: Ticket, team: list[str], prefix: str, filed_in_public: bool) -> str:
-    """The DM that confirms a new ticket (plain text; its HTML is derived from it)."""
+def filed_message(ticket: Ticket, team: list[str], filed_in_public: bool) -> str:
+    """The DM that confirms a new ticket."""
     kind = KIND_LABELS.get(ticket.kind, ticket.kind)
     tags = tags_text(ticket)
     head = f"Thank you for asking — there is no judgement here. Your {kind} is {ticket.ref}"
-    head += f" ({tags})." if tags else "."
+    head += f" ({escape(tags)})." if tags else "."
     lines = [
         head,
         who_can_see(team),
-        what_is_stored(ticket.anonymous, prefix, filed_in_public),
+        what_is_stored(ticket.anonymous, filed_in_public),
         "What happens next: a team member will pick it up, and I'll tell you here about every "
         "reply and change of state.",
-        f"To add details, reply to this message or send {prefix}comment {ticket.ref} <text>. "
-        f"{prefix}mytickets lists your tickets.",
+        f"To add details, reply to this message or send `{{prefix}}comment {ticket.ref} <text>`. "
+        "`{prefix}mytickets` lists your tickets.",
     ]
     return "\n".join(lines)
 
@@ -159,7 +162,7 @@ def public_ack(ticket: Ticket, sender: str) -> str:
             "may want to delete it; next time, DM me: it's private from the start."
         )
     return (
-        f"Thank you, {sender} — I've opened {ticket.ref} and we'll continue in a direct "
+        f"Thank you, {escape(sender)} — I've opened {ticket.ref} and we'll continue in a direct "
         "message; I won't repeat your message here. Next time you can DM me directly: it's "
         "private from the start."
     )

@@ -33,7 +33,7 @@ def _parse_date(word: str, today: date) -> date:
     try:
         return date.fromisoformat(low)
     except ValueError:
-        raise UsageError(f"{word!r} is not a date like 2026-12-24.") from None
+        raise UsageError(f"{md.escape(repr(word))} is not a date like 2026-12-24.") from None
 
 
 def _when(campaign: Campaign) -> str:
@@ -56,7 +56,9 @@ class TipCommands:
             found = self.tips.campaign(name)
             if found is None:
                 names = ", ".join(c.name for c in self.tips.campaigns)
-                raise UserError(f"I don't know the campaign {name!r}. Campaigns: {names}.")
+                raise UserError(
+                    f"I don't know the campaign {md.escape(repr(name))}. Campaigns: {names}."
+                )
             return found
         now = ctx.now
         active = [c for c in self.tips.campaigns if c.day_of(local_today(c, now))]
@@ -92,7 +94,7 @@ class TipCommands:
         today = local_today(campaign, ctx.now)
         tip = campaign.tip_for(today)
         if tip is not None:
-            return Reply(tip_message(campaign, tip, when=today, post=False), markdown=True)
+            return Reply(tip_message(campaign, tip, when=today, post=False))
         nxt = next_slot_date(campaign, ctx.now)
         if nxt is None:
             raise UserError(f"{campaign.title} is over. Thanks to everyone who took part!")
@@ -100,7 +102,7 @@ class TipCommands:
         assert tip is not None
         intro = f"No tip today. The next one comes on {_fmt(nxt)} at {_when(campaign)}:"
         text = tip_message(campaign, tip, when=nxt, with_footer=False)
-        return Reply(f"{md.escape(intro)}\n\n{text}", markdown=True)
+        return Reply(f"{md.escape(intro)}\n\n{text}")
 
     def day(self, ctx: CommandContext, number: int, name: str | None) -> Reply:
         campaign = self._pick(ctx, name)
@@ -112,10 +114,10 @@ class TipCommands:
         if when is not None and when > today and not ctx.is_security_team:
             raise UserError(
                 f"Day {number} of {campaign.title} comes on {_fmt(when)} — no spoilers yet. "
-                f"Today's tip: {self.p}tip"
+                f"Today's tip: `{self.p}tip`"
             )
         text = tip_message(campaign, campaign.tips[number - 1], when=when, post=False)
-        return Reply(text, markdown=True)
+        return Reply(text)
 
     # -- !tips --------------------------------------------------------------------
 
@@ -135,7 +137,7 @@ class TipCommands:
             line = md.escape(f"{when.strftime('%a %d %b')} — day {tip.day}: {tip.title}")
             text.append(f"- **{line} ← today**" if when == today else f"- {line}")
         text += ["", "Read any past day with `{prefix}tip <day>`."]
-        return Reply("\n".join(text), markdown=True)
+        return Reply("\n".join(text))
 
     # -- team tools ---------------------------------------------------------------
 
@@ -146,7 +148,7 @@ class TipCommands:
             raise UserError(f"{campaign.title} has days 1 to {campaign.length}.")
         text = tip_message(campaign, campaign.tips[number - 1])
         note = f"*Preview of day {number}, exactly as it will be posted:*"
-        return Reply(f"{note}\n\n{text}", markdown=True)
+        return Reply(f"{note}\n\n{text}")
 
     async def skip(self, ctx: CommandContext) -> Reply:
         campaign = self._pick(ctx, ctx.params["campaign"])
@@ -187,14 +189,15 @@ class TipCommands:
         change = await self.tips.reload()
         if change.ok:
             names = ", ".join(c.name for c in self.tips.campaigns) or "none"
-            return Reply(f"Reloaded {self.tips.source.path}: campaigns {names}.")
+            return Reply(f"Reloaded {md.escape(str(self.tips.source.path))}: campaigns {names}.")
         kept = (
             "I keep using the last good version."
             if self.tips.source.good_digest
             else "No tips are posted until it is fixed."
         )
-        lines = [f"{self.tips.source.path} has {len(change.problems)} problem(s). {kept}"]
-        lines += [f"- {p}" for p in change.problems]
+        path = md.escape(str(self.tips.source.path))
+        lines = [f"{path} has {len(change.problems)} problem(s). {kept}", ""]
+        lines += [f"- {md.escape(p)}" for p in change.problems]
         return Reply("\n".join(lines))
 
     async def stats(self, ctx: CommandContext) -> Reply:
@@ -230,12 +233,12 @@ class TipCommands:
             notes.append(f"The marks of this run were deleted {settings.keep_days} days after it.")
         text = [f"**{md.escape(head)}**", "", *(f"- {md.escape(line)}" for line in lines)]
         text += [f"\n{md.escape(n)}" for n in notes]
-        return Reply("\n".join(text), markdown=True)
+        return Reply("\n".join(text))
 
     async def progress(self, ctx: CommandContext) -> Reply:
         if not ctx.message.is_direct:
             raise UserError(
-                f"Your progress is yours only: send {self.p}tip progress to me in a DM."
+                f"Your progress is yours only: send `{self.p}tip progress` to me in a DM."
             )
         campaign = self._pick(ctx, ctx.params["campaign"])
         today = local_today(campaign, ctx.now)
@@ -257,7 +260,7 @@ class TipCommands:
         ]
         lines.append(
             f"Only you see this; it comes from your own ✅ reactions. Missed one? "
-            f"{self.p}tip <day> shows it again."
+            f"`{self.p}tip <day>` shows it again."
         )
         return Reply("\n".join(lines))
 

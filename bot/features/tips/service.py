@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +24,7 @@ from bot.features.tips.models import MISSED, POSTED, SKIPPED
 from bot.features.tips.render import tip_message
 from bot.features.tips.schedule import Slot, campaign_rooms, local_today, plan_posts, slot_for
 from bot.features.tips.tracking import DONE_KEYS, DayStats, Tracker
-from bot.messaging import Message, ToRoom, content_for, md
+from bot.messaging import Message, Messenger, ToRoom, md
 from bot.outbox import txn_id_for
 from bot.services import Services
 
@@ -142,12 +141,7 @@ class TipsService:
         try:
             async with self.services.db.sessions.begin() as session:
                 # Keyed by the broken version: told once, whatever the replicas or restarts.
-                await self.services.outbox.add(
-                    session,
-                    txn_key=key,
-                    room_id=triage,
-                    content=_content("\n".join(lines), triage, prefix, key),
-                )
+                await Messenger.post(session, _message("\n".join(lines), triage, prefix, key))
         except IntegrityError:
             return  # another replica queued the same notice at the same moment
         except Exception:
@@ -195,28 +189,26 @@ class TipsService:
             await repo.fill_event_ids(session)
             await self.tracker.expire(session, self.campaigns, now.date())
 
-    async def _claim(self, slot: Slot, status: str, content: dict[str, Any] | None) -> bool:
-        """Claim ``slot`` (and queue ``content`` for it) in one transaction.
+    async def _claim(self, slot: Slot, status: str, post: Message | None) -> bool:
+        """Claim ``slot`` (and queue its ``post``) in one transaction.
 
         Returns:
             False when another replica or an earlier run had claimed it already.
         """
         try:
             async with self.services.db.sessions.begin() as session:
-                txn_id = txn_id_for(slot.txn_key) if content is not None else None
+                txn_id = txn_id_for(slot.txn_key) if post is not None else None
                 await repo.claim(session, slot=slot, status=status, txn_id=txn_id)
-                if content is not None:
-                    await self.services.outbox.add(
-                        session, txn_key=slot.txn_key, room_id=slot.room_id, content=content
-                    )
+                if post is not None:
+                    await Messenger.post(session, post)
         except IntegrityError:
             return False
         return True
 
     async def _post(self, slot: Slot) -> bool:
         prefix = self.services.settings.bot.command_prefix
-        content = _content(tip_message(slot.campaign, slot.tip), slot.room_id, prefix, slot.txn_key)
-        if not await self._claim(slot, POSTED, content):
+        post = _message(tip_message(slot.campaign, slot.tip), slot.room_id, prefix, slot.txn_key)
+        if not await self._claim(slot, POSTED, post):
             log.info("tip %s already claimed elsewhere; not posting", slot.txn_key)
             return False
         log.info("tip %s queued (day %d)", slot.txn_key, slot.day)
@@ -287,6 +279,6 @@ class TipsService:
         return await self.tracker.forget(session, user_id)
 
 
-def _content(body: str, room_id: str, prefix: str, key: str) -> dict[str, Any]:
-    """A room message's content from its Markdown ``body`` (``{prefix}`` filled in)."""
-    return content_for(Message(md.with_prefix(body, prefix), to=ToRoom(room_id), key=key))
+def _message(body: str, room_id: str, prefix: str, key: str) -> Message:
+    """A message to a room from its Markdown ``body`` (``{prefix}`` filled in)."""
+    return Message(md.with_prefix(body, prefix), to=ToRoom(room_id), key=key)

@@ -62,8 +62,7 @@ async def open_stuck_ticket(
         f"Stuck on day {day} of {campaign.title} ({tip.title})? That is what we are here for. "
         f"I opened a no-judgement ticket about this tip, tagged {words}."
     )
-    text = f"{md.escape(head) if reply.markdown else head}\n{reply.text}"
-    return dataclasses.replace(reply, text=text, html=None)
+    return dataclasses.replace(reply, text=f"{md.escape(head)}\n{reply.text}")
 
 
 def latest_posted(campaign: Campaign, now: datetime) -> date | None:
