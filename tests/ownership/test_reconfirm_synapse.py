@@ -89,7 +89,7 @@ async def test_ownership_reconfirm_dm_thumbs_up_and_down_on_synapse(world: BotWo
         )
         by_area = {
             name: e["event_id"] for e in asks for name in ("Release signing", "Build runners")
-            if f"*{name}*" in text_of(e)
+            if f"Still the owner of {name}?" in text_of(e)
         }  # fmt: skip
         assert len(by_area) == 2
         assert "👍 yes · 👎 no · reply with who" in text_of(asks[0])

@@ -95,10 +95,10 @@ def test_registry_parse_args_reads_each_kind() -> None:
     assert parse_args(spec[3:], "dns", "!") == {"word": "dns", "text": None}
 
 
-def _refusal(spec: tuple[Arg, ...], text: str, prefix: str) -> str:
+def _refusal(spec: tuple[Arg, ...], text: str, prefix: str, extra: str | None = None) -> str:
     """The UsageError's text as the person reads it (its Markdown rendered)."""
     with pytest.raises(UsageError) as refused:
-        parse_args(spec, text, prefix)
+        parse_args(spec, text, prefix, extra)
     return to_plain(refused.value.message)
 
 
@@ -112,12 +112,6 @@ def test_registry_parse_errors_are_friendly() -> None:
     assert _refusal((Arg("who", ArgKind.USER),), " ", "!") == "Give the who."
     # the user's words are data: Markdown in them is shown, not rendered
     assert _refusal((day,), "*x*", "!") == "'*x*' is not a number."
-
-
-def _refusal(spec: tuple[Arg, ...], text: str, prefix: str, extra: str | None = None) -> str:
-    with pytest.raises(UsageError) as refused:
-        parse_args(spec, text, prefix, extra)
-    return refused.value.message
 
 
 def test_registry_parse_args_extra_words_choices_and_the_word_typed() -> None:
