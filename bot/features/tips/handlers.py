@@ -186,7 +186,7 @@ class TipCommands:
     async def reload(self, ctx: CommandContext) -> Reply:
         if self.tips.source is None:
             raise UserError("Tips are turned off (tips.enabled).")
-        change = await self.tips.reload()
+        change = await self.tips.reload(ctx.session)
         if change.ok:
             names = ", ".join(c.name for c in self.tips.campaigns) or "none"
             return Reply(f"Reloaded {md.escape(str(self.tips.source.path))}: campaigns {names}.")

@@ -101,15 +101,19 @@ class TipsService:
         for problem in change.problems:
             log.error("  tips file: %s", problem)
 
-    async def reload(self) -> Change:
-        """Re-read the campaigns file now (``!tip reload``)."""
+    async def reload(self, session: AsyncSession | None = None) -> Change:
+        """Re-read the campaigns file now (``!tip reload``).
+
+        ``session``: the command's transaction; a notice about a broken file is queued in
+        it (a second transaction would wait for the command's lock on SQLite).
+        """
         assert self.source is not None
         change = self.source.check(force=True)
         assert change is not None
-        await self._on_change(change)
+        await self._on_change(change, session)
         return change
 
-    async def _on_change(self, change: Change) -> None:
+    async def _on_change(self, change: Change, session: AsyncSession | None = None) -> None:
         assert self.source is not None
         if change.ok:
             log.info(
@@ -137,11 +141,14 @@ class TipsService:
             f"Fix it and save; I pick it up within {every:g} s (or say `{{prefix}}tip reload`).",
         ]
         prefix = self.services.settings.bot.command_prefix
-        key = f"tips-file:{change.digest}"
+        # Keyed by the broken version: told once, whatever the replicas or restarts.
+        notice = _message("\n".join(lines), triage, prefix, f"tips-file:{change.digest}")
+        if session is not None:
+            await Messenger.post(session, notice)  # sent once the command commits
+            return
         try:
-            async with self.services.db.sessions.begin() as session:
-                # Keyed by the broken version: told once, whatever the replicas or restarts.
-                await Messenger.post(session, _message("\n".join(lines), triage, prefix, key))
+            async with self.services.db.sessions.begin() as own:
+                await Messenger.post(own, notice)
         except IntegrityError:
             return  # another replica queued the same notice at the same moment
         except Exception:
