@@ -22,6 +22,7 @@ from prometheus_client import generate_latest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from bot.matrix.render import event_content
 from bot.storage import Database
 from bot.storage.base import Base
 from bot.storage.models import OutboxMessage
@@ -39,7 +40,7 @@ class Transport:
     sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     async def send_event(self, room_id: str, event_type: str, content: dict, txn_id: str) -> str:
-        self.sent.append((room_id, content))
+        self.sent.append((room_id, event_content(content)))  # rendered, as NioTransport does
         return f"$out{len(self.sent)}x{abs(hash(txn_id)) % 10**9}"
 
     async def open_direct_room(self, user_id: str) -> str:
