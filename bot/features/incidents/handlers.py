@@ -129,11 +129,9 @@ async def incidents(ctx: CommandContext) -> Reply:
         return Reply("No open incidents." if scope == "open" else "No incidents yet.")
     lines = [
         md.escape(
-            md.escape(
-                f"{ref(i.id)} [{i.status}] {i.type_name}, severity {severity_label(i)}, "
-                f"reported {i.created_at:%Y-%m-%d %H:%M} by {i.reporter}"
-                + (f", assigned {i.assignee}" if i.assignee else "")
-            )
+            f"{ref(i.id)} [{i.status}] {i.type_name}, severity {severity_label(i)}, "
+            f"reported {i.created_at:%Y-%m-%d %H:%M} by {i.reporter}"
+            + (f", assigned {i.assignee}" if i.assignee else "")
         )
         for i in rows
     ]
