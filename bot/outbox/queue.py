@@ -24,8 +24,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock, system_clock
 from bot.config import OutboxSettings
 from bot.metrics import Metrics
+from bot.outbox import hints
 from bot.outbox.kinds import kind_for, priority_for
 from bot.outbox.running import Running
 from bot.outbox.store import (
@@ -52,10 +52,6 @@ from bot.storage.models import OutboxMessage
 __all__ = ["LEASE", "SCRUBBED_CONTENT", "STALE_FENCE", "Outbox", "to_the_hour", "txn_id_for"]
 
 log = logging.getLogger(__name__)
-
-
-# The destinations this task queued rows to since its last wake() (see Outbox.wake).
-_QUEUED: ContextVar[set[str] | None] = ContextVar("outbox_queued", default=None)
 
 
 def txn_id_for(key: str, seq: int = 0) -> str:
@@ -108,6 +104,7 @@ class Outbox(Running):
         self._wake = asyncio.Event()
         self.idle = asyncio.Event()
         self.last_progress = time.monotonic()
+        hints.register(self)
 
     # -- queueing (inside the caller's transaction) ----------------------------------
 
@@ -158,11 +155,7 @@ class Outbox(Running):
         }
         # One statement: the unique txn_id makes a second add of the same key a no-op.
         await session.execute(insert_once(session).values(row))
-        queued = _QUEUED.get()
-        if queued is None:
-            queued = set()
-            _QUEUED.set(queued)
-        queued.add(room_id or dm_user_id or "")
+        hints.note(session, room_id or dm_user_id or "")  # handed to the sender at commit
         return txn_id
 
     @staticmethod
@@ -178,16 +171,19 @@ class Outbox(Running):
     def wake(self, *, scan: bool = False) -> None:
         """Tell the sender there is something new (call after committing).
 
-        The destinations :meth:`add` queued to in this task are handed over, so the
-        sender starts them without scanning every queue; ``scan`` (or nothing queued in
-        this task) makes it look at every queue's head.
+        Rows queued by :meth:`add` in this process need no wake: their destinations are
+        handed to the sender when their transaction commits (:mod:`bot.outbox.hints`).
+        ``scan`` makes it look at every queue's head (rows made due some other way).
         """
-        queued = _QUEUED.get()
-        if queued:
-            self._hinted.update(queued)
-            _QUEUED.set(None)
-        if scan or not queued:
+        if scan:
             self._rescan = True
+        self._wake.set()
+
+    def committed(self, engine: Any, destinations: Iterable[str]) -> None:
+        """A transaction on ``engine`` queued rows to ``destinations`` and committed."""
+        if engine is not None and engine is not self.db.engine.sync_engine:
+            return  # another database (another Outbox in this process)
+        self._hinted.update(destinations)
         self._wake.set()
 
     # -- holding (leadership lost, session gone) -------------------------------------

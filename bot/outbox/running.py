@@ -1,12 +1,14 @@
 """The owned sender task: a worker per destination that has something to send.
 
-A reply names its destination: :meth:`bot.outbox.Outbox.add` notes it in the caller's
-task and :meth:`~bot.outbox.Outbox.wake` (after the commit, in the same task) hands it
-over, so one queued reply starts its destination's worker without scanning every queue.
-The heads of all queues are scanned at start, when woken without a destination (a
-release, a retry policy change, a caller in another task), after a worker had to stop
+A reply names its destination: :meth:`bot.outbox.Outbox.add` notes it on the session and,
+when that transaction commits, :mod:`bot.outbox.hints` hands it to the sender, so one
+queued reply starts its destination's worker without scanning every queue (and a row is
+never looked for before its transaction is visible).
+The heads of all queues are scanned at start, on ``wake(scan=True)`` (a release, a dead
+letter, a hold lifted), after a worker had to stop
 (a failure, a rate limit, a hold), when more destinations were due than workers were
-free, and when a retry time or the 30-second tick comes round.
+free, and when a retry time or the 30-second tick comes round (rows queued by another
+process).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ TICK_SECONDS = 30.0  # a scan at least this often (rows queued by another proces
 class Running(Delivery):
     """:meth:`run`, the sender task of :class:`bot.outbox.Outbox`."""
 
-    _hinted: set[str]  # destinations with a new row, handed over by wake()
-    _rescan: bool  # woken without a destination: scan every queue's head
+    _hinted: set[str]  # destinations with a new committed row (bot.outbox.hints)
+    _rescan: bool  # wake(scan=True): scan every queue's head
 
     async def run(self, transport: Transport) -> None:
         """The sender (an owned task): one worker per due destination, at most
