@@ -11,6 +11,8 @@ import asyncio
 import logging
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.features.tips.campaigns import Campaign
 from bot.services import Services
 from bot.storage import kv
@@ -35,8 +37,12 @@ class AliasRooms:
         """The room id ``alias`` resolved to last (None: not (yet) resolved)."""
         return self.rooms.get(alias)
 
-    async def refresh(self, campaigns: list[Campaign], *, force: bool = False) -> None:
-        """Resolve campaign rooms given as aliases; remember each answer in the database."""
+    async def refresh(
+        self, campaigns: list[Campaign], *, force: bool = False, session: AsyncSession | None = None
+    ) -> None:
+        """Resolve campaign rooms given as aliases; remember each answer in the database
+        (in ``session``, the caller's transaction, if given: a command's handler must not
+        open a second writer while its own transaction holds SQLite's write lock)."""
         configured = {self.services.settings.rooms.helpdesk, self.services.settings.rooms.triage}
         wanted = {
             ref
@@ -59,23 +65,34 @@ class AliasRooms:
         self._missing_tried_at = now
         resolver = getattr(self.services.directory, "resolve_alias", None)
         for alias in sorted(todo):
-            await self._resolve(alias, resolver)
+            await self._resolve(alias, resolver, session)
 
-    async def _resolve(self, alias: str, resolver: Any) -> None:
+    async def _resolve(self, alias: str, resolver: Any, session: AsyncSession | None) -> None:
         room_id, answered = None, False
         if resolver is not None:
             try:
                 room_id, answered = await resolver(alias), True
             except Exception as exc:  # the homeserver is away: use the stored answer
                 log.warning("tips: cannot resolve %s now (%s)", alias, type(exc).__name__)
-        async with self.services.db.sessions.begin() as session:
-            if room_id is not None:
-                await kv.put(session, _ALIAS_KEY + alias, room_id)
-            elif not answered:
-                room_id = await kv.get(session, _ALIAS_KEY + alias)
+        if session is not None:
+            room_id = await _remember(session, alias, room_id, answered)
+        else:
+            async with self.services.db.sessions.begin() as own:
+                room_id = await _remember(own, alias, room_id, answered)
         if room_id is None:
             log.error("tips: campaign room %s does not resolve; not posting there", alias)
             self.rooms.pop(alias, None)
         elif self.rooms.get(alias) != room_id:
             log.info("tips: campaign room %s is %s", alias, room_id)
             self.rooms[alias] = room_id
+
+
+async def _remember(
+    session: AsyncSession, alias: str, room_id: str | None, answered: bool
+) -> str | None:
+    """Store the homeserver's answer, or (it did not answer) read the stored one."""
+    if room_id is not None:
+        await kv.put(session, _ALIAS_KEY + alias, room_id)
+    elif not answered:
+        room_id = await kv.get(session, _ALIAS_KEY + alias)
+    return room_id

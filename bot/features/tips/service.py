@@ -119,7 +119,7 @@ class TipsService:
             log.info(
                 "tips: %s loaded, %d campaign(s)", self.source.path, len(self.source.campaigns)
             )
-            await self.aliases.refresh(self.campaigns, force=True)
+            await self.aliases.refresh(self.campaigns, force=True, session=session)
             return
         self._log_problems(change)
         triage = self.services.rooms.triage
