@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +24,8 @@ async def claim(session: AsyncSession, event_id: str, room_id: str, now: datetim
     """Record ``event_id`` as handled in this transaction; the unique key is the claim.
 
     A concurrent replica inserting the same id waits for this transaction and then
-    fails, so only one of them ever handles an event.
+    fails, so only one of them ever handles an event: the loser's whole transaction
+    (the handler's changes and its replies) is rolled back.
 
     Raises:
         AlreadyHandled: the event had been claimed before.
@@ -33,6 +35,23 @@ async def claim(session: AsyncSession, event_id: str, room_id: str, now: datetim
         await session.flush()
     except IntegrityError:
         raise AlreadyHandled(event_id) from None
+
+
+async def check_unclaimed(session: AsyncSession, event_id: str) -> None:
+    """Fail early when ``event_id`` is already handled, without writing anything.
+
+    The claim itself is written at the end of the handler's transaction (:func:`claim`):
+    on SQLite the first write takes the one write lock of the whole database, so a
+    handler waiting on something slow must not hold it while other rooms wait.
+
+    Raises:
+        AlreadyHandled: the event had been claimed before.
+    """
+    found = await session.scalar(
+        select(HandledEvent.event_id).where(HandledEvent.event_id == event_id)
+    )
+    if found is not None:
+        raise AlreadyHandled(event_id)
 
 
 def error_reference_text(ref: str) -> str:

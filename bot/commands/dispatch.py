@@ -16,7 +16,13 @@ import time
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands.arguments import parse_args, usage_line
-from bot.commands.claims import AlreadyHandled, claim, error_reference_text, is_database_error
+from bot.commands.claims import (
+    AlreadyHandled,
+    check_unclaimed,
+    claim,
+    error_reference_text,
+    is_database_error,
+)
 from bot.commands.context import (
     CommandContext,
     IncomingMessage,
@@ -71,7 +77,7 @@ class Dispatcher:
             route = None
         try:
             async with self.services.db.sessions.begin() as session:
-                await self._claim(session, msg.event_id, msg.room_id)
+                await check_unclaimed(session, msg.event_id)
                 ctx = self._context(msg, route, session)
                 if route is not None and not ctx.is_security_team:
                     self.services.rate_limit("commands", msg.sender)
@@ -81,6 +87,8 @@ class Dispatcher:
                 else:
                     reply = await self._run(ctx, route)
                     outcome = route.kind if route else "ignored"
+                # The claim goes last: until here the handler held no write lock (SQLite).
+                await self._claim(session, msg.event_id, msg.room_id)
                 await queue_reply(self.services, session, msg, reply, ctx.outbound)
             return outcome
         except AlreadyHandled:
