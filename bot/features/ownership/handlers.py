@@ -79,7 +79,6 @@ def register(router: Router, service: OwnershipService) -> None:
 
 def _register_owners(router: Router, service: OwnershipService) -> None:
     """``!owners`` (the map, page by page or per team) and the team's sub-commands."""
-    p, team = router.prefix, Permission.SECURITY_TEAM
     page = Arg("page", ArgKind.NUMBER, optional=True, invalid="{word!r} is not a page number.")
 
     @router.command(
@@ -92,30 +91,45 @@ def _register_owners(router: Router, service: OwnershipService) -> None:
     )
     async def owners(ctx: CommandContext) -> Reply:
         number = ctx.params["page"]
-        return await _area_list(ctx, None, 1 if number is None else number)
+        return await _area_list(router, service, ctx, None, 1 if number is None else number)
 
-    async def _area_list(ctx: CommandContext, team_name: str | None, page: int) -> Reply:
-        views = await service.areas(ctx.session, team_name)
-        if not views:
-            raise UserError(
-                f"No areas for team {md.escape(repr(team_name))}."
-                if team_name
-                else "The map is empty."
-            )
-        size = service.settings.page_size
-        pages = (len(views) + size - 1) // size
-        page = min(max(page, 1), pages)
-        title = f"Areas of team {team_name}" if team_name else "Areas in the responsibilities map"
-        footer = f"Next: {p}owners {page + 1}" if page < pages and team_name is None else ""
-        chunk = views[(page - 1) * size : page * size]
-        return replies.area_list(chunk, title, page, pages, footer)
-
-    sub = partial(router.subcommand, "owners")
     name = Arg("team", ArgKind.TEXT, missing="Which team?")
 
-    @sub("team", summary="The areas of one team", args=(name,))
+    @router.subcommand("owners", "team", summary="The areas of one team", args=(name,))
     async def of_team(ctx: CommandContext) -> Reply:
-        return await _area_list(ctx, " ".join(ctx.params["team"].split()), 1)
+        team_name = " ".join(ctx.params["team"].split())
+        return await _area_list(router, service, ctx, team_name, 1)
+
+    _register_owners_team_tools(router, service)
+
+
+async def _area_list(
+    router: Router,
+    service: OwnershipService,
+    ctx: CommandContext,
+    team_name: str | None,
+    page: int,
+) -> Reply:
+    """One page of the map's areas (all of them, or one team's)."""
+    views = await service.areas(ctx.session, team_name)
+    if not views:
+        raise UserError(
+            f"No areas for team {md.escape(repr(team_name))}." if team_name else "The map is empty."
+        )
+    size = service.settings.page_size
+    pages = (len(views) + size - 1) // size
+    page = min(max(page, 1), pages)
+    title = f"Areas of team {team_name}" if team_name else "Areas in the responsibilities map"
+    more = page < pages and team_name is None
+    footer = f"Next: {router.prefix}owners {page + 1}" if more else ""
+    chunk = views[(page - 1) * size : page * size]
+    return replies.area_list(chunk, title, page, pages, footer)
+
+
+def _register_owners_team_tools(router: Router, service: OwnershipService) -> None:
+    """The security team's ``!owners`` sub-commands: gaps, misses, accept, learn."""
+    p, team = router.prefix, Permission.SECURITY_TEAM
+    sub = partial(router.subcommand, "owners")
 
     @sub("gaps", summary="Areas with no owner, stale or with changes to confirm", permission=team)
     async def gaps(ctx: CommandContext) -> Reply:

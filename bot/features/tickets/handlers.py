@@ -65,6 +65,14 @@ def register(router: Router, kind: TicketKind) -> None:
         extra=IGNORED,
     )(tickets)
 
+    _register_team_actions(router, kind)
+    router.intercept("tickets:dm-reply", dm_reply)
+    router.on_redaction(redaction.on_redaction)
+
+
+def _register_team_actions(router: Router, kind: TicketKind) -> None:
+    """The security team's actions on one ticket: claim, reply, close, reopen."""
+    team = Permission.SECURITY_TEAM
     which = Arg("ticket", missing="Which ticket?")
     router.command(
         "claim", summary="Take a ticket", usage="claim T-N", permission=team, group=GROUP,
@@ -87,9 +95,6 @@ def register(router: Router, kind: TicketKind) -> None:
         "reopen", summary="Reopen a ticket", usage="reopen T-N", permission=team, group=GROUP,
         args=(which,),
     )(lambda ctx: kind.reopen(ctx, parse_ref(ctx.params["ticket"])))  # fmt: skip
-
-    router.intercept("tickets:dm-reply", dm_reply)
-    router.on_redaction(redaction.on_redaction)
 
 
 async def _own_tickets(ctx: CommandContext) -> list[Ticket]:
