@@ -7,16 +7,14 @@ stop and start; the machine's PostgreSQL is never touched.
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
 from sqlalchemy import func, select
 
-from bot.storage import Database, migrate
+from bot.storage import Database
 from bot.storage.errors import is_transient
-from tests.support.botworld import BotWorld, InProcessBot, wait_joined
+from tests.support.botworld import BotWorld, InProcessBot, open_dm, wait_joined
 from tests.support.mxclient import MatrixUser, text_of
 from tests.support.pgcluster import PrivatePostgres, postgres_bin
 from tests.support.replies import is_reply_from, wait_all_answered
@@ -29,41 +27,11 @@ pytestmark = [
 WENT_WRONG = "something went wrong"
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PrivatePostgres]:
-    pg = PrivatePostgres()
-    pg.init()
-    pg.start()
-    yield pg
-    pg.remove()
-
-
-@pytest.fixture
-async def pg_url(cluster: PrivatePostgres) -> AsyncIterator[str]:
-    """A fresh migrated database on the private cluster."""
-    name = f"faults_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(cluster.url().replace("postgresql+asyncpg", "postgresql"))
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    url = cluster.url(name)
-    await migrate.upgrade(url)
-    yield url
-
-
 def bot_settings(world: BotWorld, url: str):  # type: ignore[no-untyped-def]
     return world.settings(
         database={"url": url, "lock_timeout": 1, "statement_timeout": 5},
         bot={"handler_timeout": 20},
     )
-
-
-async def open_dm(world: BotWorld, user: MatrixUser) -> str:
-    room = await user.create_dm(world.bot_user_id)
-    for _ in range(300):
-        if world.bot_user_id in await user.joined_members(room):
-            return room
-        await asyncio.sleep(0.1)
-    raise AssertionError("the bot never joined the DM")
 
 
 def bot_texts(world: BotWorld, *users: MatrixUser) -> list[str]:

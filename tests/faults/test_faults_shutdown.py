@@ -9,17 +9,13 @@ answered exactly once.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
 
-from bot.storage import migrate
-from tests.support.botworld import BotProcess, BotWorld, wait_ready
-from tests.support.mxclient import MatrixUser
-from tests.support.pgcluster import PrivatePostgres, postgres_bin
+from tests.support.botworld import BotProcess, BotWorld, open_dm, wait_ready
+from tests.support.pgcluster import postgres_bin
 from tests.support.replies import wait_all_answered
 
 pytestmark = [
@@ -31,35 +27,6 @@ SHUTDOWN_TIMEOUT = 3.0
 # Interpreter and HTTP teardown after the bound, on a loaded 2-core machine. The stuck
 # statement itself would hold the process for 10 minutes (its lock_timeout).
 TEARDOWN_MARGIN = 20.0
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PrivatePostgres]:
-    pg = PrivatePostgres()
-    pg.init()
-    pg.start()
-    yield pg
-    pg.remove()
-
-
-@pytest.fixture
-async def pg_url(cluster: PrivatePostgres) -> AsyncIterator[str]:
-    name = f"shutdown_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(cluster.url().replace("postgresql+asyncpg", "postgresql"))
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    url = cluster.url(name)
-    await migrate.upgrade(url)
-    yield url
-
-
-async def open_dm(world: BotWorld, user: MatrixUser) -> str:
-    room = await user.create_dm(world.bot_user_id)
-    for _ in range(300):
-        if world.bot_user_id in await user.joined_members(room):
-            return room
-        await asyncio.sleep(0.1)
-    raise AssertionError("the bot never joined the DM")
 
 
 # A session waiting for ``tickets`` in a transaction that has already written a handled

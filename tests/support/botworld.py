@@ -133,6 +133,17 @@ async def wait_joined(world: BotWorld, room_id: str, timeout: float = 30) -> Non
     raise AssertionError(f"bot never joined {room_id}")
 
 
+async def open_dm(world: BotWorld, user: MatrixUser, timeout: float = 30) -> str:
+    """A new DM from ``user`` to the bot, once the bot has joined it."""
+    room = await user.create_dm(world.bot_user_id)
+    deadline = time.monotonic() + timeout
+    while world.bot_user_id not in await user.joined_members(room):
+        if time.monotonic() > deadline:
+            raise AssertionError("the bot never joined the DM")
+        await asyncio.sleep(0.1)
+    return room
+
+
 async def wait_ready(port: int, timeout: float = 60) -> None:
     """Until ``/readyz`` answers 200."""
     deadline = time.monotonic() + timeout

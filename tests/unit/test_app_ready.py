@@ -13,6 +13,20 @@ from bot.features import Plugin, lifecycle
 from tests.support.desk import make_settings
 
 
+def _app(tmp_path: Path) -> App:
+    """An app whose homeserver is never reached (the plugins are what is tested)."""
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
+        matrix={
+            "homeserver": "http://127.0.0.1:1",
+            "user_id": "@bot:test",
+            "password": "x" * 8,
+            "store_path": str(tmp_path / "store"),
+        },
+    )
+    return App(settings)
+
+
 async def test_app_on_ready_failures_are_retried_per_feature(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -35,16 +49,7 @@ async def test_app_on_ready_failures_are_retried_per_feature(
 
     monkeypatch.setattr(app_module, "default_plugins", lambda services: [Flaky(), Steady()])
     monkeypatch.setattr(lifecycle, "RETRY_SECONDS", 0.01)
-    settings = make_settings(
-        f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
-        matrix={
-            "homeserver": "http://127.0.0.1:1",
-            "user_id": "@bot:test",
-            "password": "x" * 8,
-            "store_path": str(tmp_path / "store"),
-        },
-    )
-    app = App(settings)
+    app = _app(tmp_path)
     try:
         await app._features_ready()
         assert calls == ["flaky", "steady"]  # the second started despite the first
@@ -78,16 +83,7 @@ async def test_app_stops_plugins_in_reverse_order_even_when_one_fails(
 
     plugins = [named("first"), named("second", broken=True), named("third")]
     monkeypatch.setattr(app_module, "default_plugins", lambda services: plugins)
-    settings = make_settings(
-        f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
-        matrix={
-            "homeserver": "http://127.0.0.1:1",
-            "user_id": "@bot:test",
-            "password": "x" * 8,
-            "store_path": str(tmp_path / "store"),
-        },
-    )
-    app = App(settings)
+    app = _app(tmp_path)
     try:
         await lifecycle.stop_plugins(app.plugins)
         assert stopped == ["third", "second", "first"]
