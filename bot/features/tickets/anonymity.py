@@ -26,7 +26,7 @@ import os
 import secrets
 from pathlib import Path
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from Crypto.Cipher import AES
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.paths import tighten, write_private
@@ -97,8 +97,10 @@ def seal_route(services: Services, *, user_id: str, room_id: str | None) -> str:
     """The way back to a reporter, encrypted: only the key holder can read it."""
     nonce = os.urandom(12)
     plain = json.dumps({"u": user_id, "r": room_id}).encode()
-    sealed = AESGCM(_derived(services, "route")).encrypt(nonce, plain, b"ticket-route")
-    return ROUTE_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+    cipher = AES.new(_derived(services, "route"), AES.MODE_GCM, nonce=nonce)
+    cipher.update(b"ticket-route")
+    sealed, tag = cipher.encrypt_and_digest(plain)
+    return ROUTE_PREFIX + base64.urlsafe_b64encode(nonce + sealed + tag).decode()
 
 
 def open_route(services: Services, sealed: str) -> tuple[str, str | None]:
@@ -109,7 +111,11 @@ def open_route(services: Services, sealed: str) -> tuple[str, str | None]:
     """
     try:
         raw = base64.urlsafe_b64decode(sealed.removeprefix(ROUTE_PREFIX))
-        plain = AESGCM(_derived(services, "route")).decrypt(raw[:12], raw[12:], b"ticket-route")
+        if len(raw) < 12 + 16:  # nonce, then the ciphertext and its 16-byte tag
+            raise ValueError("too short")
+        cipher = AES.new(_derived(services, "route"), AES.MODE_GCM, nonce=raw[:12])
+        cipher.update(b"ticket-route")
+        plain = cipher.decrypt_and_verify(raw[12:-16], raw[-16:])
     except Exception as exc:
         raise ValueError("the route cannot be opened with this key") from exc
     data = json.loads(plain)

@@ -16,11 +16,11 @@ from hashlib import sha256
 from typing import Any
 from urllib.parse import quote
 
-from cryptography.hazmat.primitives import hashes, padding
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from Crypto.Cipher import AES
+from Crypto.Hash import SHA256
+from Crypto.Protocol import DH
+from Crypto.Protocol.KDF import HKDF
+from Crypto.Util.Padding import pad, unpad
 from nio import AsyncClient
 from nio.crypto.sessions import InboundGroupSession
 
@@ -37,30 +37,38 @@ MEGOLM = "m.megolm.v1.aes-sha2"
 
 
 def _derive(shared: bytes) -> tuple[bytes, bytes, bytes]:
-    okm = HKDF(hashes.SHA256(), 80, salt=bytes(32), info=b"").derive(shared)
+    okm = HKDF(shared, 80, bytes(32), SHA256, context=b"")
     return okm[:32], okm[32:64], okm[64:]
+
+
+def _agree(private: bytes, public: bytes) -> bytes:
+    """The X25519 shared secret of a raw private and a raw public key."""
+    return DH.key_agreement(
+        static_priv=DH.import_x25519_private_key(private),
+        static_pub=DH.import_x25519_public_key(public),
+        kdf=lambda shared: shared,
+    )
+
+
+def _public(private: bytes) -> bytes:
+    return DH.import_x25519_private_key(private).public_key().export_key(format="raw")
 
 
 def public_key(private: bytes) -> str:
     """The backup's public key (unpadded base64) for a private key."""
-    key = X25519PrivateKey.from_private_bytes(private).public_key()
-    return b64encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw))
+    return b64encode(_public(private))
 
 
 def encrypt_session(public: str, plaintext: dict[str, Any]) -> dict[str, str]:
     """``session_data`` for one room key, readable only with the backup's private key."""
-    ephemeral = X25519PrivateKey.generate()
-    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(b64decode(public)))
-    aes_key, mac_key, iv = _derive(shared)
-    padder = padding.PKCS7(128).padder()
-    data = padder.update(json.dumps(plaintext).encode()) + padder.finalize()
-    encryptor = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).encryptor()
-    ciphertext = encryptor.update(data) + encryptor.finalize()
+    ephemeral = os.urandom(32)  # an X25519 private key is any 32 random bytes (clamped)
+    aes_key, mac_key, iv = _derive(_agree(ephemeral, b64decode(public)))
+    data = pad(json.dumps(plaintext).encode(), AES.block_size)
+    ciphertext = AES.new(aes_key, AES.MODE_CBC, iv=iv).encrypt(data)
     # The spec's MAC covers an empty string (a known flaw kept for compatibility).
     mac = hmac.new(mac_key, b"", sha256).digest()[:8]
-    ephemeral_public = ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return {
-        "ephemeral": b64encode(ephemeral_public),
+        "ephemeral": b64encode(_public(ephemeral)),
         "ciphertext": b64encode(ciphertext),
         "mac": b64encode(mac),
     }
@@ -72,16 +80,12 @@ def decrypt_session(private: bytes, session_data: dict[str, Any]) -> dict[str, A
     Raises:
         ValueError: the data does not decrypt with this key.
     """
-    ephemeral = X25519PublicKey.from_public_bytes(b64decode(session_data["ephemeral"]))
-    shared = X25519PrivateKey.from_private_bytes(private).exchange(ephemeral)
-    aes_key, mac_key, iv = _derive(shared)
+    aes_key, mac_key, iv = _derive(_agree(private, b64decode(session_data["ephemeral"])))
     mac = hmac.new(mac_key, b"", sha256).digest()[:8]
     if not hmac.compare_digest(mac, b64decode(session_data["mac"])):
         raise ValueError("the backup key does not open this room key")
-    decryptor = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).decryptor()
-    data = decryptor.update(b64decode(session_data["ciphertext"])) + decryptor.finalize()
-    unpadder = padding.PKCS7(128).unpadder()
-    return json.loads(unpadder.update(data) + unpadder.finalize())
+    data = AES.new(aes_key, AES.MODE_CBC, iv=iv).decrypt(b64decode(session_data["ciphertext"]))
+    return json.loads(unpad(data, AES.block_size))
 
 
 class KeyBackup:

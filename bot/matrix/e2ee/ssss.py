@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from Crypto.Cipher import AES
+from Crypto.Hash import SHA256
+from Crypto.Protocol.KDF import HKDF
 
 from bot.matrix.e2ee.api import MatrixApi
 from bot.matrix.e2ee.signing import b64decode, b64encode
@@ -78,8 +78,13 @@ def decode_recovery_key(text: str) -> bytes:
 
 
 def _keys(key: bytes, name: str) -> tuple[bytes, bytes]:
-    okm = HKDF(hashes.SHA256(), 64, salt=bytes(32), info=name.encode()).derive(key)
+    okm = HKDF(key, 64, bytes(32), SHA256, context=name.encode())
     return okm[:32], okm[32:]
+
+
+def _ctr(key: bytes, iv: bytes) -> Any:
+    # The whole 16-byte IV is the initial counter block (a 128-bit big-endian counter).
+    return AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=iv)
 
 
 def encrypt(key: bytes, name: str, secret: str) -> dict[str, str]:
@@ -87,8 +92,7 @@ def encrypt(key: bytes, name: str, secret: str) -> dict[str, str]:
     aes_key, mac_key = _keys(key, name)
     iv = bytearray(os.urandom(16))
     iv[8] &= 0x7F  # as the spec asks: room for the counter without wrapping
-    encryptor = Cipher(algorithms.AES(aes_key), modes.CTR(bytes(iv))).encryptor()
-    ciphertext = encryptor.update(secret.encode()) + encryptor.finalize()
+    ciphertext = _ctr(aes_key, bytes(iv)).encrypt(secret.encode())
     mac = hmac.new(mac_key, ciphertext, sha256).digest()
     return {"iv": b64encode(bytes(iv)), "ciphertext": b64encode(ciphertext), "mac": b64encode(mac)}
 
@@ -107,8 +111,7 @@ def decrypt(key: bytes, name: str, payload: dict[str, Any]) -> str:
         raise SecretStorageError(f"secret {name} is malformed") from None
     if not hmac.compare_digest(hmac.new(mac_key, ciphertext, sha256).digest(), mac):
         raise SecretStorageError(f"secret {name} does not open with this key")
-    decryptor = Cipher(algorithms.AES(aes_key), modes.CTR(iv)).decryptor()
-    return (decryptor.update(ciphertext) + decryptor.finalize()).decode()
+    return _ctr(aes_key, iv).decrypt(ciphertext).decode()
 
 
 def key_check(key: bytes) -> dict[str, str]:
@@ -125,8 +128,7 @@ def key_matches(key: bytes, description: dict[str, Any]) -> bool:
     except (KeyError, TypeError, ValueError):
         return False
     aes_key, mac_key = _keys(key, "")
-    encryptor = Cipher(algorithms.AES(aes_key), modes.CTR(iv)).encryptor()
-    ciphertext = encryptor.update(bytes(32)) + encryptor.finalize()
+    ciphertext = _ctr(aes_key, iv).encrypt(bytes(32))
     return hmac.compare_digest(hmac.new(mac_key, ciphertext, sha256).digest(), expected)
 
 
