@@ -66,6 +66,9 @@ class BotWorld:
             "logging": {"level": "INFO"},
             # Abuse limits off unless a test is about them (tests send bursts).
             "limits": {"enabled": False},
+            # No campaigns unless a test is about tips: the shipped Security Month would
+            # post into the helpdesk room at start on any December day after 09:00 Berlin.
+            "tips": {"file": str(self._no_tips())},
         }
         for section, values in overrides.items():
             if isinstance(values, dict):
@@ -73,6 +76,13 @@ class BotWorld:
             else:
                 cfg[section] = values
         return cfg
+
+    def _no_tips(self) -> Path:
+        path = self.dir / "no-tips.yaml"
+        if not path.exists():
+            self.dir.mkdir(parents=True, exist_ok=True)
+            path.write_text("campaigns: []\n")
+        return path
 
     def write_config(self, **overrides: Any) -> Path:
         path = self.dir / "config.yaml"
