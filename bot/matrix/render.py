@@ -9,6 +9,7 @@ tip file nor user text can inject markup into a room. Single line breaks are kep
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -36,7 +37,12 @@ def markdown_html(text: str) -> str:
 
 def to_html(text: str) -> str:
     """A chat message's Markdown to HTML (line breaks kept, one paragraph unwrapped)."""
-    rendered = _chat.render(text).strip()
+    env: dict[str, Any] = {}
+    return _html_of(_chat.parse(text, env), env)
+
+
+def _html_of(tokens: list[Token], env: dict[str, Any]) -> str:
+    rendered = _chat.renderer.render(tokens, _chat.options, env).strip()
     if rendered.startswith("<p>") and rendered.endswith("</p>") and rendered.count("<p>") == 1:
         rendered = rendered[3:-4]
     # Newlines between tags are noise in formatted_body (inside <pre> text they stay).
@@ -76,11 +82,15 @@ def to_plain(text: str) -> str:
     as in the source: by a line break where they were on consecutive lines, by a blank
     line where the source had one.
     """
+    return _plain_of(_chat.parse(text, {}))
+
+
+def _plain_of(tokens: list[Token]) -> str:
     out, end = "", 0
     marker: str | None = None
     row: list[str] | None = None
     span = (0, 0)
-    for tok in _chat.parse(text):
+    for tok in tokens:
         if tok.type == "tr_open":
             row, span = [], _span(tok, end)
             continue
@@ -113,9 +123,34 @@ def _span(tok: Token, default: int) -> tuple[int, int]:
     return (tok.map[0], tok.map[1]) if tok.map else (default, default)
 
 
+# Lines of words that Markdown leaves as they are: each starts with a letter and holds
+# only letters, digits, single spaces and punctuation that marks nothing up there.
+_PLAIN_LINE = r"[^\W\d_](?:[^\W_]|[ ](?=[^ \n])|[,;:?!'()/@%+=.-])*"
+_PLAIN = re.compile(rf"{_PLAIN_LINE}(?:\n{_PLAIN_LINE})*")
+CACHED_LENGTH = 2000  # longer texts are rendered every time (the cache stays small)
+
+
 def render(text: str) -> tuple[str, str]:
-    """``(plain, html)`` for a Markdown message."""
-    return to_plain(text), to_html(text)
+    """``(plain, html)`` for a Markdown message.
+
+    Plain lines of words ("pong") are their own plain text and HTML (the line breaks as
+    ``<br/>``); anything else is parsed once for both, and short texts are remembered (a
+    bot answers the same question the same way many times).
+    """
+    if _PLAIN.fullmatch(text):
+        return text, text.replace("\n", "<br/>")
+    if len(text) > CACHED_LENGTH:
+        return _render(text)
+    return _render_cached(text)
+
+
+def _render(text: str) -> tuple[str, str]:
+    env: dict[str, Any] = {}
+    tokens = _chat.parse(text, env)
+    return _plain_of(tokens), _html_of(tokens, env)
+
+
+_render_cached = lru_cache(maxsize=256)(_render)
 
 
 def event_content(stored: dict[str, Any]) -> dict[str, Any]:

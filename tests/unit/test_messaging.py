@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.maintenance import PRUNED_CONTENT, prune
@@ -14,7 +17,7 @@ from bot.matrix.content import (
     encoded_size,
     message_content,
 )
-from bot.matrix.render import event_content, render, to_html, to_plain
+from bot.matrix.render import _chat, _plain_of, event_content, render, to_html, to_plain
 from bot.messaging import (
     InThread,
     Message,
@@ -88,6 +91,34 @@ def test_messaging_render_drops_unsafe_links_and_unwraps_one_paragraph() -> None
     assert to_html("just text") == "just text"
     assert "href" not in to_html("[x](javascript:alert(1))")
     assert to_plain("a  \nb") == "a\nb"
+
+
+def _reference(text: str) -> tuple[str, str]:
+    """markdown-it's own ``render`` and a separate parse for the plain text (no shortcut)."""
+    html = _chat.render(text).strip()
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[3:-4]
+    html = re.sub(r">\n+(?=<)", ">", html.replace("<br />\n", "<br/>"))
+    return _plain_of(_chat.parse(text)), html
+
+
+# Plain-looking text and everything Markdown could make of it (punctuation at line starts,
+# spaces at ends, blank lines, markup characters, letters beyond ASCII).
+_ALPHABET = st.sampled_from(list("ab Zé1\n ,.;:?!'()/@%+=-*_`#>|~<&[]\\\"\t"))
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(_ALPHABET, max_size=30))
+def test_messaging_render_shortcuts_give_markdown_its_own_output(text: str) -> None:
+    assert render(text) == _reference(text)
+    assert render(text) == _reference(text)  # the remembered answer too
+
+
+@pytest.mark.parametrize(
+    "text", ["pong", "Hello there, you.\nSecond line: (yes) 50% done!", "1. x", "a\n===", "a  b"]
+)
+def test_messaging_render_plain_lines_as_markdown_would(text: str) -> None:
+    assert render(text) == _reference(text)
 
 
 def test_messaging_content_targets_relations_mentions_and_msgtype() -> None:
