@@ -25,6 +25,7 @@ from nio import AsyncClient, AsyncClientConfig
 from bot.backoff import Backoff, pause
 from bot.commands.context import RoomKind
 from bot.commands.router import Router
+from bot.matrix import nio_schemas
 from bot.matrix import rooms as room_store
 from bot.matrix.directory import RoomDirectory, UnsafeTriageRoom
 from bot.matrix.dispatch import Dispatcher
@@ -51,6 +52,7 @@ __all__ = ["JOIN_RETRY_SECONDS", "MatrixBot", "SyncFailed", "UnsafeTriageRoom"]
 
 def make_client(settings: Settings) -> AsyncClient:
     """The nio client: our loop retries and persists tokens, the outbox handles 429s."""
+    nio_schemas.install()  # one JSON schema validator per schema, not one per check
     return AsyncClient(
         settings.matrix.homeserver,
         settings.matrix.user_id,
