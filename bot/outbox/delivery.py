@@ -1,7 +1,8 @@
 """The sender loop: one worker per due destination, each draining its queue in order.
 
 A worker leases the head of its destination's queue (fenced by the active replica's
-token), sends it with its derived transaction id, and marks it sent; failures go to
+token; on SQLite, one process, it only reads it), sends it with its derived transaction
+id, and marks it sent; failures go to
 :class:`bot.outbox.retry.Retries`. :meth:`Delivery.run` is the owned task that starts
 workers as destinations fall due; :meth:`Delivery.flush` sends everything due now.
 """
@@ -84,9 +85,11 @@ class Delivery(Retries):
     async def _claim_head(self, destination: str) -> PendingSend | None:
         """Lease the first message of ``destination`` if it is due (fenced).
 
-        Relaxed durability (SQLite only): a lease lost at a power cut is a resend with the
-        same transaction id from the same device, which the homeserver de-duplicates.
+        PostgreSQL only: the lease keeps a replica that takes over from sending what the
+        old one is still sending. SQLite has no lease (:meth:`_head`).
         """
+        if self.db.dialect == "sqlite":
+            return await self._head(destination)
         now = self.now()
         async with self.db.relaxed_sessions.begin() as session:
             row = (await session.scalars(store.head_row_query(destination))).first()
@@ -104,6 +107,31 @@ class Delivery(Retries):
             self._claims += 1
             # Leased by another replica that is gone: it may have sent this already.
             return store.to_pending(row, in_flight=before not in (None, self.instance_id))
+
+    async def _head(self, destination: str) -> PendingSend | None:
+        """SQLite: the first message of ``destination`` if it is due, read, not leased.
+
+        SQLite is one process (:mod:`bot.leader` locks the file) with one worker per
+        destination (:meth:`_drain`), so a lease would protect nothing; it cost an UPDATE
+        and a commit before every send. The fencing token is checked in the same read.
+        """
+        now = self.now()
+        current = store.fenced(self.fence()).label("current")
+        async with self.db.relaxed_sessions() as session:
+            found = (
+                await session.execute(store.head_row_query(destination).add_columns(current))
+            ).first()
+        if found is None:
+            return None
+        row, is_current = found
+        if not is_current:
+            self.hold(STALE_FENCE)
+            return None
+        if row.next_attempt_at is not None and row.next_attempt_at > now:
+            return None
+        self._claims += 1
+        # Left leased by another instance (another device): it may have been sent.
+        return store.to_pending(row, in_flight=row.claimed_by not in (None, self.instance_id))
 
     async def _update(self, row_id: int, **values: Any) -> bool:
         """A fenced update of a pending row; False if this replica may no longer write.
@@ -147,7 +175,13 @@ class Delivery(Retries):
         return await transport.send_event(room_id, item.event_type, item.content, item.txn_id)
 
     async def _drain(self, transport: Transport, destination: str) -> bool:
-        """Send ``destination``'s due messages in order. False when one must wait."""
+        """Send ``destination``'s due messages in order. False when one must wait.
+
+        One worker per destination: a second one (a flush at shutdown while the sender
+        runs) leaves it to the first, which sends until the queue is empty.
+        """
+        if destination in self._busy:
+            return True
         self._busy.add(destination)
         try:
             while not self._holds:

@@ -482,3 +482,49 @@ async def test_run_sends_a_row_queued_just_as_its_worker_finds_the_queue_empty(
     finally:
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
+
+
+async def test_two_workers_for_one_room_send_each_message_once_in_order(db: Database) -> None:
+    """A flush at shutdown while the sender runs: two drains of one room at once."""
+    outbox = Outbox(db)
+    for i in range(3):
+        await queue(db, f"$w{i}", f"w{i}")
+    transport = GatedTransport()
+    first = asyncio.create_task(outbox._drain(transport, ROOM))
+    await transport.first_started.wait()
+    second = asyncio.create_task(outbox._drain(transport, ROOM))
+    await asyncio.sleep(0.05)
+    transport.gate.set()
+    assert await asyncio.gather(first, second) == [True, True]
+    assert [s.content["body"] for s in transport.sent] == ["w0", "w1", "w2"]
+    assert outbox.held == frozenset()
+    assert await outbox.pending_count() == 0
+
+
+@dataclass
+class FindingTransport(FakeTransport):
+    """Knows the events already in the room by transaction id (``find_sent``)."""
+
+    in_room: dict[str, str] = field(default_factory=dict)
+    looked_for: list[str] = field(default_factory=list)
+
+    async def find_sent(self, room_id: str, txn_id: str) -> str | None:
+        self.looked_for.append(txn_id)
+        return self.in_room.get(txn_id)
+
+
+async def test_a_row_another_instance_was_sending_is_looked_for_before_sending(
+    db: Database,
+) -> None:
+    """Another device may have sent it: the homeserver would not de-duplicate a resend."""
+    outbox = Outbox(db, instance_id="here")
+    sent_before = await queue(db, "$t1", "sent by the other")
+    not_sent = await queue(db, "$t2", "not sent by the other")
+    async with db.sessions.begin() as session:
+        for row in await session.scalars(select(OutboxMessage)):
+            row.claimed_by = "elsewhere"
+    transport = FindingTransport(in_room={sent_before: "$there:test"})
+    assert await outbox.flush(transport) is True
+    assert transport.looked_for == [sent_before, not_sent]
+    assert [s.txn_id for s in transport.sent] == [not_sent]
+    assert [r.sent_event_id for r in await rows(db)] == ["$there:test", "$sent1:test"]
