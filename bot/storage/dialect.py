@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -13,5 +13,10 @@ def insert_for(session: AsyncSession, table: Any) -> Any:
 
     Both dialects spell it alike, so one statement replaces "read, then add or change".
     """
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    if session.get_bind().dialect.name == "postgresql":
+        # Imported here: on SQLite the PostgreSQL dialect (every driver's module) would
+        # cost the running bot about 2 MB for nothing; on PostgreSQL the engine has it.
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    return sqlite.insert(table)
