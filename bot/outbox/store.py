@@ -63,8 +63,19 @@ def insert_once(session: AsyncSession) -> Any:
 
     ``ON CONFLICT (txn_id) DO NOTHING`` on both dialects: one statement instead of a read
     then a write, and two transactions adding the same key never fail on the constraint.
+    Built once per dialect and executed with the row as its parameters (see ``Outbox.add``).
     """
-    return insert_for(session, OutboxMessage).on_conflict_do_nothing(index_elements=["txn_id"])
+    name = session.get_bind().dialect.name
+    statement = _INSERT_ONCE.get(name)
+    if statement is None:
+        statement = insert_for(session, OutboxMessage).on_conflict_do_nothing(
+            index_elements=["txn_id"]
+        )
+        _INSERT_ONCE[name] = statement
+    return statement
+
+
+_INSERT_ONCE: dict[str, Any] = {}
 
 
 @cache
