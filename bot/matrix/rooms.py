@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.matrix.events import event_time, own_membership
 from bot.matrix.membership import RoomState
@@ -36,10 +37,27 @@ async def save_sync_token(db: Database, user_id: str, token: str) -> None:
     Relaxed durability: a token lost at a power cut only replays events whose handled
     marks are durable (see :attr:`Database.relaxed_sessions`).
     """
-    values = {"value": token, "updated_at": utcnow()}
+    values = {"key": _token_key(user_id), "value": token, "updated_at": utcnow()}
     async with db.relaxed_sessions.begin() as session:
-        upsert = insert_for(session, KeyValue).values(key=_token_key(user_id), **values)
-        await session.execute(upsert.on_conflict_do_update(index_elements=["key"], set_=values))
+        # Core, the statement built once: an ORM execute of a new upsert cost twice the CPU.
+        connection = await session.connection()
+        await connection.execute(_token_upsert(session), values)
+
+
+_TOKEN_UPSERT: dict[str, Any] = {}  # dialect name -> the upsert of one kv row
+
+
+def _token_upsert(session: AsyncSession) -> Any:
+    name = session.get_bind().dialect.name
+    statement = _TOKEN_UPSERT.get(name)
+    if statement is None:
+        insert = insert_for(session, KeyValue)
+        new = insert.excluded
+        statement = insert.on_conflict_do_update(
+            index_elements=["key"], set_={"value": new.value, "updated_at": new.updated_at}
+        )
+        _TOKEN_UPSERT[name] = statement
+    return statement
 
 
 def is_own_join(event: dict[str, Any], bot_user_id: str) -> bool:
