@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from bot.config import CoreSettings
 
 from bot.paths import private_sqlite
+from bot.storage import sqlite_driver
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +53,22 @@ def create_engine(
 ) -> AsyncEngine:
     """Create an async engine for a ``sqlite+aiosqlite`` or ``postgresql+asyncpg`` URL.
 
-    For SQLite the parent directory of the file is created, and pragmas for durability
-    are set on every connection. Statement parameters are never put into exception text
-    or the ``echo`` log: they carry ticket and incident text, and a failed statement's
-    error is logged. On PostgreSQL every session gets the ``timeouts``, so a held lock
-    or a stuck transaction ends in an error the caller retries, never in a hang.
+    For SQLite the parent directory of the file is created, pragmas for durability are
+    set on every connection, and ``sqlite+aiosqlite`` runs on
+    :mod:`bot.storage.sqlite_driver` (one hop to aiosqlite's thread per statement).
+    Statement parameters are never put into exception text or the ``echo`` log: they
+    carry ticket and incident text, and a failed statement's error is logged. On
+    PostgreSQL every session gets the ``timeouts``, so a held lock or a stuck
+    transaction ends in an error the caller retries, never in a hang.
     ``relaxed`` (SQLite): ``synchronous=NORMAL``, see :attr:`Database.relaxed_sessions`.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             private_sqlite(parsed.database)
-        engine = create_async_engine(url, echo=echo, hide_parameters=True)
+        if parsed.drivername == "sqlite+aiosqlite":
+            parsed = parsed.set(drivername=f"sqlite+{sqlite_driver.DRIVER_NAME}")
+        engine = create_async_engine(parsed, echo=echo, hide_parameters=True)
         pragmas = _sqlite_relaxed_pragmas if relaxed else _sqlite_pragmas
         event.listen(engine.sync_engine, "connect", pragmas)
         return engine
