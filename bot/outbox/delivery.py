@@ -115,16 +115,14 @@ class Delivery(Retries):
         destination (:meth:`_drain`), so a lease would protect nothing; it cost an UPDATE
         and a commit before every send. The fencing token is checked in the same read.
         """
-        now = self.now()
-        current = store.fenced(self.fence()).label("current")
+        now, token = self.now(), self.fence()
+        query = store.head_read(token is not None)
+        params = {"destination": destination, **store.fence_params(token)}
         async with self.db.relaxed_sessions() as session:
-            found = (
-                await session.execute(store.head_row_query(destination).add_columns(current))
-            ).first()
-        if found is None:
+            row = (await session.execute(query, params)).first()
+        if row is None:
             return None
-        row, is_current = found
-        if not is_current:
+        if not row.current:
             self.hold(STALE_FENCE)
             return None
         if row.next_attempt_at is not None and row.next_attempt_at > now:
@@ -139,8 +137,10 @@ class Delivery(Retries):
         Relaxed durability (SQLite only): a lost "sent" mark is the crash between sending
         and marking, resent with the same transaction id and de-duplicated.
         """
+        token = self.fence()
+        params = {"row_id": row_id, **store.fence_params(token), **values}
         async with self.db.relaxed_sessions.begin() as session:
-            result = await session.execute(store.mark(row_id, self.fence(), **values))
+            result = await session.execute(store.fenced_update(token is not None), params)
             return result.rowcount == 1
 
     async def _resolve_dm(self, transport: Transport, user_id: str) -> str:

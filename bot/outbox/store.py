@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -112,6 +112,53 @@ def head_row_query(destination: str) -> Any:
     """The whole first pending row of ``destination`` (what a claim needs, in one read)."""
     return select(OutboxMessage).where(
         OutboxMessage.state == PENDING, _not_behind(), OutboxMessage.destination == destination
+    )
+
+
+# Core statements for the sender's path on SQLite, built once: building and hashing an
+# ORM statement (the head read has a correlated NOT EXISTS) cost more CPU on the event
+# loop than running it. Their values are execute parameters.
+
+
+def _fence_is_current(check: bool) -> ColumnElement[bool]:
+    """``:fence_token`` is the active replica's token (``check`` False: no election)."""
+    if not check:
+        return true()
+    current = select(LeaderLease.fence).where(LeaderLease.name == ACTIVE_LEASE).scalar_subquery()
+    return current == bindparam("fence_token")
+
+
+def fence_params(token: int | None) -> dict[str, int]:
+    """The parameters of a statement built with ``_fence_is_current(token is not None)``."""
+    return {} if token is None else {"fence_token": token}
+
+
+@cache
+def head_read(check_fence: bool) -> Any:
+    """The first pending row of ``:destination`` (all columns), and ``current``: whether
+    the fencing token is current (see :func:`fence_params`)."""
+    table = OutboxMessage.__table__
+    other = table.alias("ahead")
+    ahead = exists().where(
+        other.c.destination == table.c.destination,
+        other.c.state == PENDING,
+        or_(
+            other.c.priority > table.c.priority,
+            and_(other.c.priority == table.c.priority, other.c.id < table.c.id),
+        ),
+    )
+    current = _fence_is_current(check_fence).label("current")
+    return select(*table.c, current).where(
+        table.c.state == PENDING, ~ahead, table.c.destination == bindparam("destination")
+    )
+
+
+@cache
+def fenced_update(check_fence: bool) -> Any:
+    """:func:`mark` as one Core statement: ``:row_id``, the fence, the values to set."""
+    table = OutboxMessage.__table__
+    return update(table).where(
+        table.c.id == bindparam("row_id"), table.c.state == PENDING, _fence_is_current(check_fence)
     )
 
 
