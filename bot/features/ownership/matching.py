@@ -7,7 +7,7 @@ How a question is ranked (all scores are 0-100):
   plural "s" trimmed, so "Signing keys?" and "signing key" are the same two words.
 * A question that *is* an area's name or alias, word for word, scores 100.
 * Otherwise each question word is matched to the area's words: 1.0 for the same word in
-  the name or an alias, the rapidfuzz ``ratio`` (>= 0.80, words of 5+ letters only) for a
+  the name or an alias, the Indel ``ratio`` (>= 0.80, words of 5+ letters only) for a
   typo ("phising" ~ "phishing" = 0.93), and 0.9 times that for a word of the description.
   A word the map knows is taken as written (never as a typo of another word);
   typo candidates are the words within one slip (a letter missing, extra, changed, or two
@@ -37,11 +37,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from rapidfuzz import fuzz
-
 from bot.features.ownership import evidence
 from bot.features.ownership.evidence import Phrase
-from bot.features.ownership.text import deletions, name_key, sequence, words
+from bot.features.ownership.text import deletions, name_key, ratio, sequence, words
 from bot.features.ownership.views import AreaView, Match, SearchResult
 
 __all__ = ["AreaView", "MapIndex", "Match", "SearchResult", "name_key", "sequence", "words"]
@@ -159,8 +157,8 @@ class MapIndex:
             for variant in deletions(word):
                 close.update(self.typos.get(variant, ()))
             for other in close:
-                score = fuzz.ratio(word, other, score_cutoff=TYPO_CUTOFF)
-                if score:
+                score = ratio(word, other)
+                if score >= TYPO_CUTOFF:
                     found.setdefault(other, score / 100.0)
         return found
 
