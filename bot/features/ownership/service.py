@@ -15,7 +15,7 @@ from bot.commands.errors import UserError
 from bot.features.ownership import asking, repository
 from bot.features.ownership.accounts import AccountChecker
 from bot.features.ownership.matching import AreaView, MapIndex, SearchResult, name_key
-from bot.features.ownership.models import Area, Miss
+from bot.features.ownership.models import Area
 from bot.features.ownership.oncall import on_call_now
 from bot.features.ownership.settings import OwnershipSettings
 from bot.messaging import md
@@ -139,7 +139,7 @@ class OwnershipService:
             near = result.matches[0].area.name
         subject = " ".join(result.query_words)[:300]
         kind = "ambiguous" if result.kind == "ambiguous" else "fallback"
-        session.add(Miss(at=now, subject=subject, kind=kind, near=near, resolved=False))
+        await repository.add_miss(session=session, at=now, subject=subject, kind=kind, near=near)
 
     def stale_reason(self, view: AreaView, now: datetime) -> str | None:
         """Why the owner of ``view`` cannot be trusted blindly (None: they can)."""
