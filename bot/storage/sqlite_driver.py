@@ -17,8 +17,15 @@ fetches every row when there is a result, keeps ``description``, ``rowcount`` an
 ``commit``/``rollback`` do nothing then; ``in_transaction`` only reads SQLite's
 autocommit flag, and is read only while nothing of this connection's runs on its
 thread: :class:`CountingConnection`). The same three statements and commit are now 3
-hops. Everything
-else is SQLAlchemy's aiosqlite dialect unchanged: the SQL, the implicit ``BEGIN`` that
+hops.
+
+A ``SELECT`` outside a transaction on such an idle connection takes no hop at all: it
+runs on the event loop (:func:`_inline_read`), where a hop's wait for the OS to schedule
+two threads costs more than a short read (in WAL mode a read takes no lock a writer
+holds). It is bounded: ``busy_timeout`` 0 meanwhile and a progress handler that stops it
+after about 20,000 SQLite VM steps; a read that is stopped, busy or fails is run again
+on the thread as usual (which raises the error, if any). Everything else is
+SQLAlchemy's aiosqlite dialect unchanged: the SQL, the implicit ``BEGIN`` that
 ``sqlite3`` issues before a write (inside the statement's hop), the pool and its reset
 on return, server-side cursors (the stock class), and the errors: ``sqlite3``'s own
 exceptions, raised from the same place, so ``IntegrityError`` and "database is locked"
@@ -61,8 +68,12 @@ _Outcome = tuple[Any, list[Any], int, int | None]
 def _run_statement(
     connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool
 ) -> _Outcome:
-    """One statement, whole, on aiosqlite's thread (the only place it touches sqlite3)."""
-    cursor = connection._conn.cursor()  # "no active connection" if closed
+    """One statement, whole, on aiosqlite's thread."""
+    return _execute(connection._conn, operation, parameters, many)  # raises if closed
+
+
+def _execute(raw: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
+    cursor = raw.cursor()
     try:
         if many:
             cursor.executemany(operation, parameters)
@@ -75,6 +86,34 @@ def _run_statement(
         return description, rows, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
+
+
+# A read run on the event loop is stopped after this many thousand SQLite VM steps (a
+# millisecond or less) and sent to the thread instead.
+INLINE_STEPS = 20
+
+
+def _inline_read(raw: sqlite3.Connection, operation: str, parameters: Any) -> _Outcome | None:
+    """A ``SELECT`` run right here if it is short and waits for no lock; None if not.
+
+    Never in a transaction (the caller checks): nothing to undo when it is stopped.
+    """
+    budget = [INLINE_STEPS]
+
+    def progress() -> bool:
+        budget[0] -= 1
+        return budget[0] < 0  # True interrupts the statement
+
+    (busy_ms,) = raw.execute("PRAGMA busy_timeout").fetchone()
+    raw.execute("PRAGMA busy_timeout=0")  # a lock to wait for: the thread waits instead
+    raw.set_progress_handler(progress, 1000)
+    try:
+        return _execute(raw, operation, parameters, False)
+    except sqlite3.Error:
+        return None  # busy, interrupted or a real error: the thread runs it (and raises)
+    finally:
+        raw.set_progress_handler(None, 1000)
+        raw.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
@@ -135,6 +174,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(rows)
 
     async def _run_async(self, operation: Any, parameters: Any, many: bool) -> _Outcome:
+        if not many and operation.lstrip()[:6].upper() == "SELECT":
+            outcome = self._adapt_connection._inline(operation, parameters)  # type: ignore[attr-defined]
+            if outcome is not None:
+                return outcome  # type: ignore[no-any-return]
         async with self._adapt_connection._execute_mutex:
             return await self._connection._execute(  # type: ignore[no-any-return]
                 _run_statement, self._connection, operation, parameters, many
@@ -192,6 +235,12 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         if raw is None or not isinstance(conn, CountingConnection):
             return False
         return conn.sent == conn.finished and not raw.in_transaction
+
+    def _inline(self, operation: str, parameters: Any) -> _Outcome | None:
+        """A read on the event loop, no hop, when the connection is idle (else None)."""
+        if not self._idle():
+            return None
+        return _inline_read(self._connection._conn, operation, parameters)
 
     def commit(self) -> None:
         if not self._idle():

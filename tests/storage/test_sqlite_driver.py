@@ -78,14 +78,31 @@ async def test_sqlite_driver_sends_each_statement_in_one_hop(
         await session.get(KeyValue, "warm")
     hops.clear()
     async with sqlite_db.sessions.begin() as session:
-        await session.scalar(select(KeyValue.value).where(KeyValue.key == "a"))
+        await session.scalar(select(KeyValue.value).where(KeyValue.key == "a"))  # on the loop
         session.add(KeyValue(key="a", value="1"))
         await session.flush()
-    assert hops == ["_run_statement", "_run_statement", "commit"]
+        assert await session.scalar(select(KeyValue.value).where(KeyValue.key == "a")) == "1"
+    assert hops == ["_run_statement", "_run_statement", "commit"]  # read in a transaction
     hops.clear()
     async with sqlite_db.sessions.begin() as session:  # reads only: nothing to commit
-        await session.get(KeyValue, "a")
-    assert hops == ["_run_statement"]
+        assert (await session.get(KeyValue, "a")) is not None
+    assert hops == []
+
+
+async def test_sqlite_driver_sends_long_reads_to_the_thread(
+    sqlite_db: Database, hops: list[str]
+) -> None:
+    """A read too long for the event loop is stopped there and run on the thread."""
+    async with sqlite_db.engine.begin() as conn:
+        await conn.execute(insert(KeyValue), [{"key": f"k{i}", "value": "v"} for i in range(60)])
+    hops.clear()
+    async with sqlite_db.engine.connect() as conn:
+        many = await conn.scalar(text("SELECT count(*) FROM kv a, kv b, kv c"))
+        assert many == 60**3
+        assert hops == ["_run_statement"]
+        assert await conn.scalar(text("SELECT count(*) FROM kv")) == 60
+        assert hops == ["_run_statement"]  # a short one stays on the loop
+        assert await conn.scalar(text("PRAGMA busy_timeout")) == 10000  # left as it was
 
 
 async def test_sqlite_driver_commits_and_rolls_back(sqlite_db: Database) -> None:
@@ -166,3 +183,18 @@ async def test_sqlite_driver_skips_commit_only_when_the_thread_is_quiet(
         release.set()
         await busy
         assert adapted._idle()
+
+
+async def test_sqlite_driver_reads_beside_a_writer_on_the_loop(
+    sqlite_db: Database, hops: list[str]
+) -> None:
+    """A read while another connection holds the write lock: committed rows, no wait."""
+    async with sqlite_db.sessions.begin() as session:
+        session.add(KeyValue(key="old", value="1"))
+    async with sqlite_db.engine.connect() as writer, sqlite_db.engine.connect() as reader:
+        await writer.execute(insert(KeyValue).values(key="pending", value="1"))
+        hops.clear()
+        keys = (await reader.scalars(select(KeyValue.key))).all()
+        assert keys == ["old"]
+        assert hops == []
+        await writer.rollback()
