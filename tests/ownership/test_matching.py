@@ -45,6 +45,11 @@ def test_ownership_words_normalise_case_plural_and_filler() -> None:
         ("does anyone know who handles incident response?", "incident response"),
         ("WHO IS THE OWNER OF release signing", "release signing"),
         ("who can help me with the VPN?", "the VPN"),
+        # The question ends at its question mark: what follows is another sentence.
+        ("who owns dns? it keeps timing out", "dns"),
+        ("who owns dns? 3", "dns"),
+        ("who handles the vpn?! nothing works", "the vpn"),
+        ("who owns node.js builds? thanks", "node.js builds"),
     ],
 )
 def test_ownership_phrasing_extracts_the_thing(question: str, thing: str) -> None:

@@ -33,6 +33,8 @@ _OWNER_OF = re.compile(
     re.IGNORECASE,
 )
 _TRAIL = re.compile(r"[\s?!.,;:]+$")
+# A question mark (or "?!") before a space ends the question: "who owns dns? it's down".
+_QUESTION_END = re.compile(r"[?!]*\?[?!]*(?:\s|$)")
 
 
 def _normalise(text: str) -> str:
@@ -51,7 +53,8 @@ def match_owner_question(text: str) -> str | None:
     for pattern in (_OWNER_OF, _PATTERN):
         found = pattern.search(text)
         if found:
-            thing = _TRAIL.sub("", found["thing"]).strip()
+            thing = _QUESTION_END.split(found["thing"], maxsplit=1)[0]
+            thing = _TRAIL.sub("", thing).strip()
             # "who owns this?" in passing is chatter: nothing to look up
             return thing if words(thing) else None
     return None
