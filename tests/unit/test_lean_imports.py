@@ -51,7 +51,6 @@ NOT_IN_THE_RUNNING_BOT = (
     "alembic",
     "mako",
     "jinja2",
-    "aiohttp_jinja2",
     "pygal",
     "rapidfuzz",
 )
