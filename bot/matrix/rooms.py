@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.matrix.events import event_time, own_membership
 from bot.matrix.membership import RoomState
 from bot.storage import Database
 from bot.storage.base import utcnow
-from bot.storage.dialect import insert_for
+from bot.storage.dialect import dialect_of, insert_on
 from bot.storage.models import DirectRoom, KeyValue, RoomMembership
 
 if TYPE_CHECKING:
@@ -41,23 +41,17 @@ async def save_sync_token(db: Database, user_id: str, token: str) -> None:
     async with db.relaxed_sessions.begin() as session:
         # Core, the statement built once: an ORM execute of a new upsert cost twice the CPU.
         connection = await session.connection()
-        await connection.execute(_token_upsert(session), values)
+        await connection.execute(_token_upsert(dialect_of(session)), values)
 
 
-_TOKEN_UPSERT: dict[str, Any] = {}  # dialect name -> the upsert of one kv row
-
-
-def _token_upsert(session: AsyncSession) -> Any:
-    name = session.get_bind().dialect.name
-    statement = _TOKEN_UPSERT.get(name)
-    if statement is None:
-        insert = insert_for(session, KeyValue)
-        new = insert.excluded
-        statement = insert.on_conflict_do_update(
-            index_elements=["key"], set_={"value": new.value, "updated_at": new.updated_at}
-        )
-        _TOKEN_UPSERT[name] = statement
-    return statement
+@cache
+def _token_upsert(dialect: str) -> Any:
+    """The upsert of one kv row, built once per dialect."""
+    insert = insert_on(dialect, KeyValue)
+    new = insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=["key"], set_={"value": new.value, "updated_at": new.updated_at}
+    )
 
 
 def is_own_join(event: dict[str, Any], bot_user_id: str) -> bool:

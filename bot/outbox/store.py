@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.storage.dialect import insert_for
+from bot.storage.dialect import dialect_of, insert_on
 from bot.storage.models import ACTIVE_LEASE, LeaderLease, OutboxMessage
 
 PENDING, SENT, DEAD, DROPPED = "pending", "sent", "dead", "dropped"
@@ -65,17 +65,12 @@ def insert_once(session: AsyncSession) -> Any:
     then a write, and two transactions adding the same key never fail on the constraint.
     Built once per dialect and executed with the row as its parameters (see ``Outbox.add``).
     """
-    name = session.get_bind().dialect.name
-    statement = _INSERT_ONCE.get(name)
-    if statement is None:
-        statement = insert_for(session, OutboxMessage).on_conflict_do_nothing(
-            index_elements=["txn_id"]
-        )
-        _INSERT_ONCE[name] = statement
-    return statement
+    return _insert_once(dialect_of(session))
 
 
-_INSERT_ONCE: dict[str, Any] = {}
+@cache
+def _insert_once(dialect: str) -> Any:
+    return insert_on(dialect, OutboxMessage).on_conflict_do_nothing(index_elements=["txn_id"])
 
 
 @cache
