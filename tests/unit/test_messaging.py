@@ -15,7 +15,9 @@ from bot.matrix.content import (
     MARKDOWN_KEY,
     MAX_FIELD_BYTES,
     encoded_size,
+    legacy_mention_possible,
     message_content,
+    without_redundant_mentions,
 )
 from bot.matrix.render import _chat, _plain_of, event_content, render, to_html, to_plain
 from bot.messaging import (
@@ -264,3 +266,52 @@ async def test_messaging_sent_by_keys_tells_event_and_room(db: Database) -> None
         assert (sent[to_dm].event_id, sent[to_dm].room_id) == ("$b", "!dm:test")
         about = await Messenger.subject_of(session, "$b")
         assert about is not None and about.txn_id == to_dm
+
+
+# The names of a room's members as the transport gathers them: localparts, display names.
+NAMES = ["helpdesk", "Security Helpdesk", "alice", "Alice Liddell", "bob", ""]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Release signing: owned by @alice:test",  # a localpart, in a user id
+        "ask ALICE about it",  # any case
+        "see malice.example",  # inside a word: Synapse would not match, we keep it anyway
+        "Alice Liddell is on call",  # a display name
+        "ping @room please",  # everyone
+        "ping @ROOM",
+    ],
+)
+def test_messaging_empty_mentions_kept_where_a_legacy_rule_could_fire(body: str) -> None:
+    assert legacy_mention_possible(body, NAMES)
+    content = message_content(body)
+    assert without_redundant_mentions(content, NAMES) == content
+
+
+def test_messaging_empty_mentions_dropped_where_no_member_is_named() -> None:
+    content = message_content("pong", in_reply_to="$q")
+    before = dict(content)
+    plain = without_redundant_mentions(content, NAMES)
+    assert "m.mentions" not in plain
+    assert plain == {k: v for k, v in before.items() if k != "m.mentions"}
+    assert content == before  # the input is not mutated
+    assert not legacy_mention_possible("pong", NAMES)
+    assert not legacy_mention_possible("pong", [])  # empty names never match
+
+
+def test_messaging_mentions_kept_when_not_empty_or_members_unknown() -> None:
+    pinged = message_content("pong", mentions=("@carol:test",))
+    assert without_redundant_mentions(pinged, NAMES) == pinged  # someone is pinged on purpose
+    quiet = message_content("pong")
+    assert without_redundant_mentions(quiet, None) == quiet  # members unknown
+    no_body = {"msgtype": "m.notice", "m.mentions": {}}
+    assert without_redundant_mentions(no_body, NAMES) == no_body
+    absent = {"msgtype": "m.notice", "body": "pong"}
+    assert without_redundant_mentions(absent, NAMES) == absent
+
+
+def test_messaging_glob_characters_in_a_name_count_as_possible() -> None:
+    """A localpart is a glob pattern to Synapse: ``a*b`` matches "axxb"."""
+    assert legacy_mention_possible("axxb", ["a*b"])
+    assert legacy_mention_possible("pong", ["p?ng"])
