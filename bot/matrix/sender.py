@@ -26,6 +26,7 @@ from nio import (
 from nio.exceptions import EncryptionError, LocalProtocolError, SendRetryError
 
 from bot.matrix import direct
+from bot.matrix.content import without_redundant_mentions
 from bot.matrix.render import event_content
 from bot.outbox import Failure, SendError, classify_http
 
@@ -33,6 +34,10 @@ from bot.outbox import Failure, SendError, classify_http
 # message the previous one was sending when it died reached the room (another device's
 # transaction id is not de-duplicated by the homeserver).
 TXN_KEY = "io.helpdesk.txn_id"
+# Rooms up to this many members (joined and invited) have their names checked before an
+# empty ``m.mentions`` is left out; bigger ones keep it (the scan grows with the room, and
+# a member's name in a reply gets likelier).
+MAX_MEMBERS_CHECKED = 200
 
 
 def error_from(response: Any, what: str) -> SendError:
@@ -52,6 +57,11 @@ def error_from(response: Any, what: str) -> SendError:
         failure=failure,
         retry_after=retry_ms / 1000 if failure is Failure.RATE_LIMITED and retry_ms else None,
     )
+
+
+def _localpart(user_id: str) -> str:
+    """``alice`` for ``@alice:example.org``."""
+    return user_id.removeprefix("@").partition(":")[0]
 
 
 class NioTransport:
@@ -78,9 +88,12 @@ class NioTransport:
     ) -> str:
         """Send one event; the homeserver de-duplicates a resend with the same ``txn_id``.
 
-        A Markdown row's text is rendered here (``event_content``), once per send.
+        A Markdown row's text is rendered here (``event_content``), once per send, and
+        an empty ``m.mentions`` is left out where no member could be pinged without it.
         """
         content = event_content(content)
+        if event_type == "m.room.message" and content.get("m.mentions") == {}:
+            content = without_redundant_mentions(content, self._member_names(room_id))
         try:
             if self.client.olm is not None:
                 await self._prepare_encrypted(room_id)
@@ -100,6 +113,25 @@ class NioTransport:
         if isinstance(response, RoomSendResponse) and response.event_id:
             return response.event_id
         raise error_from(response, "send")
+
+    def _member_names(self, room_id: str) -> list[str] | None:
+        """Every member's localpart and display name, the bot's included; None if unknown.
+
+        None for a room nio has not synced, an encrypted one (clients evaluate the push
+        rules there, at no cost to the homeserver) and one over ``MAX_MEMBERS_CHECKED``.
+        The sync filter loads every member (no lazy loading), so nio knows them all.
+        """
+        room = self.client.rooms.get(room_id)
+        if room is None or room.encrypted:
+            return None
+        members = {**room.users, **room.invited_users}
+        if len(members) > MAX_MEMBERS_CHECKED:
+            return None
+        names = [_localpart(self.client.user_id)]
+        for user_id, user in members.items():
+            names.append(_localpart(user_id))
+            names.append(user.display_name or "")
+        return names
 
     async def find_sent(self, room_id: str, txn_id: str) -> str | None:
         """The id of an event the bot already sent to ``room_id`` with ``txn_id``, if any.

@@ -6,10 +6,19 @@ import json
 from typing import Any
 
 import pytest
-from nio import AsyncClientConfig, JoinedRoomsResponse, RoomCreateResponse
+from nio import (
+    AsyncClientConfig,
+    JoinedRoomsResponse,
+    MatrixRoom,
+    RoomCreateResponse,
+    RoomSendResponse,
+)
 
 from bot.matrix.content import message_content
-from bot.matrix.sender import NioTransport, error_from
+from bot.matrix.render import event_content
+from bot.matrix.sender import MAX_MEMBERS_CHECKED, NioTransport, error_from
+from bot.messaging import Message, ReplyTo
+from bot.messaging.messenger import stored_content
 from bot.outbox import Failure, SendError
 
 
@@ -175,3 +184,48 @@ async def test_sender_finds_the_dm_it_already_opened_instead_of_a_second_one() -
     rooms["!lost"] = MemberRoom({"@bot:x"})  # the person left (or rejected the invite)
     assert not await transport.direct_room_usable("!lost", "@a:x")
     assert await transport.open_direct_room("@a:x") == "!new"
+
+
+def _room(room_id: str, members: int = 3, *, encrypted: bool = False) -> MatrixRoom:
+    """A room as nio knows it after a sync: the bot, Alice, and unnamed others."""
+    room = MatrixRoom(room_id, "@bot:x", encrypted=encrypted)
+    room.add_member("@bot:x", "Security Helpdesk", None)
+    room.add_member("@alice:x", "Alice Liddell", None)
+    for n in range(members - 3):
+        room.add_member(f"@user{n}:x", None, None)
+    room.add_member("@carol:x", None, None, invited=True)
+    return room
+
+
+async def _sent_content(rooms: dict[str, MatrixRoom], room_id: str, text: str) -> dict:
+    client = FakeClient(rooms=dict(rooms), joined=list(rooms))
+    client.olm = None  # encryption off: only the mentions rule is under test
+    sent: list[dict] = []
+
+    async def room_send(room_id: str, event_type: str, content: dict, **kw: Any) -> Any:
+        sent.append(content)
+        return RoomSendResponse("$e", room_id)
+
+    client.room_send = room_send  # type: ignore[attr-defined]
+    stored = stored_content(Message(text, to=ReplyTo(room_id, "$q"), key="k"))
+    assert event_content(stored)["m.mentions"] == {}
+    await NioTransport(client).send_event(room_id, "m.room.message", stored, "t1")  # type: ignore[arg-type]
+    return sent[0]
+
+
+async def test_sender_leaves_out_empty_mentions_only_where_nobody_could_be_pinged() -> None:
+    """Synapse validates ``m.mentions`` on every send (~2.5 ms); "pong" needs none."""
+    rooms = {
+        "!small": _room("!small"),
+        "!secret": _room("!secret", encrypted=True),
+        "!big": _room("!big", members=MAX_MEMBERS_CHECKED + 1),
+    }
+    assert len({**rooms["!big"].users, **rooms["!big"].invited_users}) > MAX_MEMBERS_CHECKED
+    plain = await _sent_content(rooms, "!small", "pong")
+    assert "m.mentions" not in plain and plain["body"] == "pong"
+    assert plain["m.relates_to"] == {"m.in_reply_to": {"event_id": "$q"}}
+    for room_id in ("!secret", "!big", "!unknown"):  # clients decide / too big / not synced
+        assert (await _sent_content(rooms, room_id, "pong"))["m.mentions"] == {}, room_id
+    for named in ("ask alice", "ask Alice Liddell", "ask carol (invited)", "ping @room"):
+        assert (await _sent_content(rooms, "!small", named))["m.mentions"] == {}, named
+    assert (await _sent_content(rooms, "!small", "security helpdesk"))["m.mentions"] == {}
