@@ -13,7 +13,9 @@ def escape(text: str) -> str:
     """``text`` (from a person) as Markdown that renders exactly as written.
 
     Markdown punctuation is backslash-escaped and line breaks are kept. (``@room`` in
-    it pings nobody: every message carries ``m.mentions``, which clients obey instead.)
+    it pings nobody: a message whose body could fire a legacy push rule (``@room``, a
+    member's name) carries ``m.mentions``, which clients obey instead; see
+    ``bot.matrix.content.without_redundant_mentions``.)
     """
     return _SPECIAL.sub(r"\\\1", text)
 
