@@ -19,14 +19,25 @@ autocommit flag, and is read only while nothing of this connection's runs on its
 thread: :class:`CountingConnection`). The same three statements and commit are now 3
 hops.
 
-A ``SELECT`` outside a transaction on such an idle connection takes no hop at all: it
-runs on the event loop (:func:`_inline_read`), where a hop's wait for the OS to schedule
-two threads costs more than a short read (in WAL mode a read takes no lock a writer
-holds). It is bounded: ``busy_timeout`` 0 meanwhile and a progress handler that stops it
-after about 20,000 SQLite VM steps; a read that is stopped, busy or fails is run again
-on the thread as usual (which raises the error, if any). Everything else is
+Some statements take no hop at all: run on the event loop
+(:mod:`bot.storage.sqlite_statements`), where a hop's wait for the OS to schedule two
+threads (and for the GIL, while the loop is busy) costs more than the statement. Only
+while the thread runs nothing of this connection's, and only two kinds, both with
+``busy_timeout`` 0 meanwhile (a lock to wait for: the thread waits instead):
+
+- a ``SELECT``, in a transaction or not, under a progress handler that stops it after
+  about 20,000 SQLite VM steps; a read that is stopped, busy or fails is run again on
+  the thread (which raises the error, if any);
+- a bounded write: one ``INSERT ... VALUES`` of a few values, never ``INSERT ...
+  SELECT`` (a write cannot be stopped halfway: SQLite rolls back the whole transaction
+  of an interrupted write, so its cost must be bounded by its shape). One that finds the
+  write lock taken did nothing (SQLite's rule for ``SQLITE_BUSY``) and is run again on
+  the thread, which waits; any other error is the statement's own and raised.
+
+A handled check, the claim and the reply row, then the commit: one hop (the commit,
+with its fsync). Everything else is
 SQLAlchemy's aiosqlite dialect unchanged: the SQL, the implicit ``BEGIN`` that
-``sqlite3`` issues before a write (inside the statement's hop), the pool and its reset
+``sqlite3`` issues before a write, the pool and its reset
 on return, server-side cursors (the stock class), and the errors: ``sqlite3``'s own
 exceptions, raised from the same place, so ``IntegrityError`` and "database is locked"
 are wrapped and classified (:mod:`bot.storage.errors`) as before.
@@ -56,64 +67,26 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
     SQLiteDialect_aiosqlite,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
-DRIVER_NAME = "aiosqlite_onehop"
+from bot.storage.sqlite_statements import (
+    Outcome,
+    bounded_insert,
+    execute,
+    inline_read,
+    inline_write,
+)
 
-# What one statement leaves behind: description, rows, rowcount, lastrowid.
-_Outcome = tuple[Any, list[Any], int, int | None]
+DRIVER_NAME = "aiosqlite_onehop"
 
 
 def _run_statement(
     connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool
-) -> _Outcome:
+) -> Outcome:
     """One statement, whole, on aiosqlite's thread."""
-    return _execute(connection._conn, operation, parameters, many)  # raises if closed
-
-
-def _execute(raw: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
-    cursor = raw.cursor()
-    try:
-        if many:
-            cursor.executemany(operation, parameters)
-        elif parameters is None:
-            cursor.execute(operation)
-        else:
-            cursor.execute(operation, parameters)
-        description = cursor.description
-        rows = cursor.fetchall() if description else []
-        return description, rows, cursor.rowcount, cursor.lastrowid
-    finally:
-        cursor.close()
-
-
-# A read run on the event loop is stopped after this many thousand SQLite VM steps (a
-# millisecond or less) and sent to the thread instead.
-INLINE_STEPS = 20
-
-
-def _inline_read(raw: sqlite3.Connection, operation: str, parameters: Any) -> _Outcome | None:
-    """A ``SELECT`` run right here if it is short and waits for no lock; None if not.
-
-    Never in a transaction (the caller checks): nothing to undo when it is stopped.
-    """
-    budget = [INLINE_STEPS]
-
-    def progress() -> bool:
-        budget[0] -= 1
-        return budget[0] < 0  # True interrupts the statement
-
-    (busy_ms,) = raw.execute("PRAGMA busy_timeout").fetchone()
-    raw.execute("PRAGMA busy_timeout=0")  # a lock to wait for: the thread waits instead
-    raw.set_progress_handler(progress, 1000)
-    try:
-        return _execute(raw, operation, parameters, False)
-    except sqlite3.Error:
-        return None  # busy, interrupted or a real error: the thread runs it (and raises)
-    finally:
-        raw.set_progress_handler(None, 1000)
-        raw.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+    return execute(connection._conn, operation, parameters, many)  # raises if closed
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
@@ -173,8 +146,8 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
-    async def _run_async(self, operation: Any, parameters: Any, many: bool) -> _Outcome:
-        if not many and operation.lstrip()[:6].upper() == "SELECT":
+    async def _run_async(self, operation: Any, parameters: Any, many: bool) -> Outcome:
+        if not many:
             outcome = self._adapt_connection._inline(operation, parameters)  # type: ignore[attr-defined]
             if outcome is not None:
                 return outcome  # type: ignore[no-any-return]
@@ -228,19 +201,34 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneHopCursor
 
-    def _idle(self) -> bool:
-        """Whether the connection is open, quiet and in no transaction (no hop)."""
+    def _quiet(self) -> sqlite3.Connection | None:
+        """The raw connection if it is open and nothing of it runs on its thread."""
         conn = self._connection
         raw: sqlite3.Connection | None = conn._connection
-        if raw is None or not isinstance(conn, CountingConnection):
-            return False
-        return conn.sent == conn.finished and not raw.in_transaction
-
-    def _inline(self, operation: str, parameters: Any) -> _Outcome | None:
-        """A read on the event loop, no hop, when the connection is idle (else None)."""
-        if not self._idle():
+        if raw is None or not isinstance(conn, CountingConnection) or conn.sent != conn.finished:
             return None
-        return _inline_read(self._connection._conn, operation, parameters)
+        return raw
+
+    def _idle(self) -> bool:
+        """Whether the connection is open, quiet and in no transaction (no hop)."""
+        raw = self._quiet()
+        return raw is not None and not raw.in_transaction
+
+    def _inline(self, operation: str, parameters: Any) -> Outcome | None:
+        """A short read or a bounded insert on the event loop, no hop (else None).
+
+        Only while the thread runs nothing of this connection's: the statements of a
+        connection stay in order, and ``sqlite3`` is used by one thread at a time.
+        """
+        raw = self._quiet()
+        if raw is None:
+            return None
+        head = operation.lstrip()[:6].upper()
+        if head == "SELECT":
+            return inline_read(raw, operation, parameters)
+        if head == "INSERT" and bounded_insert(operation, parameters):
+            return inline_write(raw, operation, parameters)
+        return None
 
     def commit(self) -> None:
         if not self._idle():
@@ -249,6 +237,21 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     def rollback(self) -> None:
         if not self._idle():
             super().rollback()
+
+
+async def has_written(session: AsyncSession) -> bool:
+    """Whether ``session``'s transaction has written anything yet; True when not known.
+
+    ``sqlite3`` begins a transaction at the first write only (reads begin none), so on
+    this driver a connection still outside a transaction has written nothing. Any other
+    driver, or a statement still running on the thread: True.
+    """
+    connection = await session.connection()
+    adapted = (await connection.get_raw_connection()).dbapi_connection
+    if not isinstance(adapted, OneHopConnection):
+        return True
+    raw = adapted._quiet()
+    return raw is None or raw.in_transaction
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -82,7 +82,7 @@ async def test_sqlite_driver_sends_each_statement_in_one_hop(
         session.add(KeyValue(key="a", value="1"))
         await session.flush()
         assert await session.scalar(select(KeyValue.value).where(KeyValue.key == "a")) == "1"
-    assert hops == ["_run_statement", "_run_statement", "commit"]  # read in a transaction
+    assert hops == ["commit"]  # the insert and the read ran on the loop
     hops.clear()
     async with sqlite_db.sessions.begin() as session:  # reads only: nothing to commit
         assert (await session.get(KeyValue, "a")) is not None
@@ -198,3 +198,67 @@ async def test_sqlite_driver_reads_beside_a_writer_on_the_loop(
         assert keys == ["old"]
         assert hops == []
         await writer.rollback()
+
+
+async def test_sqlite_driver_runs_bounded_inserts_on_the_loop(
+    sqlite_db: Database, hops: list[str]
+) -> None:
+    """A one-row INSERT takes no hop; INSERT ... SELECT and executemany still do."""
+    async with sqlite_db.engine.connect():  # warm the pool: connecting is apart
+        pass
+    hops.clear()
+    async with sqlite_db.engine.begin() as conn:
+        await conn.execute(insert(KeyValue).values(key="a", value="1"))
+        assert hops == []
+        await conn.exec_driver_sql(
+            "INSERT INTO kv (key, value, updated_at) SELECT key || '2', value, updated_at FROM kv"
+        )
+        assert hops == ["_run_statement"]
+        await conn.execute(insert(KeyValue), [{"key": f"m{i}", "value": "v"} for i in range(3)])
+        assert hops == ["_run_statement", "_run_statement"]
+        assert await conn.scalar(text("PRAGMA busy_timeout")) == 10000  # left as it was
+    assert hops[-1] == "commit"
+    async with sqlite_db.sessions() as session:
+        keys = set((await session.scalars(select(KeyValue.key))).all())
+    assert keys == {"a", "a2", "m0", "m1", "m2"}
+
+
+async def test_sqlite_driver_insert_waits_for_the_lock_on_the_thread(
+    sqlite_db: Database, hops: list[str]
+) -> None:
+    """An INSERT that finds the write lock taken waits on the thread, never on the loop."""
+    async with sqlite_db.engine.connect() as holder, sqlite_db.engine.connect() as waiter:
+        await holder.execute(insert(KeyValue).values(key="first", value="1"))  # write lock
+        hops.clear()
+        second = insert(KeyValue).values(key="second", value="1")
+        write = asyncio.create_task(waiter.execute(second))
+        ticks = 0
+        while not write.done() and ticks < 20:  # the loop keeps running meanwhile
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not write.done() and ticks == 20
+        assert hops == ["_run_statement"]
+        await holder.commit()
+        await write
+        await waiter.commit()
+    async with sqlite_db.sessions() as session:
+        keys = set((await session.scalars(select(KeyValue.key))).all())
+    assert keys == {"first", "second"}
+
+
+async def test_sqlite_driver_inline_insert_errors_are_the_statements(
+    sqlite_db: Database, hops: list[str]
+) -> None:
+    """A constraint error on the loop is raised once, as on the thread; the rest stays."""
+    async with sqlite_db.sessions.begin() as session:
+        session.add(KeyValue(key="dup", value="1"))
+    async with sqlite_db.engine.connect() as conn:
+        hops.clear()
+        await conn.execute(insert(KeyValue).values(key="before", value="1"))
+        with pytest.raises(sa_exc.IntegrityError):
+            await conn.execute(insert(KeyValue).values(key="dup", value="2"))
+        assert hops == []  # not run again on the thread
+        await conn.commit()
+    async with sqlite_db.sessions() as session:
+        rows = dict((await session.execute(select(KeyValue.key, KeyValue.value))).all())
+    assert rows == {"dup": "1", "before": "1"}
