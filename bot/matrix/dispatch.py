@@ -136,6 +136,18 @@ class Dispatcher:
             self._changed.clear()
             await self._changed.wait()
 
+    async def settle(self, seconds: float) -> None:
+        """Wait up to ``seconds`` until no event is queued or running."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while self.pending:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)
+
     async def drain(self, seconds: float) -> bool:
         """Wait up to ``seconds`` for every queued event; True if all were done."""
         loop = asyncio.get_running_loop()

@@ -125,6 +125,7 @@ class SyncLoop:
         await self.joins.ensure_rooms()
         await self.joins.retry_invites()
         await self.dispatcher.wait_capacity()
+        await self.dispatcher.settle(0.02)
 
     async def _failed(self, exc: Exception, backoff: Backoff) -> None:
         """Log a failed sync and wait before the next (a revoked session heals first)."""

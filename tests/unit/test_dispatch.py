@@ -152,3 +152,31 @@ async def test_dispatch_saves_the_latest_token_once_after_a_short_delay() -> Non
 
 async def _nothing() -> None:
     return None
+
+
+async def test_dispatch_settle_waits_for_the_handlers_but_not_past_its_bound() -> None:
+    d = make([])
+    release = asyncio.Event()
+    done: list[str] = []
+
+    async def quick() -> None:
+        await asyncio.sleep(0.02)
+        done.append("quick")
+
+    async def stuck() -> None:
+        await release.wait()
+
+    batch = d.begin("t1")
+    d.submit(batch, "!a", Job("quick", quick))
+    d.seal(batch)
+    await d.settle(5)
+    assert done == ["quick"]  # returned once the handler was done, well before 5 s
+    batch = d.begin("t2")
+    d.submit(batch, "!a", Job("stuck", stuck))
+    d.seal(batch)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await d.settle(0.05)
+    assert d.pending == 1 and loop.time() - started >= 0.05  # gave up waiting, job runs on
+    release.set()
+    assert await d.drain(5)
