@@ -37,6 +37,7 @@ from bot.logs import log_unexpected
 from bot.messaging import md
 from bot.metrics import Metrics
 from bot.services import Services
+from bot.storage.sqlite_driver import has_written
 
 log = logging.getLogger(__name__)
 
@@ -76,21 +77,7 @@ class Dispatcher:
             log_unexpected(log, exc, f"routing event {msg.event_id} failed")
             route = None
         try:
-            async with self.services.db.sessions.begin() as session:
-                await check_unclaimed(session, msg.event_id)
-                ctx = self._context(msg, route, session)
-                if route is not None and not ctx.is_security_team:
-                    self.services.rate_limit("commands", msg.sender)
-                intercepted = await self._intercept(ctx, route)
-                if intercepted is not None:
-                    outcome, reply = intercepted
-                else:
-                    reply = await self._run(ctx, route)
-                    outcome = route.kind if route else "ignored"
-                # The claim goes last: until here the handler held no write lock (SQLite).
-                await self._claim(session, msg.event_id, msg.room_id)
-                await queue_reply(self.services, session, msg, reply, ctx.outbound)
-            return outcome
+            return await self._handle_in_one_transaction(msg, route)
         except AlreadyHandled:
             raise
         except RateLimited as exc:
@@ -118,6 +105,28 @@ class Dispatcher:
         async with self.services.db.sessions.begin() as session:
             await self._claim(session, msg.event_id, msg.room_id)
             await queue_reply(self.services, session, msg, reply, [])
+        return outcome
+
+    async def _handle_in_one_transaction(self, msg: IncomingMessage, route: Route | None) -> str:
+        """The handler, the claim and the reply, committed together; returns the outcome."""
+        async with self.services.db.sessions.begin() as session:
+            await check_unclaimed(session, msg.event_id)
+            ctx = self._context(msg, route, session)
+            if route is not None and not ctx.is_security_team:
+                self.services.rate_limit("commands", msg.sender)
+            intercepted = await self._intercept(ctx, route)
+            if intercepted is not None:
+                outcome, reply = intercepted
+            else:
+                reply = await self._run(ctx, route)
+                outcome = route.kind if route else "ignored"
+            await session.flush()
+            only_a_reply = not ctx.outbound and not await has_written(session)
+            # The claim goes last: until here the handler held no write lock (SQLite).
+            await self._claim(session, msg.event_id, msg.room_id)
+            await queue_reply(self.services, session, msg, reply, ctx.outbound)
+            if only_a_reply:  # sent while the transaction commits (outbox/early.py)
+                await self.services.outbox.start_early(session)
         return outcome
 
     async def _claim(self, session: AsyncSession, event_id: str, room_id: str) -> None:

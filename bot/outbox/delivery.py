@@ -201,33 +201,39 @@ class Delivery(Retries):
                 if not event_id:  # never "sent" without the homeserver's event id
                     await self._failed(item, SendError("no event id in the response"))
                     return False
-                sent: dict[str, Any] = {
-                    "state": SENT,
-                    "sent_at": self.clock(),
-                    "sent_event_id": event_id,
-                    "attempts": item.attempts + 1,
-                    "claimed_until": None,
-                }
-                if item.private:
-                    hour = to_the_hour(self.clock())
-                    sent.update(
-                        content=SCRUBBED_CONTENT,
-                        preview=None,
-                        dm_user_id=None,
-                        destination=None,
-                        sent_at=hour,
-                        created_at=hour,
-                        claimed_by=None,
-                    )
-                if not await self._update(item.id, **sent):
+                if not await self._mark_sent(item, event_id):
                     log.error("sent %s but lost the active role before marking it", item.txn_id)
                     self.hold(STALE_FENCE)
                     return False
-                self.metrics.sent.inc()
-                self.last_progress = time.monotonic()
             return False
         finally:
             self._busy.discard(destination)
+
+    async def _mark_sent(self, item: PendingSend, event_id: str) -> bool:
+        """Mark ``item`` sent as ``event_id`` (a private one scrubbed); False if fenced off."""
+        sent: dict[str, Any] = {
+            "state": SENT,
+            "sent_at": self.clock(),
+            "sent_event_id": event_id,
+            "attempts": item.attempts + 1,
+            "claimed_until": None,
+        }
+        if item.private:
+            hour = to_the_hour(self.clock())
+            sent.update(
+                content=SCRUBBED_CONTENT,
+                preview=None,
+                dm_user_id=None,
+                destination=None,
+                sent_at=hour,
+                created_at=hour,
+                claimed_by=None,
+            )
+        if not await self._update(item.id, **sent):
+            return False
+        self.metrics.sent.inc()
+        self.last_progress = time.monotonic()
+        return True
 
     async def _refresh_gauges(self) -> None:
         self.metrics.outbox_pending.set(await self.pending_count())

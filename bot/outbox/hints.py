@@ -41,6 +41,11 @@ def register(receiver: Receiver) -> None:
     _RECEIVERS.add(receiver)
 
 
+def queued(session: AsyncSession) -> set[str]:
+    """The destinations this session's open transaction queued rows to so far."""
+    return set(session.info.get(_KEY, ()))
+
+
 def note(session: AsyncSession, destination: str) -> None:
     """Remember that this session's transaction queued a row to ``destination``."""
     session.info.setdefault(_KEY, set()).add(destination)

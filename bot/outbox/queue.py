@@ -35,6 +35,8 @@ from bot.clock import Clock, system_clock
 from bot.config import OutboxSettings
 from bot.metrics import Metrics
 from bot.outbox import hints
+from bot.outbox.early import note_added
+from bot.outbox.errors import Transport
 from bot.outbox.kinds import kind_for, priority_for
 from bot.outbox.running import Running
 from bot.outbox.store import (
@@ -99,6 +101,8 @@ class Outbox(Running):
         self._holds: set[str] = set()
         self._busy: set[str] = set()
         self._hinted: set[str] = set()
+        self._transport: Transport | None = None  # while run() sends (early sends)
+        self._early: set[asyncio.Task[None]] = set()
         self._rescan = True
         self._claims = 0  # rows claimed so far (flush stops when a round claims none)
         self._wake = asyncio.Event()
@@ -159,6 +163,7 @@ class Outbox(Running):
         connection = await session.connection()
         await connection.execute(insert_once(session), row)
         hints.note(session, room_id or dm_user_id or "")  # handed to the sender at commit
+        note_added(session, txn_id)
         return txn_id
 
     @staticmethod

@@ -19,7 +19,8 @@ import time
 from datetime import datetime, timedelta
 
 from bot.logs import log_unexpected
-from bot.outbox.delivery import GAUGE_SECONDS, Delivery
+from bot.outbox.delivery import GAUGE_SECONDS
+from bot.outbox.early import Early
 from bot.outbox.errors import Transport
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 30.0  # a scan at least this often (rows queued by another process)
 
 
-class Running(Delivery):
+class Running(Early):
     """:meth:`run`, the sender task of :class:`bot.outbox.Outbox`."""
 
     _hinted: set[str]  # destinations with a new committed row (bot.outbox.hints)
@@ -38,6 +39,7 @@ class Running(Delivery):
         ``outbox.concurrency`` at once; woken by new rows, finished workers and retry times.
         """
         workers: dict[str, asyncio.Task[bool]] = {}
+        self._transport = transport  # for replies sent while they commit (early.py)
         gauges = asyncio.create_task(self._gauges_every(GAUGE_SECONDS), name="outbox:gauges")
         scan, deferred, later = True, False, None
         try:
@@ -60,6 +62,8 @@ class Running(Delivery):
                 finished, stopped = self._reap(workers)
                 scan = scan or stopped or (finished and deferred)
         finally:
+            self._transport = None
+            await self._cancel_early()
             gauges.cancel()
             for task in workers.values():
                 task.cancel()
