@@ -15,6 +15,7 @@ from bot.commands import builtin
 from bot.commands.router import Router
 from bot.features import Plugin, default_plugins
 from bot.features.lifecycle import start_plugins, stop_plugins
+from bot.heap import freeze_startup_objects
 from bot.leader import AnotherInstance, Leader
 from bot.logs import log_unexpected
 from bot.maintenance import prune
@@ -161,6 +162,7 @@ class App:
         await self.matrix.synced_once.wait()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._rooms_joined.wait(), JOIN_WAIT_SECONDS)
+        freeze_startup_objects()  # before the first reply: full collections stay short
         self.outbox.release(STARTING)
 
     async def _joined(self) -> None:
