@@ -39,6 +39,7 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+SETTLE_SECONDS = 0.05  # the longest the next long poll waits for handlers, then sends
 MAX_BACKFILL_PAGES = 200  # 20,000 events per room per gap; beyond that something is wrong
 
 
@@ -125,7 +126,10 @@ class SyncLoop:
         await self.joins.ensure_rooms()
         await self.joins.retry_invites()
         await self.dispatcher.wait_capacity()
-        await self.dispatcher.settle(0.02)
+        # The next long poll once this sync's events are handled and their replies
+        # delivered (bounded): see Dispatcher.settle and Outbox.sends_done.
+        await self.dispatcher.settle(SETTLE_SECONDS)
+        await self.services.outbox.sends_done(SETTLE_SECONDS)
 
     async def _failed(self, exc: Exception, backoff: Backoff) -> None:
         """Log a failed sync and wait before the next (a revoked session heals first)."""

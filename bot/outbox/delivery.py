@@ -10,6 +10,7 @@ workers as destinations fall due; :meth:`Delivery.flush` sends everything due no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -51,6 +52,8 @@ class Delivery(Retries):
     _hinted: set[str]
     _claims: int
     _wake: asyncio.Event
+    _sending: int
+    _no_sends: asyncio.Event
     idle: asyncio.Event
     last_progress: float
 
@@ -161,6 +164,28 @@ class Delivery(Retries):
         return room_id
 
     async def _send(self, transport: Transport, item: PendingSend) -> str:
+        self._sending += 1
+        self._no_sends.clear()
+        try:
+            return await self._send_one(transport, item)
+        finally:
+            self._sending -= 1
+            if not self._sending:
+                self._no_sends.set()
+
+    async def sends_done(self, seconds: float) -> None:
+        """Wait up to ``seconds`` until no request of the outbox is in flight.
+
+        The sync loop waits here before its next long poll: a homeserver that serves
+        requests one at a time (Synapse's main process) would otherwise parse and start
+        that poll in the middle of the reply's request, and build its response beside
+        the reply's delivery to the room (docs/benchmarks.md, fourth round).
+        """
+        if self._sending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_sends.wait(), seconds)
+
+    async def _send_one(self, transport: Transport, item: PendingSend) -> str:
         room_id = item.room_id
         if room_id is None:
             assert item.dm_user_id is not None

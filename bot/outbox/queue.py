@@ -103,6 +103,9 @@ class Outbox(Running):
         self._hinted: set[str] = set()
         self._transport: Transport | None = None  # while run() sends (early sends)
         self._early: set[asyncio.Task[None]] = set()
+        self._sending = 0  # requests in flight (Delivery.sends_done)
+        self._no_sends = asyncio.Event()
+        self._no_sends.set()
         self._rescan = True
         self._claims = 0  # rows claimed so far (flush stops when a round claims none)
         self._wake = asyncio.Event()

@@ -150,3 +150,41 @@ async def test_has_written_tells_a_read_from_a_write(db: Database) -> None:
         session.add(KeyValue(key="x", value="1"))
         await session.flush()
         assert await has_written(session)
+
+
+class GatedTransport(FakeTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def send_event(
+        self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
+    ) -> str:
+        self.entered.set()
+        await self.gate.wait()
+        return await super().send_event(room_id, event_type, content, txn_id)
+
+
+async def test_sends_done_waits_for_requests_in_flight_within_its_bound(db: Database) -> None:
+    outbox = Outbox(db)
+    transport = GatedTransport()
+    task = asyncio.create_task(outbox.run(transport))
+    try:
+        await outbox.sends_done(5)  # nothing in flight: at once
+        async with db.sessions.begin() as session:
+            await Outbox.add(session, txn_key="$q1", content=message_content("pong"), room_id=ROOM)
+        await asyncio.wait_for(transport.entered.wait(), 10)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await outbox.sends_done(0.05)
+        assert loop.time() - started >= 0.05 and not transport.sent  # bounded
+        waiting = asyncio.create_task(outbox.sends_done(30))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        transport.gate.set()
+        await asyncio.wait_for(waiting, 5)
+        assert len(transport.sent) == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
