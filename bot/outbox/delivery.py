@@ -17,8 +17,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from bot.clock import Clock
 from bot.logs import log_unexpected
 from bot.metrics import Metrics
@@ -93,22 +91,28 @@ class Delivery(Retries):
         """
         if self.db.dialect == "sqlite":
             return await self._head(destination)
-        now = self.now()
+        now, token = self.now(), self.fence()
+        fence = store.fence_params(token)
         async with self.db.relaxed_sessions.begin() as session:
-            row = (await session.scalars(store.head_row_query(destination))).first()
+            read = store.head_read(token is not None)
+            row = (await session.execute(read, {"destination": destination, **fence})).first()
             if row is None or (row.next_attempt_at is not None and row.next_attempt_at > now):
                 return None
-            before = row.claimed_by
-            claim = store.mark(
-                row.id, self.fence(), claimed_by=self.instance_id, claimed_until=now + LEASE
-            )
-            taken = await session.execute(claim.where(store.free_lease(now)))
+            claim = {
+                "row_id": row.id,
+                "now": now,
+                "claimed_by": self.instance_id,
+                "claimed_until": now + LEASE,
+                **fence,
+            }
+            taken = await session.execute(store.lease_update(token is not None), claim)
             if taken.rowcount != 1:
-                if not await session.scalar(select(store.fenced(self.fence()))):
+                if not await session.scalar(store.fence_read(token is not None), fence):
                     self.hold(STALE_FENCE)
                 return None
             self._claims += 1
             # Leased by another replica that is gone: it may have sent this already.
+            before = row.claimed_by
             return store.to_pending(row, in_flight=before not in (None, self.instance_id))
 
     async def _head(self, destination: str) -> PendingSend | None:

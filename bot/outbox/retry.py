@@ -107,19 +107,19 @@ class Retries:
     async def _dead_letter(self, item: PendingSend, attempts: int, reason: str) -> None:
         """Set the row aside and tell the triage room once (destination and kind only)."""
         triage = self.triage_room()
+        token = self.fence()
+        dead = {
+            "row_id": item.id,
+            "state": DEAD,
+            "dead_at": self.now(),
+            "attempts": attempts,
+            "last_error": reason[:255],
+            "claimed_by": None,
+            "claimed_until": None,
+            **store.fence_params(token),
+        }
         async with self.db.sessions.begin() as session:
-            result = await session.execute(
-                store.mark(
-                    item.id,
-                    self.fence(),
-                    state=DEAD,
-                    dead_at=self.now(),
-                    attempts=attempts,
-                    last_error=reason[:255],
-                    claimed_by=None,
-                    claimed_until=None,
-                )
-            )
+            result = await session.execute(store.fenced_update(token is not None), dead)
             if result.rowcount != 1:
                 return
             if triage is not None and item.kind != "dead_letter":

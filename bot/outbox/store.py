@@ -47,17 +47,6 @@ class PendingSend:
     private: bool = False  # a message to one person: scrubbed once sent
 
 
-def fenced(token: int | None) -> ColumnElement[bool]:
-    """True only while ``token`` is still the active replica's fencing token.
-
-    ``None`` (no leader election: unit tests, command-line tools) fences nothing.
-    """
-    if token is None:
-        return true()
-    current = select(LeaderLease.fence).where(LeaderLease.name == ACTIVE_LEASE).scalar_subquery()
-    return current == token
-
-
 def insert_once(session: AsyncSession) -> Any:
     """An INSERT of one outbox row that does nothing if its ``txn_id`` is already queued.
 
@@ -103,16 +92,9 @@ def heads_query() -> Any:
     ).where(OutboxMessage.state == PENDING, _not_behind())
 
 
-def head_row_query(destination: str) -> Any:
-    """The whole first pending row of ``destination`` (what a claim needs, in one read)."""
-    return select(OutboxMessage).where(
-        OutboxMessage.state == PENDING, _not_behind(), OutboxMessage.destination == destination
-    )
-
-
-# Core statements for the sender's path on SQLite, built once: building and hashing an
-# ORM statement (the head read has a correlated NOT EXISTS) cost more CPU on the event
-# loop than running it. Their values are execute parameters.
+# Core statements for the sender's path, built once: building and hashing an ORM
+# statement (the head read has a correlated NOT EXISTS) cost more CPU on the event loop
+# than running it. Their values are execute parameters.
 
 
 def _fence_is_current(check: bool) -> ColumnElement[bool]:
@@ -150,29 +132,32 @@ def head_read(check_fence: bool) -> Any:
 
 @cache
 def fenced_update(check_fence: bool) -> Any:
-    """:func:`mark` as one Core statement: ``:row_id``, the fence, the values to set."""
+    """An UPDATE of one pending row, effective only while the fencing token is current.
+
+    Parameters: ``:row_id``, the fence (:func:`fence_params`), and the values to set
+    (column names as keys).
+    """
     table = OutboxMessage.__table__
     return update(table).where(
         table.c.id == bindparam("row_id"), table.c.state == PENDING, _fence_is_current(check_fence)
     )
 
 
-def free_lease(now: datetime) -> ColumnElement[bool]:
-    """The row is not leased to a sender right now."""
-    return or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
+@cache
+def lease_update(check_fence: bool) -> Any:
+    """:func:`fenced_update` of a row whose lease is free at ``:now`` (PostgreSQL's claim)."""
+    table = OutboxMessage.__table__
+    free = or_(table.c.claimed_until.is_(None), table.c.claimed_until < bindparam("now"))
+    return fenced_update(check_fence).where(free)
 
 
-def mark(row_id: int, token: int | None, **values: Any) -> Any:
-    """An UPDATE of one pending row, effective only while ``token`` is current."""
-    return (
-        update(OutboxMessage)
-        .where(OutboxMessage.id == row_id, OutboxMessage.state == PENDING, fenced(token))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+@cache
+def fence_read(check_fence: bool) -> Any:
+    """Whether the fencing token is current (one row, one column)."""
+    return select(_fence_is_current(check_fence))
 
 
-def to_pending(row: OutboxMessage, *, in_flight: bool = False) -> PendingSend:
+def to_pending(row: Any, *, in_flight: bool = False) -> PendingSend:
     """The claimed row as a plain value."""
     return PendingSend(
         id=row.id,
