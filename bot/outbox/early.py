@@ -19,12 +19,15 @@ Why no message can be lost, doubled or reordered by this:
   same id from the same device: whatever happens after the request left (the commit
   fails, the process is killed before the commit, the mark is lost at a power cut), the
   event is handled again or the row is sent again with the same id, and the room gets
-  the first event, once. This is the bargain every "sent" mark already makes
-  (``Database.relaxed_sessions``). It holds for one device only, which is why this is
+  the first event, once (Synapse keeps a device's transaction ids for a day; a
+  failed commit is retried within seconds). This is the bargain every "sent" mark
+  already makes (``Database.relaxed_sessions``). It holds for one device only, which is why this is
   SQLite's path: on PostgreSQL another replica, another device, may take over.
 - **Changed its mind.** Only for a handler that wrote nothing but the handled mark and
-  this one reply (:func:`bot.storage.has_written` before the claim): handled again
-  after a failed commit it makes the same reply, and nothing else depends on it.
+  this one reply (:func:`bot.storage.sqlite_driver.has_written` before the claim):
+  handled again after a failed commit, its reply (even if worded differently by then)
+  goes with the same id and the homeserver keeps the first; nothing else (no ticket, no
+  page) depended on the lost commit.
 - **Lost.** A request that fails leaves the row pending, recorded as a failed attempt
   once the commit is known; a commit that fails leaves no row and the event unhandled,
   to be handled again.
