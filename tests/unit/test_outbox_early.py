@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,7 +38,28 @@ class WatchingTransport(FakeTransport):
 
 
 @pytest.fixture
+async def sqlite_db(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
+    """SQLite only: the early path does not exist on PostgreSQL (first test)."""
+    path = tmp_path / "helpdesk.db"
+    shutil.copy(sqlite_template, path)
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    yield database
+    await database.close()
+
+
+@pytest.fixture
 async def running(db: Database) -> AsyncIterator[tuple[Outbox, WatchingTransport]]:
+    async for pair in _running(db):
+        yield pair
+
+
+@pytest.fixture
+async def sqlite_running(sqlite_db: Database) -> AsyncIterator[tuple[Outbox, WatchingTransport]]:
+    async for pair in _running(sqlite_db):
+        yield pair
+
+
+async def _running(db: Database) -> AsyncIterator[tuple[Outbox, WatchingTransport]]:
     settings = OutboxSettings.model_validate({"backoff_base": "50ms", "backoff_max": "100ms"})
     outbox = Outbox(db, settings=settings)
     transport = WatchingTransport(db)
@@ -83,11 +106,9 @@ async def test_early_reply_goes_before_the_commit_and_is_marked_once(
 
 
 async def test_early_reply_of_a_rolled_back_transaction_marks_nothing(
-    db: Database, running: tuple[Outbox, WatchingTransport]
+    sqlite_db: Database, sqlite_running: tuple[Outbox, WatchingTransport]
 ) -> None:
-    if db.dialect != "sqlite":
-        pytest.skip("SQLite's path only")
-    outbox, transport = running
+    db, (outbox, transport) = sqlite_db, sqlite_running
     with pytest.raises(RuntimeError):
         async with db.sessions.begin() as session:
             await Outbox.add(session, txn_key="$q1", content=message_content("pong"), room_id=ROOM)
@@ -125,11 +146,9 @@ async def test_early_send_keeps_the_order_of_a_room(
 
 
 async def test_early_send_failure_is_recorded_and_retried(
-    db: Database, running: tuple[Outbox, WatchingTransport]
+    sqlite_db: Database, sqlite_running: tuple[Outbox, WatchingTransport]
 ) -> None:
-    if db.dialect != "sqlite":
-        pytest.skip("SQLite's path only")
-    outbox, transport = running
+    db, (outbox, transport) = sqlite_db, sqlite_running
     transport.failures.append(SendError("502", failure=Failure.TRANSIENT))
     async with db.sessions.begin() as session:
         txn = await Outbox.add(
