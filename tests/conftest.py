@@ -135,6 +135,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture
+async def sqlite_db(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
+    """A `Database` on a migrated, empty SQLite file (for what exists on SQLite only)."""
+    path = tmp_path / "helpdesk.db"
+    shutil.copy(sqlite_template, path)
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    yield database
+    await database.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A migrated throwaway PostgreSQL database for the session (skipped if unreachable)."""

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import threading
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,15 +15,6 @@ from bot.storage import Database
 from bot.storage.errors import is_transient
 from bot.storage.models import KeyValue
 from bot.storage.sqlite_driver import CountingConnection, OneHopConnection, OneHopDialect
-
-
-@pytest.fixture
-async def sqlite_db(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
-    path = tmp_path / "helpdesk.db"
-    shutil.copy(sqlite_template, path)
-    database = Database(f"sqlite+aiosqlite:///{path}")
-    yield database
-    await database.close()
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,16 +33,6 @@ class WatchingTransport(FakeTransport):
         async with self.db.sessions() as session:
             self.visible.append(await session.scalar(select(func.count(OutboxMessage.id))) or 0)
         return await super().send_event(room_id, event_type, content, txn_id)
-
-
-@pytest.fixture
-async def sqlite_db(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
-    """SQLite only: the early path does not exist on PostgreSQL (first test)."""
-    path = tmp_path / "helpdesk.db"
-    shutil.copy(sqlite_template, path)
-    database = Database(f"sqlite+aiosqlite:///{path}")
-    yield database
-    await database.close()
 
 
 @pytest.fixture
