@@ -115,11 +115,13 @@ class NioTransport:
         raise error_from(response, "send")
 
     def _member_names(self, room_id: str) -> list[str] | None:
-        """Every member's localpart and display name, the bot's included; None if unknown.
+        """Every other member's localpart and display name; None if not known.
 
         None for a room nio has not synced, an encrypted one (clients evaluate the push
         rules there, at no cost to the homeserver) and one over ``MAX_MEMBERS_CHECKED``.
-        The sync filter loads every member (no lazy loading), so nio knows them all.
+        The sync filter loads every member (no lazy loading), so nio knows them all. The
+        bot itself is left out: push rules are never run for an event's own sender, and
+        its name ("helpdesk") is in many of its answers.
         """
         room = self.client.rooms.get(room_id)
         if room is None or room.encrypted:
@@ -127,10 +129,10 @@ class NioTransport:
         members = {**room.users, **room.invited_users}
         if len(members) > MAX_MEMBERS_CHECKED:
             return None
-        names = [_localpart(self.client.user_id)]
+        names = []
         for user_id, user in members.items():
-            names.append(_localpart(user_id))
-            names.append(user.display_name or "")
+            if user_id != self.client.user_id:
+                names.extend((_localpart(user_id), user.display_name or ""))
         return names
 
     async def find_sent(self, room_id: str, txn_id: str) -> str | None:
