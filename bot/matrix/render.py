@@ -19,6 +19,7 @@ from bot.matrix.content import MARKDOWN_KEY, clip
 
 _BETWEEN_TAGS = re.compile(r">\n+(?=<)")
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
+NBSP = "\u00a0"
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 _md.validateLink = lambda url: url.strip().lower().startswith(SAFE_SCHEMES)  # type: ignore[method-assign]
@@ -54,7 +55,9 @@ def _inline_plain(children: list[Token]) -> str:
     href: list[str | None] = []
     start: list[int] = []
     for tok in children:
-        if tok.type in ("text", "code_inline"):
+        if tok.type == "text":
+            out.append(tok.content.replace(NBSP, " "))  # kept indentation (md.escape)
+        elif tok.type == "code_inline":
             out.append(tok.content)
         elif tok.type in ("softbreak", "hardbreak"):
             out.append("\n")

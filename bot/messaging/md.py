@@ -7,17 +7,27 @@ import re
 # Every character CommonMark gives a meaning to (a backslash escapes any ASCII
 # punctuation), so user text renders literally: *stars*, [x](y), `ticks`, <tags>.
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&=])")
+# A line's leading spaces and tabs: Markdown strips them (or, four or more at the start,
+# makes the line a code block). As no-break spaces they stay, and HTML keeps them.
+_INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
+TAB_WIDTH = 4
+
+
+def _keep_indent(match: re.Match[str]) -> str:
+    return match.group(0).replace("\t", " " * TAB_WIDTH).replace(" ", "&nbsp;")
 
 
 def escape(text: str) -> str:
     """``text`` (from a person) as Markdown that renders exactly as written.
 
-    Markdown punctuation is backslash-escaped and line breaks are kept. (``@room`` in
+    Markdown punctuation is backslash-escaped, line breaks are kept, and so is each
+    line's indentation (as no-break spaces in the HTML, spaces in the plain body; a tab
+    counts as four). (``@room`` in
     it pings nobody: a message whose body could fire a legacy push rule (``@room``, a
     member's name) carries ``m.mentions``, which clients obey instead; see
     ``bot.matrix.content.without_redundant_mentions``.)
     """
-    return _SPECIAL.sub(r"\\\1", text)
+    return _INDENT.sub(_keep_indent, _SPECIAL.sub(r"\\\1", text))
 
 
 def code(text: str) -> str:

@@ -47,6 +47,8 @@ HOSTILE = [
     "1. not a list\n- nor this\n> nor a quote",
     "a\\b and &amp; and {prefix}",
     "text\n===",
+    "    starts indented (not a code block)\nnext",
+    "def f():\n    return 1\n  - not a bullet",
 ]
 
 
@@ -57,6 +59,13 @@ def test_messaging_escaped_user_text_renders_literally(text: str) -> None:
     for tag in ("<b>", "<img", "<a ", "<em>", "<strong>", "<code>", "<h1>", "<ol>", "<li>"):
         assert tag not in html
     assert "<br/>" in html or "\n" not in text  # line breaks kept
+
+
+def test_messaging_escape_keeps_indentation_visible_in_html() -> None:
+    plain, html = render(md.escape("config:\n  key: value\n\tdeep"))
+    assert plain == "config:\n  key: value\n    deep"  # a tab counts as four spaces
+    assert html == "config:<br/>\u00a0\u00a0key: value<br/>\u00a0\u00a0\u00a0\u00a0deep"
+    assert "<pre>" not in render(md.escape("    four spaces first"))[1]
 
 
 def test_messaging_escape_keeps_prefix_placeholder_out_of_substitution() -> None:
