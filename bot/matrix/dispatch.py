@@ -138,21 +138,17 @@ class Dispatcher:
 
     async def settle(self, seconds: float) -> None:
         """Wait up to ``seconds`` until no event is queued or running."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while self.pending:
-            left = deadline - loop.time()
-            if left <= 0:
-                return
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), left)
+        await self._wait_until(lambda: not self.pending, seconds)
 
     async def drain(self, seconds: float) -> bool:
         """Wait up to ``seconds`` for every queued event; True if all were done."""
+        return await self._wait_until(lambda: not (self.pending or self._saving), seconds)
+
+    async def _wait_until(self, done: Callable[[], bool], seconds: float) -> bool:
+        """Wait up to ``seconds`` for ``done()``, looked at again on every change."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        while self.pending or self._saving:
+        while not done():
             left = deadline - loop.time()
             if left <= 0:
                 return False
