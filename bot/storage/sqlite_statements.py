@@ -8,6 +8,8 @@ Each takes the raw ``sqlite3`` connection and returns what the statement leaves 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # What one statement leaves behind: description, rows, rowcount, lastrowid.
@@ -48,6 +50,17 @@ def _waits_for_a_lock(error: sqlite3.Error) -> bool:
     return code is not None and code & 0xFF in _BUSY
 
 
+@contextmanager
+def _no_lock_wait(raw: sqlite3.Connection) -> Iterator[None]:
+    """``busy_timeout`` 0 meanwhile: a lock to wait for fails at once (the thread waits)."""
+    (busy_ms,) = raw.execute("PRAGMA busy_timeout").fetchone()
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+
+
 def bounded_insert(operation: str, parameters: Any) -> bool:
     """Whether ``operation`` is a one-row-or-few ``INSERT ... VALUES`` (see above)."""
     text = operation.upper()
@@ -68,16 +81,14 @@ def inline_read(raw: sqlite3.Connection, operation: str, parameters: Any) -> Out
         budget[0] -= 1
         return budget[0] < 0  # True interrupts the statement
 
-    (busy_ms,) = raw.execute("PRAGMA busy_timeout").fetchone()
-    raw.execute("PRAGMA busy_timeout=0")  # a lock to wait for: the thread waits instead
-    raw.set_progress_handler(progress, 1000)
-    try:
-        return execute(raw, operation, parameters, False)
-    except sqlite3.Error:
-        return None  # busy, interrupted or a real error: the thread runs it (and raises)
-    finally:
-        raw.set_progress_handler(None, 1000)
-        raw.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+    with _no_lock_wait(raw):
+        raw.set_progress_handler(progress, 1000)
+        try:
+            return execute(raw, operation, parameters, False)
+        except sqlite3.Error:
+            return None  # busy, interrupted or a real error: the thread runs it (and raises)
+        finally:
+            raw.set_progress_handler(None, 1000)
 
 
 def inline_write(raw: sqlite3.Connection, operation: str, parameters: Any) -> Outcome | None:
@@ -87,13 +98,10 @@ def inline_write(raw: sqlite3.Connection, operation: str, parameters: Any) -> Ou
     the write lock taken did nothing (SQLite's rule for ``SQLITE_BUSY``): the thread
     runs it again and waits there. Any other error is the statement's own and raised.
     """
-    (busy_ms,) = raw.execute("PRAGMA busy_timeout").fetchone()
-    raw.execute("PRAGMA busy_timeout=0")
     try:
-        return execute(raw, operation, parameters, False)
+        with _no_lock_wait(raw):
+            return execute(raw, operation, parameters, False)
     except sqlite3.OperationalError as error:
         if _waits_for_a_lock(error):
             return None
         raise
-    finally:
-        raw.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
